@@ -1,0 +1,74 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "call-archive",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "callarchived", targets: ["CallArchiveDaemon"]),
+        .executable(name: "callarchive", targets: ["CallArchiveCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(
+            url: "https://github.com/apple/swift-configuration", from: "1.4.0",
+            traits: [.defaults, "YAML", "Logging"]),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries from Debian (libsndfile1-dev, libflac-dev).
+        .systemLibrary(
+            name: "CSndFile", pkgConfig: "sndfile",
+            providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(
+            name: "CFLAC", pkgConfig: "flac",
+            providers: [.apt(["libflac-dev"])]),
+        // Thin, safe Swift owners of the C handles; no domain knowledge.
+        .target(name: "SndFile", dependencies: ["CSndFile", "CFLAC"], swiftSettings: strict),
+        // The domain: spool, ingest, store, index, configuration, services.
+        .target(
+            name: "CallArchive",
+            dependencies: [
+                "SndFile",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "CallArchiveDaemon",
+            dependencies: [
+                "CallArchive",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "CallArchiveCLI",
+            dependencies: [
+                "CallArchive",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        // Test support: corpus generation, temp dirs, launching the built binaries.
+        .target(name: "CallArchiveTesting", dependencies: ["CallArchive"], swiftSettings: strict),
+        .testTarget(name: "SndFileTests", dependencies: ["SndFile"], swiftSettings: strict),
+        .testTarget(
+            name: "CallArchiveTests", dependencies: ["CallArchive", "CallArchiveTesting"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["CallArchive", "CallArchiveTesting"],
+            swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,6 @@
+#ifndef CFLAC_SHIM_H
+#define CFLAC_SHIM_H
+#include <FLAC/stream_encoder.h>
+#include <FLAC/stream_decoder.h>
+#include <FLAC/metadata.h>
+#endif

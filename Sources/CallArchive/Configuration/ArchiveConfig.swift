@@ -1,0 +1,208 @@
+import Configuration
+import Foundation
+import SystemPackage
+import Yams
+
+/// The daemon's settings. Read from a YAML file with environment overrides
+/// (`CALLARCHIVE_` + the key in upper snake case, e.g. `CALLARCHIVE_SPOOL_PATH`) and the systemd credentials
+/// directory (`$CREDENTIALS_DIRECTORY`, for secrets). Relative paths resolve against the working directory.
+///
+/// Every key, its type and its default are listed in `ArchiveConfig.keys` (and commented in
+/// `Config/callarchive.yaml`).
+public struct ArchiveConfig: Sendable, Equatable {
+    public var spoolPath = "/var/spool/callarchive"
+    public var requireSidecar = true
+    public var settleSeconds = 10.0
+    public var rescanSeconds = 30.0
+    public var filenamePattern = "(?<call_id>.+)"
+    public var quarantinePath = "/var/lib/callarchive/quarantine"
+    public var storePath = "/var/lib/callarchive/store"
+    public var minFreeBytes: Int64 = 1 << 30
+    public var minFreePercent = 2.0
+    public var indexPath = "/var/lib/callarchive/index.sqlite"
+    public var kekPath: String?
+    public var generateDevKey = false
+    public var devKeyPath = "var/keys/dev.key"
+    public var createDirectories = false
+    public var concurrency = 0
+    public var flacLevel = 5
+    public var apiSocket = "/run/callarchive/control.sock"
+    public var logLevel = "info"
+
+    public init() {}
+
+    public enum ValueType: String, Sendable { case string, int, double, bool }
+
+    /// Every key: type, default (as text) and what it does.
+    public static let keys: [(key: String, type: ValueType, doc: String)] = [
+        ("spool.path", .string, "directory the telephony system drops recordings into"),
+        ("spool.requireSidecar", .bool, "a recording is ready only once its <name>.json sidecar exists"),
+        ("spool.settleSeconds", .double, "without sidecars: unchanged this long means ready"),
+        ("spool.rescanSeconds", .double, "full rescan interval (inotify gives the latency)"),
+        ("spool.filenamePattern", .string, "regex with named groups for metadata when there is no sidecar"),
+        ("quarantine.path", .string, "where bad input goes, with <name>.reason.json"),
+        ("store.path", .string, "encrypted object store"),
+        ("store.minFreeBytes", .int, "ingest pauses below this many free bytes"),
+        ("store.minFreePercent", .double, "ingest pauses below this free percentage"),
+        ("index.path", .string, "SQLite index file"),
+        ("keys.kekPath", .string, "key-encryption key file (mode 0600); default $CREDENTIALS_DIRECTORY/callarchive.key"),
+        ("keys.generateDevKey", .bool, "development only: create a KEK at keys.devKeyPath if none exists"),
+        ("keys.devKeyPath", .string, "where the development KEK lives"),
+        ("paths.createDirectories", .bool, "create missing spool/quarantine/store/index/run directories"),
+        ("ingest.concurrency", .int, "files transcoded at once; 0 = number of cores"),
+        ("ingest.flacLevel", .int, "FLAC compression level 0-8"),
+        ("api.socket", .string, "operator socket path"),
+        ("log.level", .string, "trace, debug, info, notice, warning, error, critical"),
+    ]
+
+    /// Loads and validates; throws with every problem listed, each naming its key.
+    public static func load(
+        path: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws(ArchiveError) -> ArchiveConfig {
+        var problems: [String] = []
+        var providers: [any ConfigProvider] = []
+        var envVars: [String: String] = [:]
+        for (k, v) in environment where k.hasPrefix("CALLARCHIVE_") { envVars[k] = v }
+        providers.append(EnvironmentVariablesProvider(environmentVariables: envVars).prefixKeys(with: "callarchive"))
+        var present = Set<String>()
+        if let path {
+            guard FileSystem.exists(path) else {
+                throw ArchiveError(.config, "config file \(path) does not exist")
+            }
+            let text: String
+            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw ArchiveError(.config, "cannot read config file \(path)", cause: "\(error)")
+            }
+            do {
+                let tree = try Yams.load(yaml: text)
+                if let tree { flatten(tree, prefix: "", into: &present, problems: &problems) }
+            } catch {
+                throw ArchiveError(.config, "config file \(path) is not valid YAML", cause: "\(error)")
+            }
+            let known = Set(keys.map(\.key))
+            for k in present.sorted() where !known.contains(k) {
+                problems.append("unknown key \(k) in \(path) (known keys: see Config/callarchive.yaml)")
+            }
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)))
+            } catch {
+                throw ArchiveError(.config, "config file \(path) cannot be loaded", cause: "\(error)")
+            }
+        }
+        let reader = ConfigReader(providers: providers)
+        var c = ArchiveConfig()
+        func str(_ k: String, _ into: inout String) {
+            do { into = try reader.requiredString(forKey: ConfigKey(k)) } catch { note(k, .string, error) }
+        }
+        func optStr(_ k: String, _ into: inout String?) {
+            do { into = try reader.requiredString(forKey: ConfigKey(k)) } catch { note(k, .string, error) }
+        }
+        func bool(_ k: String, _ into: inout Bool) {
+            do { into = try reader.requiredBool(forKey: ConfigKey(k)) } catch { note(k, .bool, error) }
+        }
+        func int(_ k: String, _ into: inout Int) {
+            do { into = try reader.requiredInt(forKey: ConfigKey(k)) } catch { note(k, .int, error) }
+        }
+        func double(_ k: String, _ into: inout Double) {
+            do { into = try reader.requiredDouble(forKey: ConfigKey(k)) } catch {
+                if let i = try? reader.requiredInt(forKey: ConfigKey(k)) { into = Double(i) } else { note(k, .double, error) }
+            }
+        }
+        func note(_ k: String, _ t: ValueType, _ error: any Error) {
+            if "\(error)".contains("Missing required") { return }
+            problems.append("key \(k) must be of type \(t.rawValue)")
+        }
+        str("spool.path", &c.spoolPath)
+        bool("spool.requireSidecar", &c.requireSidecar)
+        double("spool.settleSeconds", &c.settleSeconds)
+        double("spool.rescanSeconds", &c.rescanSeconds)
+        str("spool.filenamePattern", &c.filenamePattern)
+        str("quarantine.path", &c.quarantinePath)
+        str("store.path", &c.storePath)
+        var minFree = Int(c.minFreeBytes)
+        int("store.minFreeBytes", &minFree)
+        c.minFreeBytes = Int64(minFree)
+        double("store.minFreePercent", &c.minFreePercent)
+        str("index.path", &c.indexPath)
+        optStr("keys.kekPath", &c.kekPath)
+        bool("keys.generateDevKey", &c.generateDevKey)
+        str("keys.devKeyPath", &c.devKeyPath)
+        bool("paths.createDirectories", &c.createDirectories)
+        int("ingest.concurrency", &c.concurrency)
+        int("ingest.flacLevel", &c.flacLevel)
+        str("api.socket", &c.apiSocket)
+        str("log.level", &c.logLevel)
+        problems += c.valueProblems()
+        if !problems.isEmpty {
+            throw ArchiveError(.config, "configuration is invalid:\n  - " + problems.joined(separator: "\n  - "))
+        }
+        return c
+    }
+
+    private static func flatten(_ node: Any, prefix: String, into keys: inout Set<String>, problems: inout [String]) {
+        guard let map = node as? [AnyHashable: Any] else {
+            if !prefix.isEmpty { keys.insert(prefix) } else { problems.append("the config file must be a YAML mapping") }
+            return
+        }
+        for (k, v) in map {
+            let name = prefix.isEmpty ? "\(k)" : prefix + "." + "\(k)"
+            if v is [AnyHashable: Any] { flatten(v, prefix: name, into: &keys, problems: &problems) } else { keys.insert(name) }
+        }
+    }
+
+    /// Range and consistency checks that need no filesystem.
+    func valueProblems() -> [String] {
+        var p: [String] = []
+        if !(0...8).contains(flacLevel) { p.append("key ingest.flacLevel must be 0…8 (got \(flacLevel))") }
+        if concurrency < 0 || concurrency > 64 { p.append("key ingest.concurrency must be 0…64 (got \(concurrency))") }
+        if rescanSeconds <= 0 { p.append("key spool.rescanSeconds must be positive") }
+        if settleSeconds < 0 { p.append("key spool.settleSeconds must not be negative") }
+        if minFreeBytes < 0 { p.append("key store.minFreeBytes must not be negative") }
+        if !(0...100).contains(minFreePercent) { p.append("key store.minFreePercent must be 0…100") }
+        if (try? Regex(filenamePattern)) == nil { p.append("key spool.filenamePattern is not a valid regular expression") }
+        if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
+            p.append("key log.level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        return p
+    }
+
+    /// Effective concurrency: the configured value, or the number of cores.
+    public var effectiveConcurrency: Int {
+        concurrency > 0 ? concurrency : max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// Where the KEK comes from: `keys.kekPath`, else `$CREDENTIALS_DIRECTORY/callarchive.key`, else the dev key.
+    public func kekLocation(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let kekPath { return kekPath }
+        if let dir = environment["CREDENTIALS_DIRECTORY"], FileSystem.exists(dir + "/callarchive.key") {
+            return dir + "/callarchive.key"
+        }
+        return generateDevKey ? devKeyPath : nil
+    }
+
+    /// Checks that need the filesystem: directories and the key file. Returns the problems found.
+    public func environmentProblems(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        var p: [String] = []
+        let dirs = [
+            ("spool.path", spoolPath), ("quarantine.path", quarantinePath), ("store.path", storePath),
+            ("index.path", FileSystem.parentDirectory(indexPath)), ("api.socket", FileSystem.parentDirectory(apiSocket)),
+        ]
+        for (key, dir) in dirs where !FileSystem.isDirectory(dir) {
+            if FileSystem.exists(dir) {
+                p.append("key \(key): \(dir) exists but is not a directory")
+            } else if !createDirectories {
+                p.append("key \(key): directory \(dir) does not exist (create it, or set paths.createDirectories: true)")
+            }
+        }
+        if let kek = kekLocation(environment: environment) {
+            if FileSystem.exists(kek) || !generateDevKey || kek != devKeyPath {
+                do { try KeyEncryptionKey.checkPermissions(kek) } catch { p.append("key keys.kekPath: \(error.message)") }
+            }
+        } else {
+            p.append(
+                "no key-encryption key: set keys.kekPath, or pass callarchive.key with systemd LoadCredential=, or (development only) keys.generateDevKey: true"
+            )
+        }
+        return p
+    }
+}

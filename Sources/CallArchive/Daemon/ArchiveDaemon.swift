@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Builds the daemon from its configuration: directories, keys, index, store, recovery, services.
+/// `@main` stays thin; tests call this too.
+public struct ArchiveDaemon: Sendable {
+    public let config: ArchiveConfig
+    public let store: FileStore
+    public let database: ArchiveDatabase
+    public let keys: KeyRing
+    public let ingestService: IngestService
+    public let recovery: Recovery.Report
+
+    /// Opens everything the daemon needs, generating a development KEK if the config allows it.
+    public static func open(config: ArchiveConfig, configPath: String?, logger: Logger) async throws(ArchiveError)
+        -> ArchiveDaemon
+    {
+        if config.createDirectories {
+            for dir in [
+                config.spoolPath, config.quarantinePath, config.storePath, FileSystem.parentDirectory(config.indexPath),
+                FileSystem.parentDirectory(config.apiSocket),
+            ] {
+                try FileSystem.makeDirectories(dir)
+            }
+        }
+        let problems = config.environmentProblems()
+        if !problems.isEmpty {
+            throw ArchiveError(.config, "cannot start:\n  - " + problems.joined(separator: "\n  - "))
+        }
+        let keys = try loadKeys(config: config, logger: logger)
+        let store = try FileStore(root: config.storePath)
+        let database = try ArchiveDatabase(path: config.indexPath)
+        let recovery = try Recovery.run(store: store, database: database, logger: logger)
+        let ingestor = Ingestor(
+            store: store, database: database, keys: keys,
+            quarantine: Quarantine(root: config.quarantinePath, spoolRoot: config.spoolPath),
+            flacLevel: config.flacLevel, filenamePattern: config.filenamePattern, logger: logger)
+        let reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?
+        if let configPath {
+            reload = { () async throws(ArchiveError) -> IngestSettings in
+                IngestSettings(try await ArchiveConfig.load(path: configPath))
+            }
+        } else {
+            reload = nil
+        }
+        let service = IngestService(
+            ingestor: ingestor, spoolRoot: config.spoolPath, settings: IngestSettings(config), reload: reload,
+            logger: logger, onReady: { SystemdNotifier.notify("READY=1\nSTATUS=watching the spool") })
+        return ArchiveDaemon(
+            config: config, store: store, database: database, keys: keys, ingestService: service, recovery: recovery)
+    }
+
+    static func loadKeys(config: ArchiveConfig, logger: Logger) throws(ArchiveError) -> KeyRing {
+        guard let path = config.kekLocation() else {
+            throw ArchiveError(.key, "no key-encryption key configured (keys.kekPath or LoadCredential=callarchive.key)")
+        }
+        if config.generateDevKey, path == config.devKeyPath, !FileSystem.exists(path) {
+            try FileSystem.makeDirectories(FileSystem.parentDirectory(path))
+            try KeyEncryptionKey.generate(writingTo: path)
+            logger.warning(
+                "generated a DEVELOPMENT key-encryption key; never use it in production (use LoadCredential=callarchive.key)",
+                metadata: ["key.path": "\(path)"])
+        }
+        return KeyRing(current: try KeyEncryptionKey.load(from: path))
+    }
+
+    /// The service group: SIGTERM/SIGINT stop intake first and let files in flight finish.
+    public func serviceGroup(logger: Logger) -> ServiceGroup {
+        ServiceGroup(
+            configuration: .init(
+                services: [.init(service: ingestService)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+    }
+}

@@ -1,0 +1,210 @@
+import Dispatch
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// Settings the ingest loop re-reads on SIGHUP.
+public struct IngestSettings: Sendable, Equatable {
+    public var requireSidecar: Bool
+    public var settleSeconds: Double
+    public var rescanSeconds: Double
+    public var minFreeBytes: Int64
+    public var minFreePercent: Double
+    public var concurrency: Int
+
+    public init(_ c: ArchiveConfig) {
+        requireSidecar = c.requireSidecar
+        settleSeconds = c.settleSeconds
+        rescanSeconds = c.rescanSeconds
+        minFreeBytes = c.minFreeBytes
+        minFreePercent = c.minFreePercent
+        concurrency = c.effectiveConcurrency
+    }
+}
+
+/// The spool watcher and ingest scheduler: wakes on inotify events, a periodic rescan and SIGHUP; keeps at
+/// most `concurrency` files in flight, each on a worker thread; pauses while free space is below the floor.
+public final class IngestService: Service, Sendable {
+    let ingestor: Ingestor
+    let spoolRoot: String
+    let settings: Mutex<IngestSettings>
+    /// Re-reads the settings (config reload); nil when there is nothing to reload from.
+    let reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?
+    let logger: Logger
+    let onReady: @Sendable () -> Void
+
+    private let wake: AsyncStream<Void>
+    private let wakeContinuation: AsyncStream<Void>.Continuation
+    private let state = Mutex(State())
+
+    struct State {
+        var inFlight: Set<String> = []
+        var retryAfter: [String: Date] = [:]
+        var paused = false
+        var reloadRequested = false
+        var stats = IngestStats()
+    }
+
+    /// Counters for status and tests.
+    public struct IngestStats: Sendable, Equatable {
+        public var archived = 0
+        public var duplicates = 0
+        public var quarantined = 0
+        public var failed = 0
+        public var backlog = 0
+        public var paused = false
+        public var lastIngest: Date?
+        public var lastError: String?
+    }
+
+    public var stats: IngestStats { state.withLock { $0.stats } }
+
+    public init(
+        ingestor: Ingestor, spoolRoot: String, settings: IngestSettings,
+        reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?, logger: Logger,
+        onReady: @escaping @Sendable () -> Void = {}
+    ) {
+        self.ingestor = ingestor
+        self.spoolRoot = spoolRoot
+        self.settings = Mutex(settings)
+        self.reload = reload
+        self.logger = logger
+        self.onReady = onReady
+        (wake, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Asks the loop to look at the spool now.
+    public func poke() { wakeContinuation.yield() }
+
+    public func run() async throws {
+        let watcher = try InotifyWatcher(root: spoolRoot) { [wakeContinuation] in wakeContinuation.yield() }
+        watcher.start()
+        defer { watcher.stop() }
+        await withDiscardingTaskGroup { group in
+            group.addTask { [self] in await timerLoop() }
+            group.addTask { [self] in await signalLoop() }
+            wakeContinuation.yield()
+            onReady()
+            for await _ in wake.cancelOnGracefulShutdown() {
+                await pump(into: &group)
+            }
+            logger.info("intake stopped; waiting for files in flight", metadata: ["ingest.in_flight": "\(state.withLock { $0.inFlight.count })"])
+            wakeContinuation.finish()
+            // Timer and signal loops end with the task group's cancellation; workers finish their file.
+            while state.withLock({ !$0.inFlight.isEmpty }) { try? await Task.sleep(for: .milliseconds(50)) }
+            group.cancelAll()
+        }
+    }
+
+    private func timerLoop() async {
+        while !Task.isCancelled {
+            let seconds = settings.withLock { $0.rescanSeconds }
+            do { try await Task.sleep(for: .milliseconds(Int(seconds * 1000))) } catch { return }
+            wakeContinuation.yield()
+        }
+    }
+
+    private func signalLoop() async {
+        guard reload != nil else { return }
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            state.withLock { $0.reloadRequested = true }
+            wakeContinuation.yield()
+        }
+    }
+
+    private func pump(into group: inout DiscardingTaskGroup) async {
+        if state.withLock({ let r = $0.reloadRequested; $0.reloadRequested = false; return r }), let reload {
+            do {
+                let new = try await reload()
+                settings.withLock { $0 = new }
+                logger.notice("configuration reloaded")
+            } catch {
+                logger.error("configuration reload failed; keeping the previous settings", metadata: ["error": "\(error)"])
+            }
+        }
+        let s = settings.withLock { $0 }
+        let storeRoot = ingestor.store.root
+        let floorOK: Bool
+        do {
+            let free = try FileSystem.freeSpace(storeRoot)
+            floorOK = free.bytes >= s.minFreeBytes && free.fraction * 100 >= s.minFreePercent
+            let changed = state.withLock { st -> Bool in
+                let was = st.paused
+                st.paused = !floorOK
+                st.stats.paused = !floorOK
+                return was != !floorOK
+            }
+            if changed {
+                if floorOK {
+                    logger.notice("free space is above the floor again; ingest resumes")
+                } else {
+                    logger.warning(
+                        "free space below the floor; ingest paused, files stay in the spool",
+                        metadata: [
+                            "store.free_bytes": "\(free.bytes)", "store.min_free_bytes": "\(s.minFreeBytes)",
+                            "store.free_percent": "\(String(format: "%.2f", free.fraction * 100))",
+                            "store.min_free_percent": "\(s.minFreePercent)",
+                        ])
+                }
+            }
+        } catch {
+            logger.error("cannot read free space; ingest paused", metadata: ["error": "\(error)"])
+            floorOK = false
+        }
+        let scanner = SpoolScanner(root: spoolRoot, requireSidecar: s.requireSidecar, settleSeconds: s.settleSeconds)
+        let scan = await Self.blocking { scanner.scan() }
+        let now = Date()
+        let toStart: [SpoolItem] = state.withLock { st in
+            st.stats.backlog = scan.ready.count + scan.waiting
+            guard floorOK else { return [] }
+            var picked: [SpoolItem] = []
+            for item in scan.ready where st.inFlight.count + picked.count < s.concurrency {
+                if st.inFlight.contains(item.audioPath) { continue }
+                if let after = st.retryAfter[item.audioPath], after > now { continue }
+                picked.append(item)
+            }
+            for item in picked { st.inFlight.insert(item.audioPath) }
+            return picked
+        }
+        for item in toStart {
+            group.addTask { [self] in
+                let outcome = await Self.blocking { [ingestor] in ingestor.ingest(item) }
+                record(item, outcome)
+                wakeContinuation.yield()
+            }
+        }
+    }
+
+    private func record(_ item: SpoolItem, _ outcome: Ingestor.Outcome) {
+        let retry = settings.withLock { $0.rescanSeconds }
+        state.withLock { st in
+            st.inFlight.remove(item.audioPath)
+            st.retryAfter.removeValue(forKey: item.audioPath)
+            switch outcome {
+            case .archived:
+                st.stats.archived += 1
+                st.stats.lastIngest = Date()
+            case .duplicate:
+                st.stats.duplicates += 1
+                st.stats.lastIngest = Date()
+            case .quarantined: st.stats.quarantined += 1
+            case .failed(let message):
+                st.stats.failed += 1
+                st.stats.lastError = message
+                st.retryAfter[item.audioPath] = Date().addingTimeInterval(retry)
+            case .vanished: break
+            }
+        }
+    }
+
+    private static let workers = DispatchQueue(label: "callarchive.ingest", qos: .utility, attributes: .concurrent)
+
+    /// Runs blocking work (libFLAC, file I/O, SQLite) on a worker thread, off the concurrency pool.
+    static func blocking<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            workers.async { continuation.resume(returning: body()) }
+        }
+    }
+}

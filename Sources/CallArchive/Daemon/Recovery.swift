@@ -1,0 +1,37 @@
+import Foundation
+import Logging
+
+/// Start-up recovery (DESIGN §6): temporary files are deleted; objects without an index row are deleted.
+/// Spool files whose bytes are already archived are removed as duplicates by the normal ingest path.
+public enum Recovery {
+    public struct Report: Sendable, Equatable {
+        public var temporariesRemoved = 0
+        public var orphansRemoved = 0
+        public var missingObjects: [UUID] = []
+    }
+
+    public static func run(store: FileStore, database: ArchiveDatabase, logger: Logger) throws(ArchiveError) -> Report {
+        var report = Report()
+        report.temporariesRemoved = try store.removeTemporaries()
+        let indexed = try database.storedRecordingIDs()
+        let present = Set(store.allObjectIDs())
+        for id in present.subtracting(indexed) {
+            try store.deleteObject(id)
+            report.orphansRemoved += 1
+        }
+        report.missingObjects = Array(indexed.subtracting(present)).sorted { $0.uuidString < $1.uuidString }
+        if report.temporariesRemoved + report.orphansRemoved > 0 {
+            logger.notice(
+                "recovered from an interrupted run",
+                metadata: [
+                    "recovery.temporaries_removed": "\(report.temporariesRemoved)",
+                    "recovery.orphans_removed": "\(report.orphansRemoved)",
+                ])
+        }
+        for id in report.missingObjects {
+            logger.critical(
+                "an indexed recording has no object in the store", metadata: ["recording.id": "\(id)"])
+        }
+        return report
+    }
+}

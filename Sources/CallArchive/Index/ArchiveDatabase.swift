@@ -1,0 +1,403 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// The one owner of the SQLite index. Migrations run in `init`; each write method is one transaction
+/// that keeps the invariants. Calls block: use them from worker threads, not the concurrency pool.
+public final class ArchiveDatabase: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws(ArchiveError) {
+        self.path = path
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw ArchiveError(.database, "cannot open the index at \(path)", cause: "\(error)")
+        }
+        _ = chmod(path, 0o600)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: recordings, keys, cases, audit, quarantine") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE recordings (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        call_id TEXT NOT NULL,
+                        started_at TEXT,
+                        ended_at TEXT,
+                        ingested_at TEXT NOT NULL,
+                        direction TEXT,
+                        caller_number TEXT,
+                        callee_number TEXT,
+                        agent_id TEXT,
+                        queue TEXT,
+                        tags TEXT NOT NULL DEFAULT '[]',
+                        channel_map TEXT,
+                        metadata TEXT NOT NULL DEFAULT '{}',
+                        source_name TEXT NOT NULL,
+                        format TEXT NOT NULL,
+                        payload_kind TEXT NOT NULL,
+                        sample_rate INTEGER NOT NULL,
+                        channels INTEGER NOT NULL,
+                        bits_per_sample INTEGER NOT NULL,
+                        frames INTEGER NOT NULL,
+                        duration_s REAL NOT NULL,
+                        original_size INTEGER NOT NULL,
+                        stored_size INTEGER NOT NULL,
+                        original_sha256 TEXT NOT NULL UNIQUE,
+                        audio_sha256 TEXT NOT NULL,
+                        object_sha256 TEXT NOT NULL,
+                        anomalies TEXT NOT NULL DEFAULT '[]',
+                        state TEXT NOT NULL DEFAULT 'active',
+                        retain_until TEXT,
+                        policy_class TEXT
+                    );
+                    CREATE INDEX recordings_started_at ON recordings(started_at);
+                    CREATE INDEX recordings_caller ON recordings(caller_number);
+                    CREATE INDEX recordings_callee ON recordings(callee_number);
+                    CREATE INDEX recordings_agent ON recordings(agent_id, started_at);
+                    CREATE INDEX recordings_queue ON recordings(queue, started_at);
+                    CREATE INDEX recordings_retain_until ON recordings(retain_until);
+                    CREATE INDEX recordings_call_id ON recordings(call_id);
+
+                    CREATE TABLE data_keys (
+                        recording_id TEXT PRIMARY KEY NOT NULL REFERENCES recordings(id),
+                        wrapped_key BLOB NOT NULL,
+                        kek_id TEXT NOT NULL,
+                        created_at TEXT NOT NULL
+                    );
+
+                    CREATE TABLE cases (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        reference TEXT NOT NULL UNIQUE,
+                        status TEXT NOT NULL DEFAULT 'open',
+                        opened_at TEXT NOT NULL,
+                        closed_at TEXT,
+                        event_at TEXT,
+                        class TEXT
+                    );
+
+                    CREATE TABLE recording_cases (
+                        recording_id TEXT NOT NULL REFERENCES recordings(id),
+                        case_id INTEGER NOT NULL REFERENCES cases(id),
+                        link_kind TEXT NOT NULL,
+                        linked_at TEXT NOT NULL,
+                        PRIMARY KEY (recording_id, case_id)
+                    );
+                    CREATE INDEX recording_cases_case ON recording_cases(case_id);
+
+                    CREATE TABLE audit_log (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at TEXT NOT NULL,
+                        actor TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        target TEXT,
+                        outcome TEXT NOT NULL,
+                        detail TEXT NOT NULL DEFAULT '{}',
+                        prev_hash TEXT NOT NULL,
+                        hash TEXT NOT NULL
+                    );
+
+                    CREATE TABLE quarantine (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        name TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        reason_code TEXT NOT NULL,
+                        message TEXT NOT NULL,
+                        detected_format TEXT,
+                        quarantined_at TEXT NOT NULL
+                    );
+                    """)
+        }
+        return m
+    }
+
+    // MARK: Writes
+
+    /// Everything the index keeps about a newly archived recording.
+    struct NewRecording: Sendable {
+        var encoded: EncodedRecording
+        var metadata: CallMetadata
+        var sourceName: String
+        var wrappedKey: [UInt8]
+        var kekID: String
+    }
+
+    enum InsertOutcome: Equatable {
+        case inserted
+        /// Another recording with the same original bytes exists (a concurrent duplicate).
+        case duplicate(of: UUID)
+    }
+
+    /// One transaction: recording row, wrapped data key, case links, audit entry.
+    func insertRecording(_ r: NewRecording, now: Date = Date()) throws(ArchiveError) -> InsertOutcome {
+        let e = r.encoded
+        let m = r.metadata
+        return try write("insert recording \(e.id)") { db in
+            if let existing = try String.fetchOne(
+                db, sql: "SELECT id FROM recordings WHERE original_sha256 = ?", arguments: [e.originalSHA256]),
+                let id = UUID(uuidString: existing)
+            {
+                return .duplicate(of: id)
+            }
+            let id = e.id.uuidString.lowercased()
+            try db.execute(
+                sql: """
+                    INSERT INTO recordings (id, call_id, started_at, ended_at, ingested_at, direction, caller_number,
+                      callee_number, agent_id, queue, tags, channel_map, metadata, source_name, format, payload_kind,
+                      sample_rate, channels, bits_per_sample, frames, duration_s, original_size, stored_size,
+                      original_sha256, audio_sha256, object_sha256, anomalies)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    id, m.callID, m.startedAt.map(RFC3339.format), m.endedAt.map(RFC3339.format),
+                    RFC3339.format(now), m.direction, m.callerNumber, m.calleeNumber, m.agentID, m.queue,
+                    Self.json(m.tags), m.channelMap.map(Self.json), Self.json(m.extra), r.sourceName,
+                    e.encoding.rawValue, e.payloadKind.rawValue, e.sampleRate, e.channels, e.bitsPerSample, e.frames,
+                    e.durationSeconds, e.originalSize, e.storedSize, e.originalSHA256, e.audioSHA256,
+                    e.objectSHA256, Self.json(e.anomalies),
+                ])
+            try db.execute(
+                sql: "INSERT INTO data_keys (recording_id, wrapped_key, kek_id, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [id, Data(r.wrappedKey), r.kekID, RFC3339.format(now)])
+            let linked = try Self.link(db, recording: id, references: m.caseReferences, kind: "ingest", now: now)
+            try Self.appendAudit(
+                db, now: now, actor: "callarchived", role: "system", action: "ingest", target: id, outcome: "ok",
+                detail: [
+                    "source": .string(r.sourceName), "original_sha256": .string(e.originalSHA256),
+                    "cases": .array(linked.map { .string($0) }),
+                ])
+            return .inserted
+        }
+    }
+
+    /// A spool file turned out to be a copy of `existing`: link any new case references, audit it.
+    /// Returns the references that were newly linked.
+    @discardableResult
+    func recordDuplicate(of existing: UUID, metadata: CallMetadata, sourceName: String, now: Date = Date())
+        throws(ArchiveError) -> [String]
+    {
+        let id = existing.uuidString.lowercased()
+        return try write("record duplicate of \(existing)") { db in
+            let linked = try Self.link(db, recording: id, references: metadata.caseReferences, kind: "duplicate", now: now)
+            try Self.appendAudit(
+                db, now: now, actor: "callarchived", role: "system", action: "ingest-duplicate", target: id,
+                outcome: "ok",
+                detail: ["source": .string(sourceName), "new_cases": .array(linked.map { .string($0) })])
+            return linked
+        }
+    }
+
+    func recordQuarantine(
+        name: String, path: String, code: String, message: String, detectedFormat: String?, now: Date = Date()
+    ) throws(ArchiveError) {
+        try write("record quarantine") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO quarantine (name, path, reason_code, message, detected_format, quarantined_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [name, path, code, message, detectedFormat, RFC3339.format(now)])
+            try Self.appendAudit(
+                db, now: now, actor: "callarchived", role: "system", action: "quarantine", target: name, outcome: code,
+                detail: ["message": .string(message)])
+        }
+    }
+
+    /// Links a recording to cases (creating open cases as needed); returns the references newly linked.
+    static func link(_ db: Database, recording: String, references: [String], kind: String, now: Date) throws -> [String] {
+        var linked: [String] = []
+        for ref in references {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO cases (reference, status, opened_at) VALUES (?, 'open', ?)",
+                arguments: [ref, RFC3339.format(now)])
+            let caseID = try Int64.fetchOne(db, sql: "SELECT id FROM cases WHERE reference = ?", arguments: [ref])!
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO recording_cases (recording_id, case_id, link_kind, linked_at)
+                    VALUES (?, ?, ?, ?)
+                    """, arguments: [recording, caseID, kind, RFC3339.format(now)])
+            if db.changesCount > 0 { linked.append(ref) }
+        }
+        return linked
+    }
+
+    /// Appends a hash-linked audit entry: `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical JSON of the entry)`.
+    static func appendAudit(
+        _ db: Database, now: Date, actor: String, role: String, action: String, target: String?, outcome: String,
+        detail: [String: JSONValue]
+    ) throws {
+        let prev = try String.fetchOne(db, sql: "SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1") ?? String(repeating: "0", count: 64)
+        let at = RFC3339.format(now)
+        let detailJSON = json(detail)
+        let entry: [String: JSONValue] = [
+            "at": .string(at), "actor": .string(actor), "role": .string(role), "action": .string(action),
+            "target": target.map(JSONValue.string) ?? .null, "outcome": .string(outcome), "detail": .object(detail),
+        ]
+        var h = SHA256()
+        h.update(data: Array((prev + "\n" + json(entry)).utf8))
+        try db.execute(
+            sql: """
+                INSERT INTO audit_log (at, actor, role, action, target, outcome, detail, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [at, actor, role, action, target, outcome, detailJSON, prev, h.finalize().hexString])
+    }
+
+    /// Deletes index rows of a recording whose object could not be kept (used by recovery paths only).
+    func write<T>(_ what: String, _ body: (Database) throws -> T) throws(ArchiveError) -> T {
+        do { return try pool.write(body) } catch let e as ArchiveError { throw e } catch {
+            throw ArchiveError(.database, "index write failed (\(what))", cause: "\(error)")
+        }
+    }
+
+    func read<T>(_ what: String, _ body: (Database) throws -> T) throws(ArchiveError) -> T {
+        do { return try pool.read(body) } catch let e as ArchiveError { throw e } catch {
+            throw ArchiveError(.database, "index read failed (\(what))", cause: "\(error)")
+        }
+    }
+
+    // MARK: Reads
+
+    func recordingID(originalSHA256: String) throws(ArchiveError) -> UUID? {
+        try read("find by hash") { db in
+            try String.fetchOne(db, sql: "SELECT id FROM recordings WHERE original_sha256 = ?", arguments: [originalSHA256])
+                .flatMap(UUID.init(uuidString:))
+        }
+    }
+
+    /// Ids of every recording that has an object in the store (active or restricted; not destroyed).
+    public func storedRecordingIDs() throws(ArchiveError) -> Set<UUID> {
+        try read("list ids") { db in
+            Set(try String.fetchAll(db, sql: "SELECT id FROM recordings").compactMap(UUID.init(uuidString:)))
+        }
+    }
+
+    public func recordingCount() throws(ArchiveError) -> Int {
+        try read("count") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM recordings") ?? 0 }
+    }
+
+    public func quarantineCount() throws(ArchiveError) -> Int {
+        try read("count") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM quarantine") ?? 0 }
+    }
+
+    struct StoredKey {
+        var wrapped: [UInt8]
+        var kekID: String
+        var payloadKind: PayloadKind
+        var encoding: SampleEncoding
+        var originalSHA256: String
+    }
+
+    func storedKey(for id: UUID) throws(ArchiveError) -> StoredKey {
+        let row = try read("data key") { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT k.wrapped_key, k.kek_id, r.payload_kind, r.format, r.original_sha256
+                    FROM recordings r LEFT JOIN data_keys k ON k.recording_id = r.id WHERE r.id = ?
+                    """, arguments: [id.uuidString.lowercased()])
+        }
+        guard let row else { throw ArchiveError(.notFound, "no recording with id \(id)") }
+        guard let wrapped: Data = row["wrapped_key"], let kek: String = row["kek_id"] else {
+            throw ArchiveError(.key, "recording \(id) has no data key: it was erased and cannot be read")
+        }
+        guard let kind = PayloadKind(rawValue: row["payload_kind"]), let enc = SampleEncoding(rawValue: row["format"]) else {
+            throw ArchiveError(.database, "recording \(id) has an unknown payload kind or format")
+        }
+        return StoredKey(wrapped: Array(wrapped), kekID: kek, payloadKind: kind, encoding: enc, originalSHA256: row["original_sha256"])
+    }
+
+    /// Recordings for `list`, newest first.
+    public func listRecordings(limit: Int = 1000) throws(ArchiveError) -> [RecordingSummary] {
+        try read("list") { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.*, (SELECT json_group_array(c.reference) FROM recording_cases rc
+                                 JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = r.id) AS case_refs
+                    FROM recordings r ORDER BY r.started_at DESC, r.id DESC LIMIT ?
+                    """, arguments: [limit])
+            return rows.map(RecordingSummary.init(row:))
+        }
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? e.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+}
+
+/// One recording as `list --json` (and later the socket API) shows it. Field names are stable.
+public struct RecordingSummary: Codable, Sendable, Equatable {
+    public var id: String
+    public var callID: String
+    public var startedAt: String?
+    public var durationS: Double
+    public var sampleRate: Int
+    public var channels: Int
+    public var format: String
+    public var originalSHA256: String
+    public var audioSHA256: String
+    public var objectSHA256: String
+    public var caseReferences: [String]
+    public var anomalies: [Anomaly]
+    public var direction: String?
+    public var agentID: String?
+    public var queue: String?
+    public var originalSize: Int64
+    public var storedSize: Int64
+    public var ingestedAt: String
+    public var state: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, format, channels, anomalies, direction, queue, state
+        case callID = "call_id"
+        case startedAt = "started_at"
+        case durationS = "duration_s"
+        case sampleRate = "sample_rate"
+        case originalSHA256 = "original_sha256"
+        case audioSHA256 = "audio_sha256"
+        case objectSHA256 = "object_sha256"
+        case caseReferences = "case_references"
+        case agentID = "agent_id"
+        case originalSize = "original_size"
+        case storedSize = "stored_size"
+        case ingestedAt = "ingested_at"
+    }
+
+    init(row: Row) {
+        id = row["id"]
+        callID = row["call_id"]
+        startedAt = row["started_at"]
+        durationS = row["duration_s"]
+        sampleRate = row["sample_rate"]
+        channels = row["channels"]
+        format = row["format"]
+        originalSHA256 = row["original_sha256"]
+        audioSHA256 = row["audio_sha256"]
+        objectSHA256 = row["object_sha256"]
+        let refs: String = row["case_refs"] ?? "[]"
+        caseReferences = ((try? JSONDecoder().decode([String?].self, from: Data(refs.utf8))) ?? []).compactMap { $0 }.sorted()
+        let an: String = row["anomalies"] ?? "[]"
+        anomalies = (try? JSONDecoder().decode([Anomaly].self, from: Data(an.utf8))) ?? []
+        direction = row["direction"]
+        agentID = row["agent_id"]
+        queue = row["queue"]
+        originalSize = row["original_size"]
+        storedSize = row["stored_size"]
+        ingestedAt = row["ingested_at"]
+        state = row["state"]
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Logging
+import SndFile
+
+/// Archives one spool item at a time, following the durability protocol (DESIGN §6):
+/// 1. transcode + verify into `store/tmp`; 2. fsync, rename into `objects/`, fsync dir;
+/// 3. one transaction: recording row + wrapped data key + case links + audit entry;
+/// 4. unlink the spool audio and sidecar, fsync the spool directory.
+///
+/// `ingest` blocks (libFLAC, file I/O, SQLite): call it from a worker thread.
+public struct Ingestor: Sendable {
+    public var store: FileStore
+    public var database: ArchiveDatabase
+    public var keys: KeyRing
+    public var quarantine: Quarantine
+    public var flacLevel: Int
+    public var filenamePattern: String
+    public var logger: Logger
+
+    public init(
+        store: FileStore, database: ArchiveDatabase, keys: KeyRing, quarantine: Quarantine, flacLevel: Int,
+        filenamePattern: String, logger: Logger
+    ) {
+        self.store = store
+        self.database = database
+        self.keys = keys
+        self.quarantine = quarantine
+        self.flacLevel = flacLevel
+        self.filenamePattern = filenamePattern
+        self.logger = logger
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case archived(UUID)
+        case duplicate(of: UUID)
+        case quarantined(code: String)
+        /// A failure of this machine (disk, database, key): the input stays in the spool for a later try.
+        case failed(String)
+        /// The files disappeared before they could be read (another process took them).
+        case vanished
+    }
+
+    public func ingest(_ item: SpoolItem) -> Outcome {
+        var log = logger
+        log[metadataKey: "spool.file"] = "\(item.relativePath)"
+        guard FileSystem.exists(item.audioPath) else { return .vanished }
+        do throws(ArchiveError) {
+            let metadata = try readMetadata(item)
+            let id = UUID.v7()
+            log[metadataKey: "recording.id"] = "\(id)"
+            let encoded = try Transcoder(store: store, compressionLevel: flacLevel).encode(
+                inputPath: item.audioPath, id: id)
+            if let existing = try database.recordingID(originalSHA256: encoded.originalSHA256) {
+                try FileSystem.unlink(encoded.tempPath)
+                return try finishDuplicate(item, of: existing, metadata: metadata, log: log)
+            }
+            let wrapped = try keys.current.wrap(encoded.dataKey)
+            try store.commitTemporary(encoded.tempPath, id: id)
+            let outcome: ArchiveDatabase.InsertOutcome
+            do throws(ArchiveError) {
+                outcome = try database.insertRecording(
+                    .init(encoded: encoded, metadata: metadata, sourceName: item.relativePath, wrappedKey: wrapped, kekID: keys.current.id))
+            } catch {
+                // The object has no row: remove it now (recovery would otherwise do it at the next start).
+                try? store.deleteObject(id)
+                throw error
+            }
+            if case .duplicate(let existing) = outcome {
+                try store.deleteObject(id)
+                return try finishDuplicate(item, of: existing, metadata: metadata, log: log)
+            }
+            try removeFromSpool(item)
+            log.info(
+                "archived",
+                metadata: [
+                    "recording.format": "\(encoded.encoding.rawValue)",
+                    "recording.duration_s": "\(String(format: "%.1f", encoded.durationSeconds))",
+                    "recording.anomalies": "\(encoded.anomalies.count)",
+                ])
+            return .archived(id)
+        } catch {
+            if error.isInputDefect {
+                guard FileSystem.exists(item.audioPath) else { return .vanished }
+                return quarantine(item, error: error, log: log)
+            }
+            log.error("ingest failed; the file stays in the spool", metadata: ["error": "\(error)"])
+            return .failed(error.description)
+        }
+    }
+
+    private func finishDuplicate(_ item: SpoolItem, of existing: UUID, metadata: CallMetadata, log: Logger)
+        throws(ArchiveError) -> Outcome
+    {
+        let linked = try database.recordDuplicate(of: existing, metadata: metadata, sourceName: item.relativePath)
+        try removeFromSpool(item)
+        log.info(
+            "duplicate of an archived recording; spool copy removed",
+            metadata: ["recording.existing": "\(existing)", "cases.linked": "\(linked.count)"])
+        return .duplicate(of: existing)
+    }
+
+    private func readMetadata(_ item: SpoolItem) throws(ArchiveError) -> CallMetadata {
+        let name = FileSystem.lastComponent(item.audioPath)
+        let base = SpoolScanner.split(name).base
+        if let sidecar = item.sidecarPath {
+            let bytes: [UInt8]
+            do throws(ArchiveError) {
+                let fd = try FileDescriptor.openForReading(sidecar)
+                let size = try fd.size
+                guard size <= 1 << 20 else { throw ArchiveError(.badSidecar, "the sidecar is larger than 1 MiB") }
+                bytes = try fd.readBytes(count: Int(size), at: 0)
+            } catch {
+                if error.code == .badSidecar { throw error }
+                throw ArchiveError(.badSidecar, "the sidecar cannot be read", cause: error.cause)
+            }
+            return try CallMetadata.fromSidecar(bytes, defaultCallID: base)
+        }
+        let mtime = FileSystem.status(item.audioPath).map { Date(timeIntervalSince1970: $0.mtime) } ?? Date()
+        return CallMetadata.fromFilename(base, pattern: filenamePattern, mtime: mtime)
+    }
+
+    /// Step 4: the spool copy goes only after the row is committed.
+    private func removeFromSpool(_ item: SpoolItem) throws(ArchiveError) {
+        try FileSystem.unlink(item.audioPath)
+        if let sidecar = item.sidecarPath { try FileSystem.unlink(sidecar) }
+        try FileSystem.syncDirectory(FileSystem.parentDirectory(item.audioPath))
+    }
+
+    private func quarantine(_ item: SpoolItem, error: ArchiveError, log: Logger) -> Outcome {
+        let detected = Self.detectFormat(item.audioPath)
+        do {
+            let path = try quarantine.move(item, error: error, detectedFormat: detected)
+            try? database.recordQuarantine(
+                name: item.relativePath, path: path, code: error.code.name, message: error.description,
+                detectedFormat: detected)
+            log.warning("quarantined", metadata: ["reason.code": "\(error.code)", "reason": "\(error.message)"])
+            return .quarantined(code: error.code.name)
+        } catch let moveError {
+            log.error("cannot quarantine; the file stays in the spool", metadata: ["error": "\(moveError)"])
+            return .failed(moveError.description)
+        }
+    }
+
+    /// What libsndfile makes of a file, for the reason file (`wav/pcm16`, or its error message).
+    static func detectFormat(_ path: String) -> String? {
+        do { return try SoundFile(readingFrom: path).info.formatName } catch {
+            return "unrecognised (\(error.message))"
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import Crypto
+import Foundation
+import SndFile
+
+/// How a recording's payload is stored inside its encrypted object.
+public enum PayloadKind: String, Sendable, Codable {
+    /// FLAC encoded by us from WAV input, with a `CArc` block that restores the original bytes.
+    case flacWithSideData = "flac+carc1"
+    /// The input was FLAC: stored exactly as received (after a full decode and MD5 check).
+    case originalFLAC = "flac-original"
+}
+
+/// A recording transcoded, encrypted, synced and verified into a temporary object in the store.
+struct EncodedRecording: Sendable {
+    var id: UUID
+    var tempPath: String
+    var dataKey: SymmetricKey
+    var payloadKind: PayloadKind
+    var encoding: SampleEncoding
+    var sampleRate: Int
+    var channels: Int
+    var bitsPerSample: Int
+    var frames: Int64
+    var durationSeconds: Double { Double(frames) / Double(sampleRate) }
+    var originalSize: Int64
+    var storedSize: Int64
+    var originalSHA256: String
+    var audioSHA256: String
+    var objectSHA256: String
+    var anomalies: [Anomaly]
+}
+
+/// Turns one input file into a verified, encrypted object: streaming, in bounded memory, one read of the input.
+///
+/// Everything here blocks; run it on a thread of its own, not on the concurrency pool.
+struct Transcoder {
+    var store: FileStore
+    var compressionLevel: Int
+    var chunkFrames = 16 * 1024
+
+    func encode(inputPath: String, id: UUID) throws(ArchiveError) -> EncodedRecording {
+        let input: FileDescriptor
+        do { input = try FileDescriptor.openForReading(inputPath) } catch {
+            throw ArchiveError(.unreadable, "cannot open the file", cause: error.cause)
+        }
+        let head = try spoolRead { () throws(ArchiveError) in try input.readBytes(count: 4, at: 0) }
+        let isFLAC = head == Array("fLaC".utf8)
+        let layout: AudioLayout? = isFLAC ? nil : try spoolRead { () throws(ArchiveError) in try WAVParser.parse(input) }
+
+        let dek = SymmetricKey(size: .bits256)
+        let temp = try store.createTemporary(for: id)
+        do throws(ArchiveError) {
+            var result: EncodedRecording
+            if let layout {
+                result = try encodeWAV(input: input, layout: layout, temp: temp, id: id, dek: dek)
+            } else {
+                result = try storeFLAC(input: input, temp: temp, id: id, dek: dek)
+            }
+            try temp.sync()
+            try temp.close()
+            // Prove the stored object gives back the exact original before anyone may delete the input.
+            let check = try Restorer(store: store).verify(
+                path: result.tempPath, id: id, key: dek, kind: result.payloadKind)
+            guard check.originalSHA256 == result.originalSHA256, check.audioSHA256 == result.audioSHA256 else {
+                throw ArchiveError(
+                    .verification,
+                    "read-back of the stored object does not reproduce the input (original \(check.originalSHA256 == result.originalSHA256 ? "ok" : "differs"), audio \(check.audioSHA256 == result.audioSHA256 ? "ok" : "differs"))"
+                )
+            }
+            result.objectSHA256 = check.objectSHA256
+            result.storedSize = try FileSystem.status(result.tempPath).map { $0.size } ?? 0
+            return result
+        } catch {
+            try? FileSystem.unlink(temp.path)
+            throw error
+        }
+    }
+
+    /// Reads from the input file; an I/O failure there is a property of the input ("unreadable").
+    private func spoolRead<T>(_ body: () throws(ArchiveError) -> T) throws(ArchiveError) -> T {
+        do { return try body() } catch {
+            if error.code == .io { throw ArchiveError(.unreadable, "reading the file failed", cause: error.cause) }
+            throw error
+        }
+    }
+
+    private func encodeWAV(input: FileDescriptor, layout: AudioLayout, temp: FileDescriptor, id: UUID, dek: SymmetricKey)
+        throws(ArchiveError) -> EncodedRecording
+    {
+        let prefix = try spoolRead { () throws(ArchiveError) in try input.readBytes(count: Int(layout.dataOffset), at: 0) }
+        let rest = try spoolRead { () throws(ArchiveError) in
+            try input.readBytes(count: Int(layout.restLength), at: layout.restOffset)
+        }
+        let side = SideData(
+            encoding: layout.encoding, frames: UInt64(layout.frames), originalSize: UInt64(layout.fileSize),
+            prefix: prefix, rest: rest)
+        let writer = try ObjectWriter(file: temp, key: dek, recordingID: id)
+        let format = FLACStreamFormat(
+            sampleRate: layout.sampleRate, channels: layout.channels, bitsPerSample: layout.encoding.flacBits)
+        let encoder: FLACEncoder
+        do throws(FLACError) {
+            encoder = try FLACEncoder(
+                format: format, compressionLevel: compressionLevel, blockSize: layout.sampleRate <= 16000 ? 1152 : 0,
+                totalSamplesEstimate: UInt64(layout.frames),
+                applicationBlocks: [(SideData.applicationID, side.serialized())], output: writer)
+        } catch {
+            throw Self.encoderError(error)
+        }
+        var originalHash = SHA256()
+        var audioHash = SHA256()
+        prefix.withUnsafeBytes { originalHash.update(bufferPointer: $0) }
+        let frameBytes = layout.blockAlign
+        var raw = [UInt8](repeating: 0, count: chunkFrames * frameBytes)
+        let samples = UnsafeMutablePointer<Int32>.allocate(capacity: chunkFrames * layout.channels)
+        defer { samples.deallocate() }
+        var done: Int64 = 0
+        while done < layout.frames {
+            let frames = Int(min(Int64(chunkFrames), layout.frames - done))
+            let want = frames * frameBytes
+            let got = try spoolRead { () throws(ArchiveError) -> Int in
+                try typed {
+                    try raw.withUnsafeMutableBytes { b in
+                        try input.read(
+                            into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]),
+                            at: layout.dataOffset + done * Int64(frameBytes))
+                    }
+                }
+            }
+            guard got == want else { throw ArchiveError(.unreadable, "the file shrank while it was being read") }
+            raw.withUnsafeBytes { b in
+                let chunk = UnsafeRawBufferPointer(rebasing: b[0..<want])
+                originalHash.update(bufferPointer: chunk)
+                audioHash.update(bufferPointer: chunk)
+                SampleCodec.toFLAC(layout.encoding, chunk, into: samples)
+            }
+            do { try encoder.process(interleaved: samples, frames: frames) } catch { throw Self.encoderError(error) }
+            done += Int64(frames)
+        }
+        rest.withUnsafeBytes { originalHash.update(bufferPointer: $0) }
+        do { try encoder.finish() } catch { throw Self.encoderError(error) }
+        try writer.finish()
+        return EncodedRecording(
+            id: id, tempPath: temp.path, dataKey: dek, payloadKind: .flacWithSideData, encoding: layout.encoding,
+            sampleRate: layout.sampleRate, channels: layout.channels, bitsPerSample: layout.encoding.flacBits,
+            frames: layout.frames, originalSize: layout.fileSize, storedSize: 0,
+            originalSHA256: originalHash.finalize().hexString, audioSHA256: audioHash.finalize().hexString,
+            objectSHA256: "", anomalies: layout.anomalies)
+    }
+
+    private func storeFLAC(input: FileDescriptor, temp: FileDescriptor, id: UUID, dek: SymmetricKey)
+        throws(ArchiveError) -> EncodedRecording
+    {
+        let writer = try ObjectWriter(file: temp, key: dek, recordingID: id)
+        let tee = InputTee(file: input, writer: writer)
+        let audio = AudioCollector(encoding: nil)
+        do throws(FLACError) {
+            let decoder = try FLACDecoder(input: tee, delegate: audio)
+            try decoder.decodeAll()
+        } catch {
+            if let e = tee.writeError { throw e }
+            if let e = tee.readError { throw ArchiveError(.unreadable, "reading the file failed", cause: e.cause) }
+            throw ArchiveError(.corruptAudio, "the FLAC file does not decode cleanly", cause: error.message)
+        }
+        // The decoder may stop before reading trailing bytes; they are part of the original.
+        try tee.drain()
+        if let e = tee.writeError { throw e }
+        try writer.finish()
+        guard let info = audio.info, audio.frames > 0 else {
+            throw ArchiveError(.headerOnly, "the FLAC file holds no audio frames")
+        }
+        var anomalies: [Anomaly] = []
+        if info.totalSamples != 0, info.totalSamples != UInt64(audio.frames) {
+            anomalies.append(
+                Anomaly(code: "truncated", message: "STREAMINFO declares \(info.totalSamples) frames, \(audio.frames) decoded"))
+        }
+        return EncodedRecording(
+            id: id, tempPath: temp.path, dataKey: dek, payloadKind: .originalFLAC, encoding: .flac,
+            sampleRate: info.format.sampleRate, channels: info.format.channels, bitsPerSample: info.format.bitsPerSample,
+            frames: audio.frames, originalSize: tee.length, storedSize: 0,
+            originalSHA256: tee.hash.finalize().hexString, audioSHA256: audio.audioHash.finalize().hexString,
+            objectSHA256: "", anomalies: anomalies)
+    }
+
+    static func encoderError(_ error: FLACError) -> ArchiveError {
+        ArchiveError(.io, "FLAC encoding into the store failed", cause: error.message)
+    }
+}
+
+/// Feeds an input file to the FLAC decoder while hashing it and writing it, encrypted, to the store.
+private final class InputTee: FLACInput {
+    let file: FileDescriptor
+    let writer: ObjectWriter
+    var offset: Int64 = 0
+    var hash = SHA256()
+    var readError: ArchiveError?
+    var writeError: ArchiveError?
+    var length: Int64 { offset }
+
+    init(file: FileDescriptor, writer: ObjectWriter) {
+        self.file = file
+        self.writer = writer
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n: Int
+        do { n = try file.read(into: buffer, at: offset) } catch {
+            readError = error
+            throw error
+        }
+        let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+        hash.update(bufferPointer: chunk)
+        do { try writer.writeBytes(chunk) } catch {
+            writeError = error
+            throw error
+        }
+        offset += Int64(n)
+        return n
+    }
+
+    func drain() throws(ArchiveError) {
+        var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n: Int
+            do { n = try scratch.withUnsafeMutableBytes { try read(into: $0) } } catch {
+                if let e = writeError { throw e }
+                throw ArchiveError(.unreadable, "reading the file failed", cause: readError?.cause)
+            }
+            if n == 0 { return }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Moves bad input out of the spool, by rename, with a `<name>.reason.json` beside it. Never deletes.
+public struct Quarantine: Sendable {
+    public var root: String
+    public var spoolRoot: String
+
+    /// The reason file's content (stable field names).
+    public struct Reason: Codable, Sendable {
+        public var code: String
+        public var message: String
+        public var detectedFormat: String?
+        public var quarantinedAt: String
+        public var originalPath: String
+        public var files: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case code, message, files
+            case detectedFormat = "detected_format"
+            case quarantinedAt = "quarantined_at"
+            case originalPath = "original_path"
+        }
+    }
+
+    /// Moves the item's files into quarantine (keeping their spool-relative directory) and writes the reason.
+    /// Returns the quarantined audio path.
+    @discardableResult
+    func move(_ item: SpoolItem, error: ArchiveError, detectedFormat: String?, now: Date = Date()) throws(ArchiveError)
+        -> String
+    {
+        let relDir = FileSystem.parentDirectory(item.relativePath)
+        let targetDir = relDir == "." ? root : root + "/" + relDir
+        try FileSystem.makeDirectories(targetDir)
+        var name = FileSystem.lastComponent(item.audioPath)
+        if FileSystem.exists(targetDir + "/" + name) || FileSystem.exists(targetDir + "/" + name + ".reason.json") {
+            let (base, ext) = SpoolScanner.split(name)
+            name = base + "-" + String(Int(now.timeIntervalSince1970 * 1000)) + (ext.isEmpty ? "" : "." + ext)
+        }
+        let (base, _) = SpoolScanner.split(name)
+        var files = [name]
+        if item.sidecarPath != nil { files.append(base + ".json") }
+        let reason = Reason(
+            code: error.code.name, message: error.description, detectedFormat: detectedFormat,
+            quarantinedAt: RFC3339.format(now), originalPath: item.relativePath, files: files)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(reason)) ?? Data()
+        // The reason first (durably), then the renames: a crash in between leaves the input in the spool.
+        try FileSystem.writeAtomically(Array(data) + [10], to: targetDir + "/" + name + ".reason.json")
+        try FileSystem.rename(item.audioPath, targetDir + "/" + name)
+        if let sidecar = item.sidecarPath, FileSystem.exists(sidecar) {
+            try FileSystem.rename(sidecar, targetDir + "/" + base + ".json")
+        }
+        try FileSystem.syncDirectory(targetDir)
+        try FileSystem.syncDirectory(FileSystem.parentDirectory(item.audioPath))
+        return targetDir + "/" + name
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// A recording found in the spool: its audio file and, if present, its sidecar.
+public struct SpoolItem: Sendable, Hashable {
+    /// Absolute (or config-relative) path of the audio file.
+    public var audioPath: String
+    public var sidecarPath: String?
+    /// Path relative to the spool root, used in reasons, audit entries and the index.
+    public var relativePath: String
+}
+
+/// Finds ready recordings in the spool (DESIGN §2): recursive; ignores dotfiles, `*.part`, `*.tmp`;
+/// ready when the sidecar exists, or — when sidecars are optional — once the file has settled.
+public struct SpoolScanner: Sendable {
+    public var root: String
+    public var requireSidecar: Bool
+    public var settleSeconds: Double
+    static let audioExtensions: Set<String> = ["wav", "flac"]
+
+    public init(root: String, requireSidecar: Bool, settleSeconds: Double) {
+        self.root = root
+        self.requireSidecar = requireSidecar
+        self.settleSeconds = settleSeconds
+    }
+
+    public struct Result: Sendable {
+        public var ready: [SpoolItem] = []
+        /// Audio files seen but not ready yet (no sidecar, or still settling).
+        public var waiting = 0
+        /// Every subdirectory visited (for inotify watches).
+        public var directories: [String] = []
+    }
+
+    public func scan(now: Date = Date()) -> Result {
+        var result = Result()
+        walk(root, relative: "", now: now, into: &result)
+        result.ready.sort { $0.relativePath < $1.relativePath }
+        return result
+    }
+
+    static func isIgnored(_ name: String) -> Bool {
+        name.hasPrefix(".") || name.hasSuffix(".part") || name.hasSuffix(".tmp")
+    }
+
+    private func walk(_ dir: String, relative: String, now: Date, into result: inout Result) {
+        result.directories.append(dir)
+        let names = FileSystem.list(dir)
+        let nameSet = Set(names)
+        for name in names where !Self.isIgnored(name) {
+            let path = dir + "/" + name
+            guard let st = FileSystem.status(path) else { continue }
+            let rel = relative.isEmpty ? name : relative + "/" + name
+            if st.isDirectory {
+                walk(path, relative: rel, now: now, into: &result)
+                continue
+            }
+            guard st.isRegular else { continue }
+            let (base, ext) = Self.split(name)
+            guard Self.audioExtensions.contains(ext.lowercased()) else { continue }
+            let sidecarName = base + ".json"
+            let sidecar = nameSet.contains(sidecarName) ? dir + "/" + sidecarName : nil
+            if sidecar != nil || (!requireSidecar && now.timeIntervalSince1970 - st.mtime >= settleSeconds) {
+                result.ready.append(SpoolItem(audioPath: path, sidecarPath: sidecar, relativePath: rel))
+            } else {
+                result.waiting += 1
+            }
+        }
+    }
+
+    static func split(_ name: String) -> (base: String, ext: String) {
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return (name, "") }
+        return (String(name[..<dot]), String(name[name.index(after: dot)...]))
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import CallArchive
+import Foundation
+import Logging
+
+/// `callarchived`: archives call recordings from the spool. Wiring lives in `ArchiveDaemon`.
+@main
+struct CallArchiveDaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "callarchived",
+        abstract: "Archive call recordings from a spool directory into an encrypted, indexed store.")
+
+    @Option(name: .long, help: "Path of the YAML configuration file.")
+    var config: String?
+
+    @Flag(name: .customLong("check-config"), help: "Validate the configuration and exit (1 if invalid).")
+    var checkConfig = false
+
+    func run() async throws {
+        let settings: ArchiveConfig
+        do {
+            settings = try await ArchiveConfig.load(path: config)
+        } catch {
+            FileHandle.standardError.write(Data("callarchived: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+        if checkConfig {
+            let problems = settings.environmentProblems()
+            if problems.isEmpty {
+                print("configuration OK" + (config.map { ": \($0)" } ?? ""))
+                return
+            }
+            FileHandle.standardError.write(
+                Data(("callarchived: configuration is invalid:\n" + problems.map { "  - \($0)\n" }.joined()).utf8))
+            throw ExitCode(1)
+        }
+        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "callarchived")
+        do {
+            let daemon = try await ArchiveDaemon.open(config: settings, configPath: config, logger: logger)
+            logger.info(
+                "callarchived started",
+                metadata: [
+                    "spool.path": "\(settings.spoolPath)", "store.path": "\(settings.storePath)",
+                    "index.path": "\(settings.indexPath)", "key.id": "\(daemon.keys.current.id)",
+                    "ingest.concurrency": "\(settings.effectiveConcurrency)",
+                ])
+            try await daemon.serviceGroup(logger: logger).run()
+        } catch let error as ArchiveError {
+            logger.critical("callarchived cannot run", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
