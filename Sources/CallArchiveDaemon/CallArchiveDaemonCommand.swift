@@ -17,6 +17,10 @@ struct CallArchiveDaemonCommand: AsyncParsableCommand {
     var checkConfig = false
 
     func run() async throws {
+        // Index, WAL, quarantine reasons and objects hold personal data: nothing is group/world readable.
+        umask(0o077)
+        // SIGHUP means "reload"; until the service listens for it, it must not kill the process.
+        signal(SIGHUP, SIG_IGN)
         let settings: ArchiveConfig
         do {
             settings = try await ArchiveConfig.load(path: config)

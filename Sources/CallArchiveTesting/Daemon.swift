@@ -1,0 +1,140 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built executables (`callarchived`, `callarchive`) in the build products directory.
+public enum Binaries {
+    public static var directory: String {
+        if let d = ProcessInfo.processInfo.environment["CALLARCHIVE_BIN_DIR"] { return d }
+        // The test bundle runs from the products directory, beside the executables.
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        for _ in 0..<4 where !FileManager.default.fileExists(atPath: dir.path + "/callarchived") {
+            dir = dir.deletingLastPathComponent()
+        }
+        if FileManager.default.fileExists(atPath: dir.path + "/callarchived") { return dir.path }
+        return Corpus.packageRoot + "/.build/debug"
+    }
+    public static var daemon: String { directory + "/callarchived" }
+    public static var cli: String { directory + "/callarchive" }
+}
+
+/// A self-contained archive instance in a test directory: config, key, spool, store, index.
+public struct TestInstance: Sendable {
+    public let root: TestDirectory
+    public var configPath: String { root.sub("callarchive.yaml") }
+    public var spool: String { root.sub("spool") }
+    public var quarantine: String { root.sub("quarantine") }
+    public var store: String { root.sub("store") }
+    public var index: String { root.sub("index.sqlite") }
+    public var key: String { root.sub("kek.key") }
+    public var logPath: String { root.sub("daemon.log") }
+
+    /// Creates the directories, a KEK (with `callarchive keygen`) and a config file.
+    public init(label: String, settings: [String: String] = [:]) throws {
+        root = try TestDirectory(label)
+        for d in ["spool", "quarantine", "store", "run"] { try root.makeDirectory(d) }
+        let r = try runProcess(Binaries.cli, ["keygen", "--out", key])
+        guard r.status == 0 else { throw CorpusError(message: "keygen failed: \(r.stderr)") }
+        try writeConfig(settings)
+    }
+
+    /// Writes the config file; `settings` override the defaults (dotted keys, YAML scalar text).
+    public func writeConfig(_ settings: [String: String]) throws {
+        var values: [String: String] = [
+            "spool.path": spool, "spool.requireSidecar": "true", "spool.rescanSeconds": "0.5",
+            "quarantine.path": quarantine, "store.path": store, "store.minFreeBytes": "0",
+            "store.minFreePercent": "0", "index.path": index, "keys.kekPath": key,
+            "api.socket": root.sub("run/control.sock"), "log.level": "info",
+        ]
+        for (k, v) in settings { values[k] = v }
+        var grouped: [String: [(String, String)]] = [:]
+        for (k, v) in values {
+            let parts = k.split(separator: ".", maxSplits: 1).map(String.init)
+            grouped[parts[0], default: []].append((parts[1], v))
+        }
+        var yaml = ""
+        for section in grouped.keys.sorted() {
+            yaml += "\(section):\n"
+            for (k, v) in grouped[section]!.sorted(by: { $0.0 < $1.0 }) { yaml += "  \(k): \(v)\n" }
+        }
+        let temp = configPath + ".tmp"
+        try yaml.write(toFile: temp, atomically: false, encoding: .utf8)
+        rename(temp, configPath)
+    }
+
+    /// Starts `callarchived` on this instance.
+    public func start() throws -> DaemonProcess { try DaemonProcess(config: configPath, cwd: root.path, log: logPath) }
+
+    /// Runs `callarchive --config … ARGS`.
+    public func cli(_ args: [String]) throws -> ProcessResult {
+        try runProcess(Binaries.cli, ["--config", configPath] + args, cwd: root.path)
+    }
+
+    public func spoolContents() -> [String] {
+        ((try? FileManager.default.subpathsOfDirectory(atPath: spool)) ?? []).sorted()
+    }
+
+    /// Every file under the store (objects and temporaries).
+    public func storeFiles() -> [String] {
+        ((try? FileManager.default.subpathsOfDirectory(atPath: store)) ?? []).filter {
+            var isDir: ObjCBool = false
+            FileManager.default.fileExists(atPath: store + "/" + $0, isDirectory: &isDir)
+            return !isDir.boolValue
+        }.sorted()
+    }
+}
+
+/// A running `callarchived`.
+public final class DaemonProcess: @unchecked Sendable {
+    // `process` is only touched by the test that owns this instance.
+    public let process: Process
+    public let logPath: String
+
+    init(config: String, cwd: String, log: String) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Binaries.daemon)
+        process.arguments = ["--config", config]
+        process.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        logPath = log
+        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    public func signal(_ sig: Int32) { kill(pid, sig) }
+
+    /// SIGKILL, then reap.
+    public func crash() {
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM and wait; returns the exit status.
+    @discardableResult
+    public func stop() -> Int32 {
+        if process.isRunning { kill(pid, SIGTERM) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Peak resident set size so far (VmHWM), in bytes.
+    public func peakRSS() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Int($0) }.first
+            return kb.map { $0 * 1024 }
+        }
+        return nil
+    }
+
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+}

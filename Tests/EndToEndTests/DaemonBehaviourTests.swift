@@ -1,0 +1,117 @@
+import CallArchive
+import CallArchiveTesting
+import Foundation
+import Testing
+
+@Suite("End to end: daemon behaviour")
+struct DaemonBehaviourTests {
+    /// Writes a `seconds`-long 8 kHz 16-bit mono WAV of speech-like noise (deterministic), streaming.
+    static func writeLongWAV(_ path: String, seconds: Int) throws {
+        let rate = 8000
+        let dataBytes = UInt32(seconds * rate * 2)
+        var header = Data("RIFF".utf8)
+        func le32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { header.append(contentsOf: $0) } }
+        func le16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { header.append(contentsOf: $0) } }
+        le32(36 + dataBytes)
+        header.append(contentsOf: Array("WAVEfmt ".utf8))
+        le32(16); le16(1); le16(1); le32(UInt32(rate)); le32(UInt32(rate * 2)); le16(2); le16(16)
+        header.append(contentsOf: Array("data".utf8))
+        le32(dataBytes)
+        FileManager.default.createFile(atPath: path, contents: header)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        handle.seekToEndOfFile()
+        var rng = SeededGenerator(seed: 7)
+        var phase = 0.0
+        var block = [Int16](repeating: 0, count: rate * 10)
+        for _ in 0..<(seconds / 10) {
+            for i in 0..<block.count {
+                phase += 0.07 + 0.02 * sin(Double(i) / 4000)
+                let envelope = 0.5 + 0.5 * sin(Double(i) / 9000)
+                block[i] = Int16(clamping: Int(8000 * envelope * sin(phase)) + Int.random(in: -300...300, using: &rng))
+            }
+            try handle.write(contentsOf: block.withUnsafeBytes { Data($0) })
+        }
+    }
+
+    @Test("a 2-hour recording ingests with the daemon's peak RSS under 100 MiB")
+    func longRecordingMemory() throws {
+        let instance = try TestInstance(label: "long")
+        defer { instance.root.remove() }
+        let staging = try instance.root.makeDirectory("staging")
+        try Self.writeLongWAV(staging + "/long-call.wav", seconds: 7200)
+        let daemon = try instance.start()
+        defer { daemon.stop() }
+        try FileManager.default.moveItem(atPath: staging + "/long-call.wav", toPath: instance.spool + "/long-call.wav")
+        try #"{"call_id": "long-call", "case_reference": "CASE-LONG"}"#.write(
+            toFile: instance.spool + "/long-call.json", atomically: true, encoding: .utf8)
+        var peak = 0
+        let done = waitUntil(timeout: 300) {
+            peak = max(peak, daemon.peakRSS() ?? 0)
+            return instance.visibleSpool.isEmpty
+        }
+        peak = max(peak, daemon.peakRSS() ?? 0)
+        #expect(done, "\(daemon.log.suffix(2000))")
+        print("2-hour recording (8 kHz 16-bit mono, 115 MB): daemon peak RSS \(peak / 1024 / 1024) MiB")
+        #expect(peak > 0 && peak < 100 * 1024 * 1024, "peak RSS \(peak) bytes")
+        let rows = try instance.recordings()
+        #expect(rows.count == 1)
+        #expect(abs((rows.first?.durationS ?? 0) - 7200) < 0.001)
+    }
+
+    @Test("the same file dropped twice is stored once; the second case reference is linked")
+    func duplicateDrop() throws {
+        let corpus = try e2eCorpus.get()
+        let entry = try #require(corpus.good.first { $0.format == "pcm16-8k-mono" })
+        let instance = try TestInstance(label: "dup")
+        defer { instance.root.remove() }
+        let daemon = try instance.start()
+        defer { daemon.stop() }
+        let wav = try Data(contentsOf: URL(fileURLWithPath: corpus.directory + "/" + entry.file))
+        for (name, ref) in [("first", "CASE-A"), ("second", "CASE-B")] {
+            try wav.write(to: URL(fileURLWithPath: instance.spool + "/\(name).wav"))
+            try #"{"call_id": "\#(entry.callID)", "case_reference": "\#(ref)"}"#.write(
+                toFile: instance.spool + "/\(name).json", atomically: true, encoding: .utf8)
+            #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
+        }
+        let rows = try instance.recordings()
+        #expect(rows.count == 1)
+        #expect(rows.first?.caseReferences == ["CASE-A", "CASE-B"])
+        #expect(instance.storeFiles().filter { $0.hasPrefix("objects/") }.count == 1)
+        #expect(daemon.log.contains("duplicate of an archived recording"))
+    }
+
+    @Test("below the disk floor files wait in the spool; a reload with a lower floor resumes ingest")
+    func diskFloor() throws {
+        let corpus = try e2eCorpus.get()
+        let entry = try #require(corpus.good.first)
+        let instance = try TestInstance(label: "floor", settings: ["store.minFreeBytes": "\(Int64.max)"])
+        defer { instance.root.remove() }
+        let daemon = try instance.start()
+        defer { daemon.stop() }
+        try corpus.drop(entry, into: instance.spool)
+        #expect(waitUntil(timeout: 30) { daemon.log.contains("free space below the floor") })
+        // Several rescans pass (rescanSeconds 0.5); nothing moves and the daemon stays up.
+        usleep(300_000)
+        _ = waitUntil(timeout: 1.2) { false }
+        #expect(daemon.isRunning)
+        #expect(Set(instance.visibleSpool) == Set([entry.file, entry.sidecar!]))
+        #expect(try instance.recordings().isEmpty)
+        // Lower the floor and reload with SIGHUP.
+        try instance.writeConfig(["store.minFreeBytes": "0"])
+        daemon.signal(SIGHUP)
+        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
+        #expect(daemon.log.contains("configuration reloaded"))
+        #expect(try instance.recordings().count == 1)
+        #expect(daemon.isRunning)
+    }
+
+    @Test("SIGTERM stops the daemon cleanly with exit status 0")
+    func gracefulStop() throws {
+        let instance = try TestInstance(label: "term")
+        defer { instance.root.remove() }
+        let daemon = try instance.start()
+        #expect(waitUntil(timeout: 30) { daemon.log.contains("callarchived started") })
+        #expect(daemon.stop() == 0)
+    }
+}
