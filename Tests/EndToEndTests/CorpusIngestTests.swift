@@ -35,7 +35,17 @@ struct CorpusIngestTests {
             #expect(r.channels == entry.channels)
             #expect(abs(r.durationS - (entry.durationS ?? -1)) < 0.01, "\(entry.file): \(r.durationS) vs \(entry.durationS)")
             #expect(r.anomalies.isEmpty)
-            #expect(r.startedAt != nil)
+            // Metadata comes from the sidecar.
+            let sidecar = try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: corpus.directory + "/" + entry.sidecar!))) as! [String: Any]
+            let started = try #require(r.startedAt.flatMap(RFC3339.parse))
+            let expected = try #require((sidecar["started_at"] as? String).flatMap(RFC3339.parse))
+            #expect(abs(started.timeIntervalSince(expected)) < 0.001)
+            #expect(r.direction == sidecar["direction"] as? String)
+            #expect(r.agentID == sidecar["agent_id"] as? String)
+            var refs = (sidecar["case_references"] as? [String]) ?? []
+            if let one = sidecar["case_reference"] as? String { refs.append(one) }
+            #expect(r.caseReferences == Array(Set(refs)).sorted())
             // The original bytes come back exactly.
             let out = instance.root.sub("export-\(r.id).wav")
             let e = try instance.cli(["export", r.id, "--original", "-o", out])

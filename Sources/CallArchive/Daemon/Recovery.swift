@@ -30,7 +30,7 @@ public enum Recovery {
         }
         for id in report.missingObjects {
             logger.critical(
-                "an indexed recording has no object in the store", metadata: ["recording.id": "\(id)"])
+                "an indexed recording has no object in the store", metadata: ["recording.id": "\(id.lowercased)"])
         }
         return report
     }

@@ -152,7 +152,7 @@ public final class ArchiveDatabase: Sendable {
             {
                 return .duplicate(of: id)
             }
-            let id = e.id.uuidString.lowercased()
+            let id = e.id.lowercased
             try db.execute(
                 sql: """
                     INSERT INTO recordings (id, call_id, started_at, ended_at, ingested_at, direction, caller_number,
@@ -189,7 +189,7 @@ public final class ArchiveDatabase: Sendable {
     func recordDuplicate(of existing: UUID, metadata: CallMetadata, sourceName: String, now: Date = Date())
         throws(ArchiveError) -> [String]
     {
-        let id = existing.uuidString.lowercased()
+        let id = existing.lowercased
         return try write("record duplicate of \(existing)") { db in
             let linked = try Self.link(db, recording: id, references: metadata.caseReferences, kind: "duplicate", now: now)
             try Self.appendAudit(
@@ -306,7 +306,7 @@ public final class ArchiveDatabase: Sendable {
                 sql: """
                     SELECT k.wrapped_key, k.kek_id, r.payload_kind, r.format, r.original_sha256
                     FROM recordings r LEFT JOIN data_keys k ON k.recording_id = r.id WHERE r.id = ?
-                    """, arguments: [id.uuidString.lowercased()])
+                    """, arguments: [id.lowercased])
         }
         guard let row else { throw ArchiveError(.notFound, "no recording with id \(id)") }
         guard let wrapped: Data = row["wrapped_key"], let kek: String = row["kek_id"] else {

@@ -47,7 +47,7 @@ public struct Ingestor: Sendable {
         do throws(ArchiveError) {
             let metadata = try readMetadata(item)
             let id = UUID.v7()
-            log[metadataKey: "recording.id"] = "\(id)"
+            log[metadataKey: "recording.id"] = "\(id.lowercased)"
             let encoded = try Transcoder(store: store, compressionLevel: flacLevel).encode(
                 inputPath: item.audioPath, id: id)
             if let existing = try database.recordingID(originalSHA256: encoded.originalSHA256) {
@@ -95,7 +95,7 @@ public struct Ingestor: Sendable {
         try removeFromSpool(item)
         log.info(
             "duplicate of an archived recording; spool copy removed",
-            metadata: ["recording.existing": "\(existing)", "cases.linked": "\(linked.count)"])
+            metadata: ["recording.existing": "\(existing.lowercased)", "cases.linked": "\(linked.count)"])
         return .duplicate(of: existing)
     }
 

@@ -201,7 +201,21 @@ public enum RFC3339 {
         return Calendar(identifier: .gregorian).date(from: c)
     }
 
+    /// UTC, millisecond precision (rounded, so `…42.423Z` in a sidecar stays `…42.423Z`):
+    /// `2024-09-24T18:09:42.423Z`. Sorts as text in time order.
     public static func format(_ d: Date) -> String {
-        d.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false))
+        let ms = Int64((d.timeIntervalSince1970 * 1000).rounded())
+        let seconds = Date(timeIntervalSince1970: Double(ms.floorDiv(1000)))
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: seconds)
+        func pad(_ v: Int?, _ w: Int) -> String { String(v ?? 0).leftPadded(w) }
+        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2))."
+            + "\(String(ms.floorMod(1000)).leftPadded(3))Z"
     }
+}
+
+extension Int64 {
+    func floorDiv(_ d: Int64) -> Int64 { (self >= 0 ? self : self - d + 1) / d }
+    func floorMod(_ d: Int64) -> Int64 { ((self % d) + d) % d }
 }

@@ -21,15 +21,15 @@ public struct FileStore: Sendable {
 
     /// Shards on the random tail of the UUIDv7 (its head is a timestamp and would pile into one directory).
     public func objectPath(for id: UUID) -> String {
-        let hex = id.uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let hex = id.lowercased.replacingOccurrences(of: "-", with: "")
         let a = hex.suffix(4).prefix(2)
         let b = hex.suffix(2)
-        return "\(objectsDirectory)/\(a)/\(b)/\(id.uuidString.lowercased()).fca"
+        return "\(objectsDirectory)/\(a)/\(b)/\(id.lowercased).fca"
     }
 
     /// A new temporary object file, created `O_EXCL`.
     func createTemporary(for id: UUID) throws(ArchiveError) -> FileDescriptor {
-        try FileDescriptor.createExclusive(tempDirectory + "/\(id.uuidString.lowercased()).fca.tmp", mode: 0o600)
+        try FileDescriptor.createExclusive(tempDirectory + "/\(id.lowercased).fca.tmp", mode: 0o600)
     }
 
     /// Moves a synced temporary object into place and makes the rename durable.
@@ -86,6 +86,9 @@ public struct FileStore: Sendable {
 }
 
 extension UUID {
+    /// The spelling used everywhere: file names, index rows, logs, JSON.
+    public var lowercased: String { uuidString.lowercased() }
+
     /// A version-7 UUID: 48-bit Unix milliseconds, then random bits (RFC 9562).
     public static func v7(now: Date = Date()) -> UUID {
         let ms = UInt64(max(0, now.timeIntervalSince1970 * 1000))

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+@testable import CallArchive
+
+@Suite("Sidecars, file-name patterns, phone numbers, timestamps")
+struct MetadataTests {
+    @Test("a sidecar's documented keys are read, unknown keys kept, case references merged")
+    func sidecar() throws {
+        let json = """
+            {"call_id": "c-1", "started_at": "2024-09-24T18:09:42.423Z", "ended_at": "2024-09-24T18:11:40Z",
+             "direction": "inbound", "caller_number": "+44 20 7946 0516", "callee_number": "0044 (20) 7946-0100",
+             "agent_id": "A7", "queue": "helpline", "case_reference": "CR-1", "case_references": ["CR-2", "CR-1", " "],
+             "tags": ["urgent"], "channel_map": {"left": "customer", "right": "agent"},
+             "recording": {"file": "c-1.wav"}, "vendor_field": 42}
+            """
+        let m = try CallMetadata.fromSidecar(Array(json.utf8), defaultCallID: "fallback")
+        #expect(m.callID == "c-1")
+        #expect(m.startedAt.map(RFC3339.format) == "2024-09-24T18:09:42.423Z")
+        #expect(m.endedAt.map(RFC3339.format) == "2024-09-24T18:11:40.000Z")
+        #expect(m.direction == "inbound")
+        #expect(m.callerNumber == "+442079460516")
+        #expect(m.calleeNumber == "+442079460100")
+        #expect(m.caseReferences == ["CR-1", "CR-2"])
+        #expect(m.tags == ["urgent"])
+        #expect(m.channelMap == ["left": "customer", "right": "agent"])
+        #expect(m.extra["vendor_field"] == .number(42))
+        #expect(m.extra["recording"] == .object(["file": .string("c-1.wav")]))
+    }
+
+    @Test(
+        "a malformed sidecar is a bad-sidecar input defect",
+        arguments: [
+            "not json", "[1, 2]", #"{"started_at": "yesterday"}"#, #"{"direction": "sideways"}"#,
+            #"{"case_references": "CR-1"}"#, #"{"tags": [1]}"#,
+        ])
+    func badSidecar(_ text: String) {
+        #expect {
+            _ = try CallMetadata.fromSidecar(Array(text.utf8), defaultCallID: "x")
+        } throws: { error in
+            (error as? ArchiveError)?.code == .badSidecar && (error as? ArchiveError)?.isInputDefect == true
+        }
+    }
+
+    @Test("without a sidecar, named groups of spool.filenamePattern fill the metadata")
+    func filenamePattern() {
+        let pattern = #"(?<queue>[a-z]+)_(?<started_at>\d{8}T\d{6}Z)_(?<caller_number>\+?\d+)_(?<call_id>[0-9a-f]+)"#
+        let mtime = Date(timeIntervalSince1970: 1_700_000_000)
+        let m = CallMetadata.fromFilename("helpline_20260315T101500Z_+447700900123_abc123", pattern: pattern, mtime: mtime)
+        #expect(m.callID == "abc123")
+        #expect(m.queue == "helpline")
+        #expect(m.callerNumber == "+447700900123")
+        #expect(m.startedAt.map(RFC3339.format) == "2026-03-15T10:15:00.000Z")
+        #expect(m.source == "filename")
+        // A name that does not match keeps the whole name as call id and the mtime as start.
+        let other = CallMetadata.fromFilename("unexpected name", pattern: pattern, mtime: mtime)
+        #expect(other.callID == "unexpected name")
+        #expect(other.startedAt == mtime)
+    }
+
+    @Test("timestamps format as UTC with milliseconds and sort as text")
+    func timestamps() {
+        let a = RFC3339.parse("2024-01-01T00:00:00.999+01:00")!
+        #expect(RFC3339.format(a) == "2023-12-31T23:00:00.999Z")
+        #expect(RFC3339.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
+    }
+}
