@@ -196,7 +196,7 @@ public struct ArchiveConfig: Sendable, Equatable {
         }
         if let kek = kekLocation(environment: environment) {
             if FileSystem.exists(kek) || !generateDevKey || kek != devKeyPath {
-                do { try KeyEncryptionKey.checkPermissions(kek) } catch { p.append("key keys.kekPath: \(error.message)") }
+                do { try KeyEncryptionKey.checkPermissions(kek, environment: environment) } catch { p.append("key keys.kekPath: \(error.message)") }
             }
         } else {
             p.append(

@@ -45,14 +45,19 @@ public struct Quarantine: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(reason)) ?? Data()
-        // The reason first (durably), then the renames: a crash in between leaves the input in the spool.
-        try FileSystem.writeAtomically(Array(data) + [10], to: targetDir + "/" + name + ".reason.json")
-        try FileSystem.rename(item.audioPath, targetDir + "/" + name)
-        if let sidecar = item.sidecarPath, FileSystem.exists(sidecar) {
-            try FileSystem.rename(sidecar, targetDir + "/" + base + ".json")
+        // The reason first (durably), then the moves: a crash in between leaves the input in the spool and
+        // a reason file that the retry replaces. A failed move removes the reason again.
+        let reasonPath = targetDir + "/" + name + ".reason.json"
+        try FileSystem.writeAtomically(Array(data) + [10], to: reasonPath)
+        do throws(ArchiveError) {
+            try FileSystem.moveDurably(item.audioPath, targetDir + "/" + name)
+        } catch {
+            try? FileSystem.unlink(reasonPath)
+            throw error
         }
-        try FileSystem.syncDirectory(targetDir)
-        try FileSystem.syncDirectory(FileSystem.parentDirectory(item.audioPath))
+        if let sidecar = item.sidecarPath, FileSystem.exists(sidecar) {
+            try FileSystem.moveDurably(sidecar, targetDir + "/" + base + ".json")
+        }
         return targetDir + "/" + name
     }
 }

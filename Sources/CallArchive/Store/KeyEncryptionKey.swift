@@ -64,7 +64,18 @@ public struct KeyEncryptionKey: Sendable {
     }
 
     /// Refuses a key file readable or writable by group/others, or owned by another user.
-    public static func checkPermissions(_ path: String) throws(ArchiveError) {
+    ///
+    /// A key under `$CREDENTIALS_DIRECTORY` is systemd's copy (LoadCredential=): systemd makes it readable
+    /// by this service only, and on newer versions it is root-owned with an ACL, so owner and mode bits
+    /// prove nothing there and are not checked.
+    public static func checkPermissions(
+        _ path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ArchiveError) {
+        if let credentials = environment["CREDENTIALS_DIRECTORY"], !credentials.isEmpty,
+            path.hasPrefix(credentials.hasSuffix("/") ? credentials : credentials + "/"), FileSystem.exists(path)
+        {
+            return
+        }
         guard let st = FileSystem.status(path) else {
             throw ArchiveError(
                 .key, "key file \(path) does not exist; create one with `callarchive keygen --out \(path)`")

@@ -128,6 +128,42 @@ public enum FileSystem {
         try rename(from, to)
     }
 
+    /// Moves a file durably, also across filesystems or bind mounts (systemd gives each `ReadWritePaths=`
+    /// its own mount, and rename(2) between them fails with EXDEV): the fallback copies to an `O_EXCL`
+    /// temporary beside the target, fsyncs it, renames it into place, fsyncs the target directory, and only
+    /// then removes the source and fsyncs its directory. The target must not exist.
+    public static func moveDurably(_ from: String, _ to: String) throws(ArchiveError) {
+        guard !exists(to) else { throw ArchiveError(.io, "refusing to replace existing \(to)") }
+        if Glibc.rename(from, to) == 0 {
+            try syncDirectory(parentDirectory(to))
+            try syncDirectory(parentDirectory(from))
+            return
+        }
+        guard Glibc.errno == EXDEV else { throw .errno("rename to \(to)", from) }
+        let temp = parentDirectory(to) + "/." + lastComponent(to) + ".copy-\(getpid())"
+        do throws(ArchiveError) {
+            let source = try FileDescriptor.openForReading(from)
+            let target = try FileDescriptor.createExclusive(temp, mode: 0o600)
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            var offset: Int64 = 0
+            while true {
+                let n = try typed { try buffer.withUnsafeMutableBytes { try source.read(into: $0, at: offset) } }
+                if n == 0 { break }
+                try typed { try buffer.withUnsafeBytes { try target.write(UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: offset) } }
+                offset += Int64(n)
+            }
+            try target.sync()
+            try target.close()
+            try rename(temp, to)
+            try syncDirectory(parentDirectory(to))
+        } catch {
+            try? unlink(temp)
+            throw error
+        }
+        try unlink(from)
+        try syncDirectory(parentDirectory(from))
+    }
+
     public static func unlink(_ path: String) throws(ArchiveError) {
         guard Glibc.unlink(path) == 0 || Glibc.errno == ENOENT else { throw .errno("unlink", path) }
     }

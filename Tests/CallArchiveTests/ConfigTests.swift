@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+@testable import CallArchive
+
+@Suite("Configuration loading and validation")
+struct ConfigTests {
+    func withConfig(_ yaml: String, _ body: (String) async throws -> Void) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("callarchive-cfg-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/c.yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        try await body(path)
+    }
+
+    @Test("YAML values are read; CALLARCHIVE_ environment variables override them")
+    func overrides() async throws {
+        try await withConfig("spool:\n  path: /srv/spool\n  rescanSeconds: 7\nstore:\n  minFreeBytes: 123\n") { path in
+            let c = try await ArchiveConfig.load(path: path, environment: ["CALLARCHIVE_STORE_MIN_FREE_BYTES": "456"])
+            #expect(c.spoolPath == "/srv/spool")
+            #expect(c.rescanSeconds == 7)
+            #expect(c.minFreeBytes == 456)
+            #expect(c.flacLevel == 5)
+            #expect(c.requireSidecar)
+        }
+    }
+
+    @Test("every problem is reported at once, each naming its key")
+    func problems() async throws {
+        try await withConfig("spool:\n  pth: x\ningest:\n  flacLevel: 11\n  concurrency: many\nlog:\n  level: loud\n") { path in
+            do {
+                _ = try await ArchiveConfig.load(path: path, environment: [:])
+                Issue.record("invalid config accepted")
+            } catch let error as ArchiveError {
+                #expect(error.code == .config)
+                #expect(error.message.contains("unknown key spool.pth"))
+                #expect(error.message.contains("ingest.flacLevel must be 0…8"))
+                #expect(error.message.contains("ingest.concurrency must be of type int"))
+                #expect(error.message.contains("log.level"))
+            }
+        }
+    }
+
+    @Test("the shipped configuration files are valid and use only known keys")
+    func shippedFiles() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        for name in ["callarchive.yaml", "callarchive.dev.yaml"] {
+            let c = try await ArchiveConfig.load(path: root + "/Config/" + name, environment: [:])
+            #expect(c.valueProblems().isEmpty)
+        }
+    }
+
+    @Test("a key in systemd's credentials directory is trusted whatever its mode; elsewhere 0644 is refused")
+    func credentialsDirectory() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("callarchive-cred-\(UUID().lowercased)").path
+        try FileSystem.makeDirectories(dir + "/credentials")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let key = dir + "/credentials/callarchive.key"
+        try KeyEncryptionKey.generate(writingTo: key)
+        chmod(key, 0o440)
+        try KeyEncryptionKey.checkPermissions(key, environment: ["CREDENTIALS_DIRECTORY": dir + "/credentials"])
+        #expect(throws: ArchiveError.self) { try KeyEncryptionKey.checkPermissions(key, environment: [:]) }
+        var config = ArchiveConfig()
+        config.kekPath = nil
+        #expect(config.kekLocation(environment: ["CREDENTIALS_DIRECTORY": dir + "/credentials"]) == key)
+    }
+}
