@@ -65,7 +65,13 @@ let package = Package(
         .target(name: "CallArchiveTesting", dependencies: ["CallArchive"], swiftSettings: strict),
         .testTarget(name: "SndFileTests", dependencies: ["SndFile"], swiftSettings: strict),
         .testTarget(
-            name: "CallArchiveTests", dependencies: ["CallArchive", "CallArchiveTesting"],
+            name: "CallArchiveTests",
+            dependencies: [
+                "CallArchive", "CallArchiveTesting", "SndFile",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests", dependencies: ["CallArchive", "CallArchiveTesting"],

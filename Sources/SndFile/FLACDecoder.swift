@@ -44,8 +44,9 @@ public final class FLACDecoder {
         let status = FLAC__stream_decoder_init_stream(
             dec, flacDecoderRead, nil, nil, nil, nil, flacDecoderWrite, flacDecoderMetadata, flacDecoderError,
             context)
+        // Every stored property is set by now: a throw runs `deinit`, which deletes `dec` (deleting it here too
+        // would free it twice).
         guard status == FLAC__STREAM_DECODER_INIT_STATUS_OK else {
-            FLAC__stream_decoder_delete(dec)
             throw FLACError(operation: "init_stream", message: "init status \(status.rawValue)")
         }
     }

@@ -64,14 +64,13 @@ public final class FLACEncoder {
         let subset = format.bitsPerSample <= 24 && format.sampleRate <= 655_350 && format.channels <= 8
         ok = ok && FLAC__stream_encoder_set_streamable_subset(enc, subset ? 1 : 0) != 0
         ok = ok && FLAC__stream_encoder_set_total_samples_estimate(enc, totalSamplesEstimate) != 0
+        // Every stored property is set by now: a throw from here on runs `deinit`, which deletes `enc`.
         guard ok else {
-            FLAC__stream_encoder_delete(enc)
             throw FLACError(operation: "configure", message: "libFLAC refused the stream parameters \(format)")
         }
         for block in applicationBlocks {
             precondition(block.id.count == 4, "FLAC application ids are 4 bytes")
             guard let obj = FLAC__metadata_object_new(FLAC__METADATA_TYPE_APPLICATION) else {
-                FLAC__stream_encoder_delete(enc)
                 throw FLACError(operation: "metadata_object_new", message: "out of memory")
             }
             withUnsafeMutableBytes(of: &obj.pointee.data.application.id) { idBytes in

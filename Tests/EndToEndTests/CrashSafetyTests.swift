@@ -23,7 +23,7 @@ struct CrashSafetyTests {
         let daemon = try instance.start()
         defer { daemon.stop() }
         let drained = waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }
-        #expect(drained, "spool still holds \(instance.visibleSpool)")
+        #expect(drained, "spool still holds \(instance.visibleSpool)\n\(daemon.log.suffix(4000))")
         // Let recovery and the last commits settle, then stop cleanly and look at the state at rest.
         #expect(daemon.stop() == 0)
         // The kills must have landed mid-ingest: some start-up found half-written temporaries to clean.

@@ -111,7 +111,7 @@ struct DaemonBehaviourTests {
         let instance = try TestInstance(label: "term")
         defer { instance.root.remove() }
         let daemon = try instance.start()
-        #expect(waitUntil(timeout: 30) { daemon.log.contains("callarchived started") })
+        #expect(waitUntil(timeout: 30) { daemon.log.contains("ready: watching the spool") })
         #expect(daemon.stop() == 0)
     }
 }

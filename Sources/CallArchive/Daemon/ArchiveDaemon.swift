@@ -46,7 +46,12 @@ public struct ArchiveDaemon: Sendable {
         }
         let service = IngestService(
             ingestor: ingestor, spoolRoot: config.spoolPath, settings: IngestSettings(config), reload: reload,
-            logger: logger, onReady: { SystemdNotifier.notify("READY=1\nSTATUS=watching the spool") })
+            logger: logger,
+            onReady: {
+                // Signal handlers are in place by now (the service group traps them before starting services).
+                logger.info("ready: watching the spool")
+                SystemdNotifier.notify("READY=1\nSTATUS=watching the spool")
+            })
         return ArchiveDaemon(
             config: config, store: store, database: database, keys: keys, ingestService: service, recovery: recovery)
     }
