@@ -254,13 +254,14 @@ public final class ArchiveDatabase: Sendable {
                 """, arguments: [at, actor, role, action, target, outcome, detailJSON, prev, h.finalize().hexString])
     }
 
-    /// Deletes index rows of a recording whose object could not be kept (used by recovery paths only).
+    /// One write transaction; GRDB and SQLite errors become `ArchiveError`s without the SQL arguments.
     func write<T>(_ what: String, _ body: (Database) throws -> T) throws(ArchiveError) -> T {
         do { return try pool.write(body) } catch let e as ArchiveError { throw e } catch {
             throw ArchiveError(.database, "index write failed (\(what))", cause: "\(error)")
         }
     }
 
+    /// One read transaction (a WAL snapshot).
     func read<T>(_ what: String, _ body: (Database) throws -> T) throws(ArchiveError) -> T {
         do { return try pool.read(body) } catch let e as ArchiveError { throw e } catch {
             throw ArchiveError(.database, "index read failed (\(what))", cause: "\(error)")

@@ -70,21 +70,19 @@ public struct Exporter: Sendable {
         let sink = SequentialSink(out)
         var encoder: FLACEncoder?
         var linear: [Int32] = []
-        let collector = try Restorer(store: store).decode(
+        try Restorer(store: store).decode(
             reader: reader, kind: kind, originalBytes: nil,
             samples: { c, samples, frames in
-                if encoder == nil, let info = c.info, let enc = c.side?.encoding {
-                    _ = enc
+                if encoder == nil, let info = c.info {
                     encoder = try FLACEncoder(
                         format: FLACStreamFormat(sampleRate: info.format.sampleRate, channels: info.format.channels, bitsPerSample: 16),
                         compressionLevel: 5, blockSize: 1152, totalSamplesEstimate: c.side?.frames ?? 0, output: sink)
                 }
-                let enc = c.side!.encoding
+                let enc = c.hashEncoding
                 if linear.count < samples.count { linear = [Int32](repeating: 0, count: samples.count) }
                 for i in 0..<samples.count { linear[i] = SampleCodec.linear16(enc, samples[i]) }
                 try linear.withUnsafeBufferPointer { try encoder!.process(interleaved: $0.baseAddress!, frames: frames) }
             })
-        _ = collector
         do { try encoder?.finish() } catch { throw ArchiveError(.io, "FLAC export failed", cause: error.message) }
         try out.sync()
         try out.close()
@@ -96,7 +94,7 @@ public struct Exporter: Sendable {
         var scaled: [Int32] = []
         try Restorer(store: store).decode(
             reader: reader, kind: kind, originalBytes: nil,
-            samples: { c, samples, frames in
+            samples: { c, samples, _ in
                 let enc = c.hashEncoding
                 if file == nil, let info = c.info {
                     let bits = enc.isG711 ? 16 : max(8, enc.flacBits)
@@ -108,7 +106,6 @@ public struct Exporter: Sendable {
                 if scaled.count < samples.count { scaled = [Int32](repeating: 0, count: samples.count) }
                 for i in 0..<samples.count { scaled[i] = SampleCodec.linear16(enc, samples[i]) << shift }
                 try scaled.withUnsafeBufferPointer { try file!.writeFrames(UnsafeBufferPointer(rebasing: $0[0..<samples.count])) }
-                _ = frames
             })
         do { try file?.close() } catch { throw ArchiveError(.io, "WAV export failed", cause: error.message) }
         let fd = try FileDescriptor.open(part, O_RDONLY)
