@@ -54,4 +54,25 @@ struct QuarantineTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/a")) == Data("a".utf8))
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/b")) == Data("b".utf8))
     }
+
+    @Test("an interrupted quarantine leaves nothing that survives: the retry reuses the name, recovery clears temporaries")
+    func interrupted() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("callarchive-qi-\(UUID().lowercased)").path
+        try FileSystem.makeDirectories(dir + "/spool")
+        try FileSystem.makeDirectories(dir + "/quarantine")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data().write(to: URL(fileURLWithPath: dir + "/spool/x.wav"))
+        // What a crash after the reason file and mid-copy leaves behind.
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: dir + "/quarantine/x.wav.reason.json"))
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: dir + "/quarantine/.x.wav.copy-123"))
+        let q = Quarantine(root: dir + "/quarantine", spoolRoot: dir + "/spool")
+        #expect(q.removeTemporaries() == 1)
+        try q.move(
+            SpoolItem(audioPath: dir + "/spool/x.wav", sidecarPath: nil, relativePath: "x.wav"),
+            error: ArchiveError(.empty, "the file is empty (0 bytes)"), detectedFormat: nil)
+        #expect(Set(FileSystem.list(dir + "/quarantine")) == ["x.wav", "x.wav.reason.json"])
+        let reason = try JSONDecoder().decode(
+            Quarantine.Reason.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/quarantine/x.wav.reason.json")))
+        #expect(reason.code == "empty")
+    }
 }

@@ -78,5 +78,18 @@ struct CorpusIngestTests {
         }
         #expect(instance.storeFiles().filter { $0.hasPrefix("tmp/") }.isEmpty)
         #expect(instance.storeFiles().filter { $0.hasPrefix("objects/") }.count == rows.count)
+        // No phone number from any sidecar reaches the log, in any spelling.
+        let log = daemon.log
+        for entry in corpus.entries {
+            guard let sidecar = entry.sidecar,
+                let object = try? JSONSerialization.jsonObject(
+                    with: Data(contentsOf: URL(fileURLWithPath: corpus.directory + "/" + sidecar))) as? [String: Any]
+            else { continue }
+            for key in ["caller_number", "callee_number"] {
+                guard let number = object[key] as? String else { continue }
+                let digits = number.filter(\.isNumber)
+                #expect(!log.contains(number) && !log.contains(digits), "a phone number is in the log")
+            }
+        }
     }
 }

@@ -106,6 +106,32 @@ struct DaemonBehaviourTests {
         #expect(daemon.isRunning)
     }
 
+    @Test("without sidecars, metadata comes from the file name; a number in the name never reaches the log")
+    func filenameMetadata() throws {
+        let corpus = try e2eCorpus.get()
+        let entry = try #require(corpus.good.first { $0.format == "mulaw-8k-mono" })
+        let instance = try TestInstance(
+            label: "fname",
+            settings: [
+                "spool.requireSidecar": "false", "spool.settleSeconds": "0.2",
+                "spool.filenamePattern": #"'(?<caller_number>\+\d+)_(?<queue>[a-z]+)_(?<call_id>.+)'"#,
+            ])
+        defer { instance.root.remove() }
+        let daemon = try instance.start()
+        defer { daemon.stop() }
+        try FileManager.default.copyItem(
+            atPath: corpus.directory + "/" + entry.file, toPath: instance.spool + "/.incoming.tmp")
+        try FileManager.default.moveItem(
+            atPath: instance.spool + "/.incoming.tmp", toPath: instance.spool + "/+447700900123_helpline_call-9.wav")
+        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
+        let rows = try instance.recordings()
+        #expect(rows.map(\.callID) == ["call-9"])
+        #expect(rows.first?.queue == "helpline")
+        #expect(rows.first?.originalSHA256 == entry.sha256)
+        #expect(daemon.log.contains("archived"))
+        #expect(!daemon.log.contains("7700900123"), "the caller's number is in the log")
+    }
+
     @Test("SIGTERM stops the daemon cleanly with exit status 0")
     func gracefulStop() throws {
         let instance = try TestInstance(label: "term")

@@ -31,10 +31,10 @@ public struct ArchiveDaemon: Sendable {
         let keys = try loadKeys(config: config, logger: logger)
         let store = try FileStore(root: config.storePath)
         let database = try ArchiveDatabase(path: config.indexPath)
-        let recovery = try Recovery.run(store: store, database: database, logger: logger)
+        let quarantine = Quarantine(root: config.quarantinePath, spoolRoot: config.spoolPath)
+        let recovery = try Recovery.run(store: store, database: database, quarantine: quarantine, logger: logger)
         let ingestor = Ingestor(
-            store: store, database: database, keys: keys,
-            quarantine: Quarantine(root: config.quarantinePath, spoolRoot: config.spoolPath),
+            store: store, database: database, keys: keys, quarantine: quarantine,
             flacLevel: config.flacLevel, filenamePattern: config.filenamePattern, logger: logger)
         let reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?
         if let configPath {

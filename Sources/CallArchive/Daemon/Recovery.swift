@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 
-/// Start-up recovery (DESIGN §6): temporary files are deleted; objects without an index row are deleted.
+/// Start-up recovery (DESIGN §6): temporary files (store and quarantine) are deleted; objects without an
+/// index row are deleted.
 /// Spool files whose bytes are already archived are removed as duplicates by the normal ingest path.
 public enum Recovery {
     public struct Report: Sendable, Equatable {
@@ -10,9 +11,11 @@ public enum Recovery {
         public var missingObjects: [UUID] = []
     }
 
-    public static func run(store: FileStore, database: ArchiveDatabase, logger: Logger) throws(ArchiveError) -> Report {
+    public static func run(store: FileStore, database: ArchiveDatabase, quarantine: Quarantine, logger: Logger)
+        throws(ArchiveError) -> Report
+    {
         var report = Report()
-        report.temporariesRemoved = try store.removeTemporaries()
+        report.temporariesRemoved = try store.removeTemporaries() + quarantine.removeTemporaries()
         let indexed = try database.storedRecordingIDs()
         let present = Set(store.allObjectIDs())
         for id in present.subtracting(indexed) {

@@ -42,7 +42,7 @@ public struct Ingestor: Sendable {
 
     public func ingest(_ item: SpoolItem) -> Outcome {
         var log = logger
-        log[metadataKey: "spool.file"] = "\(item.relativePath)"
+        log[metadataKey: "spool.file"] = "\(Redaction.redactNumbers(item.relativePath))"
         guard FileSystem.exists(item.audioPath) else { return .vanished }
         do throws(ArchiveError) {
             let metadata = try readMetadata(item)
@@ -83,7 +83,7 @@ public struct Ingestor: Sendable {
                 guard FileSystem.exists(item.audioPath) else { return .vanished }
                 return quarantine(item, error: error, log: log)
             }
-            log.error("ingest failed; the file stays in the spool", metadata: ["error": "\(error)"])
+            log.error("ingest failed; the file stays in the spool", metadata: ["error": "\(Redaction.redactNumbers(error.description))"])
             return .failed(error.description)
         }
     }
@@ -133,10 +133,14 @@ public struct Ingestor: Sendable {
             try? database.recordQuarantine(
                 name: item.relativePath, path: path, code: error.code.name, message: error.description,
                 detectedFormat: detected)
-            log.warning("quarantined", metadata: ["reason.code": "\(error.code)", "reason": "\(error.message)"])
+            log.warning(
+                "quarantined",
+                metadata: ["reason.code": "\(error.code)", "reason": "\(Redaction.redactNumbers(error.message))"])
             return .quarantined(code: error.code.name)
         } catch let moveError {
-            log.error("cannot quarantine; the file stays in the spool", metadata: ["error": "\(moveError)"])
+            log.error(
+                "cannot quarantine; the file stays in the spool",
+                metadata: ["error": "\(Redaction.redactNumbers(moveError.description))"])
             return .failed(moveError.description)
         }
     }

@@ -32,7 +32,8 @@ public struct Quarantine: Sendable {
         let targetDir = relDir == "." ? root : root + "/" + relDir
         try FileSystem.makeDirectories(targetDir)
         var name = FileSystem.lastComponent(item.audioPath)
-        if FileSystem.exists(targetDir + "/" + name) || FileSystem.exists(targetDir + "/" + name + ".reason.json") {
+        // A reason without its file is what an interrupted earlier attempt left: reuse (overwrite) it.
+        if FileSystem.exists(targetDir + "/" + name) {
             let (base, ext) = SpoolScanner.split(name)
             name = base + "-" + String(Int(now.timeIntervalSince1970 * 1000)) + (ext.isEmpty ? "" : "." + ext)
         }
@@ -59,5 +60,23 @@ public struct Quarantine: Sendable {
             try FileSystem.moveDurably(sidecar, targetDir + "/" + base + ".json")
         }
         return targetDir + "/" + name
+    }
+
+    /// Removes what interrupted moves leave behind: hidden temporaries of `writeAtomically` and
+    /// `moveDurably` (the originals are still in the spool). Returns how many.
+    public func removeTemporaries() -> Int {
+        var removed = 0
+        func walk(_ dir: String) {
+            for name in FileSystem.list(dir) {
+                let path = dir + "/" + name
+                if FileSystem.isDirectory(path) {
+                    walk(path)
+                } else if name.hasPrefix("."), name.contains(".tmp-") || name.contains(".copy-") {
+                    if (try? FileSystem.unlink(path)) != nil { removed += 1 }
+                }
+            }
+        }
+        walk(root)
+        return removed
     }
 }
