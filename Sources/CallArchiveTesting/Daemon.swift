@@ -92,6 +92,8 @@ public final class DaemonProcess: @unchecked Sendable {
     // `process` is only touched by the test that owns this instance.
     public let process: Process
     public let logPath: String
+    /// Size of the log file when this process started (the file is shared by restarts of one instance).
+    let logOffset: Int
 
     init(config: String, cwd: String, log: String) throws {
         process = Process()
@@ -100,6 +102,7 @@ public final class DaemonProcess: @unchecked Sendable {
         process.currentDirectoryURL = URL(fileURLWithPath: cwd)
         logPath = log
         if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        logOffset = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         handle.seekToEndOfFile()
         process.standardOutput = handle
@@ -118,9 +121,17 @@ public final class DaemonProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    /// SIGTERM and wait; returns the exit status.
+    /// Waits until this process has said it is ready (its signal handlers are in place).
+    @discardableResult
+    public func waitUntilReady(timeout: Double = 60) -> Bool {
+        waitUntil(timeout: timeout) { !process.isRunning || logSinceStart.contains("ready: watching the spool") }
+    }
+
+    /// SIGTERM once the daemon is ready (an earlier SIGTERM ends it by the default action), then wait;
+    /// returns the exit status.
     @discardableResult
     public func stop() -> Int32 {
+        waitUntilReady()
         if process.isRunning { kill(pid, SIGTERM) }
         process.waitUntilExit()
         return process.terminationStatus
@@ -137,4 +148,10 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// The log written since this process started.
+    public var logSinceStart: String {
+        guard let data = FileManager.default.contents(atPath: logPath), data.count >= logOffset else { return "" }
+        return String(decoding: data[logOffset...], as: UTF8.self)
+    }
 }

@@ -155,6 +155,9 @@ public final class IngestService: Service, Sendable {
         }
         let scanner = SpoolScanner(root: spoolRoot, requireSidecar: s.requireSidecar, settleSeconds: s.settleSeconds)
         let scan = await Self.blocking { scanner.scan() }
+        if !scan.badNames.isEmpty {
+            await Self.blocking { [ingestor] in for bad in scan.badNames { ingestor.quarantineBadName(bad) } }
+        }
         let now = Date()
         let toStart: [SpoolItem] = state.withLock { st in
             st.stats.backlog = scan.ready.count + scan.waiting

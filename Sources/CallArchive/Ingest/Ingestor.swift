@@ -145,6 +145,22 @@ public struct Ingestor: Sendable {
         }
     }
 
+    /// Moves a file whose name is not valid UTF-8 to quarantine (it cannot be indexed under that name).
+    public func quarantineBadName(_ bad: SpoolScanner.BadName) {
+        do {
+            let path = try quarantine.moveBadName(bad)
+            try? database.recordQuarantine(
+                name: FileSystem.lastComponent(path), path: path, code: ArchiveError.Code.badFilename.name,
+                message: "file name is not valid UTF-8", detectedFormat: nil)
+            logger.warning(
+                "quarantined a file whose name is not valid UTF-8",
+                metadata: ["quarantine.file": "\(Redaction.redactNumbers(FileSystem.lastComponent(path)))"])
+        } catch {
+            logger.error(
+                "cannot quarantine a file with a non-UTF-8 name", metadata: ["error": "\(Redaction.redactNumbers(error.description))"])
+        }
+    }
+
     /// What libsndfile makes of a file, for the reason file (`wav/pcm16`, or its error message).
     static func detectFormat(_ path: String) -> String? {
         do { return try SoundFile(readingFrom: path).info.formatName } catch {

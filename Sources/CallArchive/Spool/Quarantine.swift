@@ -62,6 +62,32 @@ public struct Quarantine: Sendable {
         return targetDir + "/" + name
     }
 
+    /// Quarantines a file whose name is not valid UTF-8, as `badname-<hex of the name>`: first renamed
+    /// within its own directory to `badname-<hex>.badname` (no mount crossed; the scanner picks such a name
+    /// up again if a crash interrupts), then moved like any other input.
+    @discardableResult
+    func moveBadName(_ bad: SpoolScanner.BadName, now: Date = Date()) throws(ArchiveError) -> String {
+        let valid = String(validating: bad.raw, as: UTF8.self)
+        let staged: String
+        let hex: String
+        if let valid, valid.hasSuffix(".badname") {
+            staged = bad.directory + "/" + valid
+            hex = String(valid.dropFirst("badname-".count).dropLast(".badname".count))
+        } else {
+            hex = String(bad.raw.map { String($0, radix: 16).leftPadded(2) }.joined().prefix(200))
+            staged = bad.directory + "/badname-" + hex + ".badname"
+            try FileSystem.renameRaw(directory: bad.directory, name: bad.raw, to: staged)
+            try FileSystem.syncDirectory(bad.directory)
+        }
+        let relative = (bad.relativeDirectory.isEmpty ? "" : bad.relativeDirectory + "/") + "badname-" + hex
+        return try move(
+            SpoolItem(audioPath: staged, sidecarPath: nil, relativePath: relative),
+            error: ArchiveError(
+                .badFilename,
+                "the file name is not valid UTF-8 (its bytes, in hex: \(hex)); rename it and put it back in the spool"),
+            detectedFormat: nil, now: now)
+    }
+
     /// Removes what interrupted moves leave behind: hidden temporaries of `writeAtomically` and
     /// `moveDurably` (the originals are still in the spool). Returns how many.
     public func removeTemporaries() -> Int {

@@ -29,6 +29,15 @@ public struct SpoolScanner: Sendable {
         public var waiting = 0
         /// Every subdirectory visited (for inotify watches).
         public var directories: [String] = []
+        /// Regular files whose names are not valid UTF-8: they cannot be named in the index or a reason
+        /// file as they are, so they go to quarantine under a name made of their bytes in hex.
+        public var badNames: [BadName] = []
+    }
+
+    public struct BadName: Sendable, Hashable {
+        public var directory: String
+        public var relativeDirectory: String
+        public var raw: [UInt8]
     }
 
     public func scan(now: Date = Date()) -> Result {
@@ -44,7 +53,14 @@ public struct SpoolScanner: Sendable {
 
     private func walk(_ dir: String, relative: String, now: Date, into result: inout Result) {
         result.directories.append(dir)
-        let names = FileSystem.list(dir)
+        var names: [String] = []
+        for raw in FileSystem.listRaw(dir) {
+            if let name = String(validating: raw, as: UTF8.self) {
+                names.append(name)
+            } else if raw.first != 0x2E, FileSystem.statusRaw(directory: dir, name: raw)?.isRegular == true {
+                result.badNames.append(BadName(directory: dir, relativeDirectory: relative, raw: raw))
+            }
+        }
         let nameSet = Set(names)
         for name in names where !Self.isIgnored(name) {
             let path = dir + "/" + name
@@ -56,6 +72,10 @@ public struct SpoolScanner: Sendable {
             }
             guard st.isRegular else { continue }
             let (base, ext) = Self.split(name)
+            if ext == "badname" {
+                result.badNames.append(BadName(directory: dir, relativeDirectory: relative, raw: Array(name.utf8)))
+                continue
+            }
             guard Self.audioExtensions.contains(ext.lowercased()) else { continue }
             let sidecarName = base + ".json"
             let sidecar = nameSet.contains(sidecarName) ? dir + "/" + sidecarName : nil

@@ -23,6 +23,7 @@ public struct ArchiveError: Error, CustomStringConvertible, Sendable {
         public static let unreadable = Code("unreadable")
         public static let badSidecar = Code("bad-sidecar")
         public static let corruptAudio = Code("corrupt-audio")
+        public static let badFilename = Code("bad-filename")
     }
 
     public var code: Code

@@ -200,16 +200,40 @@ public enum FileSystem {
 
     /// Names in a directory, without `.` and `..`; empty if it does not exist.
     public static func list(_ path: String) -> [String] {
+        listRaw(path).compactMap { String(validating: $0, as: UTF8.self) }
+    }
+
+    /// Names in a directory as raw bytes (Linux file names need not be UTF-8), without `.` and `..`.
+    public static func listRaw(_ path: String) -> [[UInt8]] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
-        var names: [String] = []
+        var names: [[UInt8]] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
         }
         return names
+    }
+
+    /// Renames `name` (raw bytes) in directory `dir` to `to`, for names that are not valid UTF-8.
+    static func renameRaw(directory dir: String, name: [UInt8], to: String) throws(ArchiveError) {
+        var path = Array(dir.utf8) + [0x2F] + name
+        path.append(0)
+        let rc = path.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { Glibc.rename($0.baseAddress!, to) }
+        }
+        guard rc == 0 else { throw .errno("rename to \(to)", dir + "/<non-UTF-8 name>") }
+    }
+
+    static func statusRaw(directory dir: String, name: [UInt8]) -> Status? {
+        var path = Array(dir.utf8) + [0x2F] + name
+        path.append(0)
+        var st = stat()
+        let rc = path.withUnsafeBufferPointer { p in p.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &st) } }
+        guard rc == 0 else { return nil }
+        return Status(
+            size: Int64(st.st_size), mtime: Double(st.st_mtim.tv_sec), isRegular: (st.st_mode & S_IFMT) == S_IFREG,
+            isDirectory: (st.st_mode & S_IFMT) == S_IFDIR, mode: UInt32(st.st_mode & 0o7777), uid: UInt32(st.st_uid))
     }
 
     public struct Status: Sendable {

@@ -1,6 +1,7 @@
 /// Keeps phone numbers out of logs. Spool file names may carry them (recorders often name files after
 /// the caller, and `spool.filenamePattern` can read `caller_number` from the name), and error messages carry
-/// paths, so everything logged that holds a file name or path goes through here.
+/// paths, so everything logged that holds a file name or path goes through here. It also escapes control
+/// characters, so that a newline in a file name cannot forge a log line.
 public enum Redaction {
     /// Replaces every run of 7 or more digits (with an optional leading `+`, and `-`, `.` or space
     /// separators inside it) by `[number]`. Shorter digit runs (counts) and ISO dates stay readable.
@@ -36,6 +37,10 @@ public enum Redaction {
             } else if digits > 0 {
                 out.append(contentsOf: chars[i..<end])
                 i = end
+            } else if chars[i].value < 0x20 || chars[i].value == 0x7F {
+                // Control characters (a newline in a file name) would forge log lines: escape them.
+                out.append(contentsOf: "\\u{\(String(chars[i].value, radix: 16))}".unicodeScalars)
+                i += 1
             } else {
                 out.append(chars[i])
                 i += 1
