@@ -55,7 +55,15 @@ public struct Ingestor: Sendable {
                 return try finishDuplicate(item, of: existing, metadata: metadata, log: log)
             }
             let wrapped = try keys.current.wrap(encoded.dataKey)
-            try store.commitTemporary(encoded.tempPath, id: id)
+            do throws(ArchiveError) {
+                try store.commitTemporary(encoded.tempPath, id: id)
+            } catch {
+                // The rename may have happened before a directory fsync failed: no object may stay without
+                // a row. The input is redone from the spool with a new file (a failed fsync is not retried).
+                try? FileSystem.unlink(encoded.tempPath)
+                try? store.deleteObject(id)
+                throw error
+            }
             let outcome: ArchiveDatabase.InsertOutcome
             do throws(ArchiveError) {
                 outcome = try database.insertRecording(

@@ -1,0 +1,59 @@
+import CallArchive
+import CallArchiveTesting
+import Foundation
+import Testing
+
+/// Runs the daemon under strace, which makes chosen fsync(2) calls fail with EIO. Needs strace (installed
+/// by .ci/install-deps) and ptrace; skipped without them.
+@Suite(
+    "End to end: I/O errors",
+    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace")))
+struct IOErrorTests {
+    @Test("failed fsyncs fail the item, which is redone from the spool: nothing lost, no orphans")
+    func fsyncEIO() throws {
+        let corpus = try e2eCorpus.get()
+        let instance = try TestInstance(label: "eio")
+        defer { instance.root.remove() }
+        let entries = corpus.entries.filter { $0.format != "pcm16-48k-stereo" }
+        for entry in entries { try corpus.drop(entry, into: instance.spool) }
+        let log = instance.logPath
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
+        // Every 11th fsync (from the 3rd on) fails: object files, directories and the spool directory alike.
+        p.arguments = [
+            "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=3+11",
+            Binaries.daemon, "--config", instance.configPath,
+        ]
+        p.currentDirectoryURL = URL(fileURLWithPath: instance.root.path)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        let drained = waitUntil(timeout: 180) { instance.visibleSpool.isEmpty }
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        // Stop the traced daemon itself (SIGTERM to strace would only detach it), then strace exits with it.
+        _ = try runProcess("/usr/bin/pkill", ["-TERM", "-f", "callarchived --config \(instance.configPath)"])
+        p.waitUntilExit()
+        #expect(drained, "spool: \(instance.visibleSpool)\n\(text.suffix(3000))")
+        let injected = text.split(separator: "\n").filter { $0.contains("Input/output error") }.count
+        print("fsync EIO: \(injected) failures logged; every item redone from the spool")
+        #expect(injected > 0, "no fsync failure was injected")
+
+        // At rest (a clean start runs recovery; nothing should be left for it to find).
+        let daemon = try instance.start()
+        #expect(daemon.waitUntilReady())
+        #expect(daemon.stop() == 0)
+        #expect(!daemon.logSinceStart.contains("recovered from an interrupted run"), "orphans or temporaries were left")
+        let archivable = entries.filter { $0.isGood || ["truncated-data", "overclaim", "huge-duration"].contains($0.defect ?? "") }
+        let rows = try instance.recordings()
+        #expect(rows.count == archivable.count)
+        #expect(Set(rows.map(\.originalSHA256)) == Set(archivable.map(\.sha256)))
+        for r in rows {
+            let out = instance.root.sub("x-\(r.id)")
+            #expect(try instance.cli(["export", r.id, "--original", "-o", out]).status == 0)
+            #expect(try sha256sum(out) == r.originalSHA256)
+            try? FileManager.default.removeItem(atPath: out)
+        }
+    }
+}
