@@ -75,4 +75,40 @@ struct QuarantineTests {
             Quarantine.Reason.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/quarantine/x.wav.reason.json")))
         #expect(reason.code == "empty")
     }
+
+    @Test("start-up recovery finishes spool removals and quarantines that a crash interrupted")
+    func markers() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("callarchive-mk-\(UUID().lowercased)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for d in ["spool/sub", "quarantine/sub", "store"] { try FileSystem.makeDirectories(dir + "/" + d) }
+        let database = try ArchiveDatabase(path: dir + "/index.sqlite")
+        let id = UUID.v7()
+        try database.write("seed") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO recordings (id, call_id, ingested_at, source_name, format, payload_kind, sample_rate,
+                      channels, bits_per_sample, frames, duration_s, original_size, stored_size, original_sha256,
+                      audio_sha256, object_sha256) VALUES (?, 'c', 'now', 'a.wav', 'pcm16', 'flac+carc1', 8000, 1, 16, 1, 1, 1, 1, 'h', 'a', 'o')
+                    """, arguments: [id.lowercased])
+        }
+        let spool = dir + "/spool"
+        func touch(_ p: String) throws { try Data("x".utf8).write(to: URL(fileURLWithPath: p)) }
+        // 1. Committed, crash before the audio went: both go.
+        try touch(spool + "/a.wav")
+        try touch(spool + "/" + SpoolMarkers.archivedMarker(sidecarName: "a.json", id: id))
+        // 2. Not committed (unknown id): the sidecar is put back, the audio stays.
+        try touch(spool + "/b.wav")
+        try touch(spool + "/" + SpoolMarkers.archivedMarker(sidecarName: "b.json", id: UUID.v7()))
+        // 3. Quarantine interrupted after the audio moved: the sidecar follows it.
+        try touch(dir + "/quarantine/sub/c-1.wav")
+        try touch(spool + "/sub/" + SpoolMarkers.quarantineMarker(sidecarName: "c.json", audioName: "c-1.wav"))
+        // 4. Quarantine interrupted before the audio moved: the sidecar is put back.
+        try touch(spool + "/sub/d.wav")
+        try touch(spool + "/sub/" + SpoolMarkers.quarantineMarker(sidecarName: "d.json", audioName: "d.wav"))
+        let q = Quarantine(root: dir + "/quarantine", spoolRoot: spool)
+        #expect(try SpoolMarkers.finishInterrupted(spool: spool, quarantine: q, database: database) == 4)
+        #expect(Set(FileSystem.list(spool)) == ["b.wav", "b.json", "sub"])
+        #expect(Set(FileSystem.list(spool + "/sub")) == ["d.wav", "d.json"])
+        #expect(Set(FileSystem.list(dir + "/quarantine/sub")) == ["c-1.wav", "c-1.json"])
+    }
 }

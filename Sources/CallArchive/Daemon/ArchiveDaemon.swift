@@ -32,7 +32,8 @@ public struct ArchiveDaemon: Sendable {
         let store = try FileStore(root: config.storePath)
         let database = try ArchiveDatabase(path: config.indexPath)
         let quarantine = Quarantine(root: config.quarantinePath, spoolRoot: config.spoolPath)
-        let recovery = try Recovery.run(store: store, database: database, quarantine: quarantine, logger: logger)
+        let recovery = try Recovery.run(
+            store: store, database: database, quarantine: quarantine, spool: config.spoolPath, logger: logger)
         let ingestor = Ingestor(
             store: store, database: database, keys: keys, quarantine: quarantine,
             flacLevel: config.flacLevel, filenamePattern: config.filenamePattern, logger: logger)

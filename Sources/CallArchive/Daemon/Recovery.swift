@@ -1,20 +1,23 @@
 import Foundation
 import Logging
 
-/// Start-up recovery (DESIGN §6): temporary files (store and quarantine) are deleted; objects without an
-/// index row are deleted.
+/// Start-up recovery (DESIGN §6): spool removals and quarantines that a crash interrupted are finished;
+/// temporary files (store and quarantine) are deleted; objects without an index row are deleted.
 /// Spool files whose bytes are already archived are removed as duplicates by the normal ingest path.
 public enum Recovery {
     public struct Report: Sendable, Equatable {
         public var temporariesRemoved = 0
         public var orphansRemoved = 0
         public var missingObjects: [UUID] = []
+        public var spoolMarkersFinished = 0
     }
 
-    public static func run(store: FileStore, database: ArchiveDatabase, quarantine: Quarantine, logger: Logger)
-        throws(ArchiveError) -> Report
-    {
+    public static func run(
+        store: FileStore, database: ArchiveDatabase, quarantine: Quarantine, spool: String, logger: Logger
+    ) throws(ArchiveError) -> Report {
         var report = Report()
+        report.spoolMarkersFinished = try SpoolMarkers.finishInterrupted(
+            spool: spool, quarantine: quarantine, database: database)
         report.temporariesRemoved = try store.removeTemporaries() + quarantine.removeTemporaries()
         let indexed = try database.storedRecordingIDs()
         let present = Set(store.allObjectIDs())
@@ -23,12 +26,13 @@ public enum Recovery {
             report.orphansRemoved += 1
         }
         report.missingObjects = Array(indexed.subtracting(present)).sorted { $0.uuidString < $1.uuidString }
-        if report.temporariesRemoved + report.orphansRemoved > 0 {
+        if report.temporariesRemoved + report.orphansRemoved + report.spoolMarkersFinished > 0 {
             logger.notice(
                 "recovered from an interrupted run",
                 metadata: [
                     "recovery.temporaries_removed": "\(report.temporariesRemoved)",
                     "recovery.orphans_removed": "\(report.orphansRemoved)",
+                    "recovery.spool_moves_finished": "\(report.spoolMarkersFinished)",
                 ])
         }
         for id in report.missingObjects {

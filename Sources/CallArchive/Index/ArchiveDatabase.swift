@@ -277,6 +277,12 @@ public final class ArchiveDatabase: Sendable {
         }
     }
 
+    func hasRecording(_ id: UUID) throws(ArchiveError) -> Bool {
+        try read("has recording") { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM recordings WHERE id = ?)", arguments: [id.lowercased]) ?? false
+        }
+    }
+
     /// Ids of every recording that has an object in the store (active or restricted; not destroyed).
     public func storedRecordingIDs() throws(ArchiveError) -> Set<UUID> {
         try read("list ids") { db in

@@ -77,7 +77,7 @@ public struct Ingestor: Sendable {
                 try store.deleteObject(id)
                 return try finishDuplicate(item, of: existing, metadata: metadata, log: log)
             }
-            try removeFromSpool(item)
+            try removeFromSpool(item, archivedAs: id)
             log.info(
                 "archived",
                 metadata: [
@@ -100,7 +100,7 @@ public struct Ingestor: Sendable {
         throws(ArchiveError) -> Outcome
     {
         let linked = try database.recordDuplicate(of: existing, metadata: metadata, sourceName: item.relativePath)
-        try removeFromSpool(item)
+        try removeFromSpool(item, archivedAs: existing)
         log.info(
             "duplicate of an archived recording; spool copy removed",
             metadata: ["recording.existing": "\(existing.lowercased)", "cases.linked": "\(linked.count)"])
@@ -128,10 +128,20 @@ public struct Ingestor: Sendable {
     }
 
     /// Step 4: the spool copy goes only after the row is committed.
-    private func removeFromSpool(_ item: SpoolItem) throws(ArchiveError) {
+    /// Audio and sidecar cannot go in one step, so the sidecar is first renamed to a hidden marker that
+    /// names the recording (`.<name>.json.archived-<id>`); start-up recovery finishes a removal that a
+    /// crash interrupted (`SpoolMarkers`), and no half (audio without sidecar, or the reverse) survives.
+    private func removeFromSpool(_ item: SpoolItem, archivedAs id: UUID) throws(ArchiveError) {
+        let dir = FileSystem.parentDirectory(item.audioPath)
+        var marker: String?
+        if let sidecar = item.sidecarPath {
+            let m = dir + "/" + SpoolMarkers.archivedMarker(sidecarName: FileSystem.lastComponent(sidecar), id: id)
+            try FileSystem.rename(sidecar, m)
+            marker = m
+        }
         try FileSystem.unlink(item.audioPath)
-        if let sidecar = item.sidecarPath { try FileSystem.unlink(sidecar) }
-        try FileSystem.syncDirectory(FileSystem.parentDirectory(item.audioPath))
+        if let marker { try FileSystem.unlink(marker) }
+        try FileSystem.syncDirectory(dir)
     }
 
     private func quarantine(_ item: SpoolItem, error: ArchiveError, log: Logger) -> Outcome {

@@ -50,14 +50,24 @@ public struct Quarantine: Sendable {
         // a reason file that the retry replaces. A failed move removes the reason again.
         let reasonPath = targetDir + "/" + name + ".reason.json"
         try FileSystem.writeAtomically(Array(data) + [10], to: reasonPath)
+        // The sidecar becomes a hidden marker naming the audio's quarantine name first, so that a crash
+        // between the two moves is finished by start-up recovery (`SpoolMarkers`) instead of leaving half.
+        var marker: String?
+        if let sidecar = item.sidecarPath, FileSystem.exists(sidecar) {
+            let m = FileSystem.parentDirectory(sidecar) + "/"
+                + SpoolMarkers.quarantineMarker(sidecarName: FileSystem.lastComponent(sidecar), audioName: name)
+            try FileSystem.rename(sidecar, m)
+            marker = m
+        }
         do throws(ArchiveError) {
             try FileSystem.moveDurably(item.audioPath, targetDir + "/" + name)
         } catch {
             try? FileSystem.unlink(reasonPath)
+            if let marker, let sidecar = item.sidecarPath { try? FileSystem.rename(marker, sidecar) }
             throw error
         }
-        if let sidecar = item.sidecarPath, FileSystem.exists(sidecar) {
-            try FileSystem.moveDurably(sidecar, targetDir + "/" + base + ".json")
+        if let marker {
+            try FileSystem.moveDurably(marker, targetDir + "/" + base + ".json")
         }
         return targetDir + "/" + name
     }
