@@ -63,7 +63,7 @@ let package = Package(
             swiftSettings: strict),
         // Test support: corpus generation, temp dirs, launching the built binaries.
         .target(name: "CallArchiveTesting", dependencies: ["CallArchive"], swiftSettings: strict),
-        .testTarget(name: "SndFileTests", dependencies: ["SndFile"], swiftSettings: strict),
+        .testTarget(name: "SndFileTests", dependencies: ["SndFile", "CallArchiveTesting"], swiftSettings: strict),
         .testTarget(
             name: "CallArchiveTests",
             dependencies: [
