@@ -14,12 +14,25 @@ public final class ArchiveDatabase: Sendable {
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            // Every commit must be durable before the spool copy goes (DESIGN §6 step 3). DatabasePool sets
+            // `synchronous = NORMAL` on its writer after `prepareDatabase` runs (GRDB Database.setUpWALMode), and
+            // in WAL mode NORMAL does not sync the WAL at commit: a power cut then loses committed rows whose
+            // spool files are already gone (found by the power-loss test). The pool keeps one writer connection
+            // for its life, so setting it here, once, holds.
+            let level = try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                return try Int.fetchOne(db, sql: "PRAGMA synchronous")
+            }
+            guard level == 2 else {
+                throw ArchiveError(.database, "SQLite refused synchronous=FULL on the index at \(path) (got \(level ?? -1))")
+            }
             try Self.migrator.migrate(pool)
+        } catch let error as ArchiveError {
+            throw error
         } catch {
             throw ArchiveError(.database, "cannot open the index at \(path)", cause: "\(error)")
         }
@@ -122,6 +135,11 @@ public final class ArchiveDatabase: Sendable {
                     """)
         }
         return m
+    }
+
+    /// `PRAGMA synchronous` on the writer connection (2 = FULL); for tests.
+    var writerSynchronous: Int? {
+        try? pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") }
     }
 
     // MARK: Writes
