@@ -18,6 +18,8 @@ final class AudioCollector: FLACDecoderDelegate {
     var info: FLACStreamInfo?
     var side: SideData?
     var frames: Int64 = 0
+    /// Whether `audioHash` is computed (ingest of FLAC input needs it; verification and playback do not).
+    var computesAudioHash = true
     var audioHash = SHA256()
     /// Receives the original file's bytes in order (prefix, audio, and — after `finish` — rest).
     var onOriginalBytes: ((UnsafeRawBufferPointer) throws -> Void)?
@@ -50,11 +52,12 @@ final class AudioCollector: FLACDecoderDelegate {
 
     func decoder(frame channels: UnsafeBufferPointer<UnsafePointer<Int32>>, samples: Int) throws {
         let c = channels.count
-        if interleaved.count < samples * c { interleaved = [Int32](repeating: 0, count: samples * c) }
-        interleaved.withUnsafeMutableBufferPointer { out in
-            if c == 1 {
-                out.baseAddress!.update(from: channels[0], count: samples)
-            } else {
+        let n = samples * c
+        frames += Int64(samples)
+        // Mono needs no interleaving: libFLAC's own channel buffer is used as it is.
+        if c > 1 {
+            if interleaved.count < n { interleaved = [Int32](repeating: 0, count: n) }
+            interleaved.withUnsafeMutableBufferPointer { out in
                 for ch in 0..<c {
                     let src = channels[ch]
                     var j = ch
@@ -65,19 +68,26 @@ final class AudioCollector: FLACDecoderDelegate {
                 }
             }
         }
-        let enc = hashEncoding
-        let n = samples * c
-        if bytes.count < n * enc.bytesPerSample { bytes = [UInt8](repeating: 0, count: n * enc.bytesPerSample) }
-        try interleaved.withUnsafeBufferPointer { s in
-            try bytes.withUnsafeMutableBytes { b in
-                SampleCodec.fromFLAC(enc, s.baseAddress!, count: n, into: b.baseAddress!)
-                let chunk = UnsafeRawBufferPointer(rebasing: b[0..<(n * enc.bytesPerSample)])
-                audioHash.update(bufferPointer: chunk)
-                try onOriginalBytes?(chunk)
+        try withInterleaved(c == 1 ? channels[0] : nil, count: n) { s in
+            if computesAudioHash || onOriginalBytes != nil {
+                let enc = hashEncoding
+                if bytes.count < n * enc.bytesPerSample { bytes = [UInt8](repeating: 0, count: n * enc.bytesPerSample) }
+                try bytes.withUnsafeMutableBytes { b in
+                    SampleCodec.fromFLAC(enc, s.baseAddress!, count: n, into: b.baseAddress!)
+                    let chunk = UnsafeRawBufferPointer(rebasing: b[0..<(n * enc.bytesPerSample)])
+                    if computesAudioHash { audioHash.update(bufferPointer: chunk) }
+                    try onOriginalBytes?(chunk)
+                }
             }
-            try onSamples?(UnsafeBufferPointer(rebasing: s[0..<n]), samples)
+            try onSamples?(s, samples)
         }
-        frames += Int64(samples)
+    }
+
+    private func withInterleaved(
+        _ mono: UnsafePointer<Int32>?, count: Int, _ body: (UnsafeBufferPointer<Int32>) throws -> Void
+    ) rethrows {
+        if let mono { return try body(UnsafeBufferPointer(start: mono, count: count)) }
+        try interleaved.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[0..<count])) }
     }
 }
 
@@ -85,21 +95,33 @@ final class AudioCollector: FLACDecoderDelegate {
 struct Restorer {
     var store: FileStore
 
-    struct Check: Equatable {
-        var originalSHA256: String
-        var audioSHA256: String
-        var objectSHA256: String
-    }
-
-    /// Decrypts and decodes the object at `path` completely and returns the three hashes it yields.
-    func verify(path: String, id: UUID, key: SymmetricKey, kind: PayloadKind) throws(ArchiveError) -> Check {
+    /// Decrypts and decodes the object at `path` completely and compares the bytes it restores with `original`
+    /// (the input file), byte for byte; returns the SHA-256 of the object file.
+    ///
+    /// A direct comparison proves more than equal hashes and costs a read and a `memcmp` instead of two SHA-256
+    /// passes. The audio hash needs no separate check: the audio bytes are a fixed part of the original.
+    func verify(path: String, id: UUID, key: SymmetricKey, kind: PayloadKind, against original: FileDescriptor)
+        throws(ArchiveError) -> String
+    {
         let reader = try ObjectReader(file: try FileDescriptor.openForReading(path), key: key, expectedID: id)
-        let originalHash = Box(SHA256())
-        let collector = try decode(
-            reader: reader, kind: kind, originalBytes: { originalHash.value.update(bufferPointer: $0) }, samples: nil)
-        return Check(
-            originalSHA256: originalHash.value.finalize().hexString,
-            audioSHA256: collector.audioHash.finalize().hexString, objectSHA256: reader.objectSHA256)
+        let comparison = ByteComparison(original)
+        do {
+            try decode(
+                reader: reader, kind: kind, originalBytes: { try comparison.compare($0) }, samples: nil, hashAudio: false,
+                checkMD5: false)
+        } catch {
+            if let e = comparison.readError { throw e }
+            if let at = comparison.mismatch {
+                throw ArchiveError(.verification, "read-back of the stored object differs from the input at byte \(at)")
+            }
+            throw error
+        }
+        let length = try original.size
+        guard comparison.offset == length else {
+            throw ArchiveError(
+                .verification, "read-back of the stored object gives \(comparison.offset) bytes, the input has \(length)")
+        }
+        return reader.objectSHA256
     }
 
     /// Decodes a whole object, delivering the original bytes and/or playback samples.
@@ -107,9 +129,11 @@ struct Restorer {
     func decode(
         reader: ObjectReader, kind: PayloadKind,
         originalBytes: ((UnsafeRawBufferPointer) throws -> Void)?,
-        samples: ((AudioCollector, UnsafeBufferPointer<Int32>, Int) throws -> Void)?
+        samples: ((AudioCollector, UnsafeBufferPointer<Int32>, Int) throws -> Void)?, hashAudio: Bool = false,
+        checkMD5: Bool = true
     ) throws(ArchiveError) -> AudioCollector {
         let collector = AudioCollector(encoding: kind == .originalFLAC ? .flac : nil)
+        collector.computesAudioHash = hashAudio
         let input: any FLACInput
         switch kind {
         case .flacWithSideData:
@@ -120,7 +144,7 @@ struct Restorer {
         }
         if let samples { collector.onSamples = { try samples(collector, $0, $1) } }
         do {
-            let decoder = try FLACDecoder(input: input, delegate: collector)
+            let decoder = try FLACDecoder(input: input, delegate: collector, checkMD5: checkMD5)
             try decoder.decodeAll()
         } catch {
             throw ArchiveError(.corruptObject, "the stored audio of recording \(reader.header.recordingID) does not decode", cause: error.message)
@@ -147,10 +171,42 @@ struct Restorer {
     }
 }
 
-/// A mutable cell captured by a non-escaping-in-practice callback; used by one thread only.
-final class Box<T> {
-    var value: T
-    init(_ value: T) { self.value = value }
+/// Compares a stream of bytes, in order, with a file.
+private final class ByteComparison {
+    let file: FileDescriptor
+    private(set) var offset: Int64 = 0
+    private(set) var mismatch: Int64?
+    private(set) var readError: ArchiveError?
+    private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+
+    init(_ file: FileDescriptor) { self.file = file }
+
+    struct Differs: Error {}
+
+    func compare(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let want = min(scratch.count, bytes.count - done)
+            let got: Int
+            do throws(ArchiveError) {
+                got = try typed { try scratch.withUnsafeMutableBytes { b in
+                    try file.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]), at: offset)
+                } }
+            } catch {
+                readError = ArchiveError(.unreadable, "reading the input again for verification failed", cause: error.cause)
+                throw error
+            }
+            let same = got == want && scratch.withUnsafeBytes { b in
+                memcmp(b.baseAddress!, bytes.baseAddress! + done, want) == 0
+            }
+            guard same else {
+                mismatch = offset
+                throw Differs()
+            }
+            offset += Int64(want)
+            done += want
+        }
+    }
 }
 
 /// Passes the decrypted payload to the decoder and to a sink (the original bytes of a FLAC input).
