@@ -3,16 +3,33 @@ import CallArchiveTesting
 import Foundation
 import Testing
 
-/// Runs the daemon under strace, which makes chosen fsync(2) calls fail with EIO. Needs strace (installed
-/// by .ci/install-deps) and ptrace; skipped without them.
+/// Runs the daemon under strace, which makes chosen system calls fail: fsync(2) with EIO, rename(2) with
+/// ENOSPC (a directory with no room for a new entry). Needs strace (installed by .ci/install-deps) and ptrace;
+/// skipped without them.
 @Suite(
     "End to end: I/O errors",
     .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace")))
 struct IOErrorTests {
-    @Test("failed fsyncs fail the item, which is redone from the spool: nothing lost, no orphans")
-    func fsyncEIO() throws {
+    struct Fault: Sendable, CustomStringConvertible {
+        var syscalls: String
+        var error: String
+        /// strace's `when=`: the first failing call, then every Nth.
+        var when: String
+        var message: String
+        var description: String { "\(syscalls) \(error)" }
+    }
+
+    static let faults = [
+        // Every 11th fsync from the 3rd on: object files, directories and the spool directory alike.
+        Fault(syscalls: "fsync", error: "EIO", when: "3+11", message: "Input/output error"),
+        // Every 5th rename from the 2nd on: temporaries into objects/, sidecars to their removal markers.
+        Fault(syscalls: "rename,renameat,renameat2", error: "ENOSPC", when: "2+5", message: "No space left on device"),
+    ]
+
+    @Test("failed system calls fail the item, which is redone from the spool: nothing lost, no orphans", arguments: faults)
+    func injected(_ fault: Fault) throws {
         let corpus = try e2eCorpus.get()
-        let instance = try TestInstance(label: "eio")
+        let instance = try TestInstance(label: "fault-\(fault.error)")
         defer { instance.root.remove() }
         let entries = corpus.entries.filter { $0.format != "pcm16-48k-stereo" }
         for entry in entries { try corpus.drop(entry, into: instance.spool) }
@@ -20,9 +37,9 @@ struct IOErrorTests {
         FileManager.default.createFile(atPath: log, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
-        // Every 11th fsync (from the 3rd on) fails: object files, directories and the spool directory alike.
         p.arguments = [
-            "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=3+11",
+            "-f", "-qq", "-o", "/dev/null", "-e", "trace=\(fault.syscalls)",
+            "-e", "inject=\(fault.syscalls):error=\(fault.error):when=\(fault.when)",
             Binaries.daemon, "--config", instance.configPath,
         ]
         p.currentDirectoryURL = URL(fileURLWithPath: instance.root.path)
@@ -36,9 +53,9 @@ struct IOErrorTests {
         _ = try runProcess("/usr/bin/pkill", ["-TERM", "-f", "callarchived --config \(instance.configPath)"])
         p.waitUntilExit()
         #expect(drained, "spool: \(instance.visibleSpool)\n\(text.suffix(3000))")
-        let injected = text.split(separator: "\n").filter { $0.contains("Input/output error") }.count
-        print("fsync EIO: \(injected) failures logged; every item redone from the spool")
-        #expect(injected > 0, "no fsync failure was injected")
+        let injected = text.split(separator: "\n").filter { $0.contains(fault.message) }.count
+        print("\(fault): \(injected) failures logged; every item redone from the spool")
+        #expect(injected > 0, "no failure was injected")
 
         // At rest (a clean start runs recovery; nothing should be left for it to find).
         let daemon = try instance.start()
