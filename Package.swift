@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "callarchived", targets: ["CallArchiveDaemon"]),
         .executable(name: "callarchive", targets: ["CallArchiveCLI"]),
+        .executable(name: "callarchive-bench", targets: ["CallArchiveBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -61,17 +62,31 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
+        // Benchmarks against sox/flac/xz (never timed tests): `.ci/bench`.
+        .executableTarget(
+            name: "CallArchiveBenchmark",
+            dependencies: [
+                "CallArchive", "CallArchiveTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        // libFuzzer targets for the parsers of spool input: `.ci/fuzz`. libFuzzer's driver is declared in
+        // CLibFuzzer and called only when built with -sanitize=fuzzer -DCALLARCHIVE_FUZZING; otherwise the
+        // binary replays input files.
+        .systemLibrary(name: "CLibFuzzer"),
+        .executableTarget(name: "CallArchiveFuzz", dependencies: ["CallArchive", "CLibFuzzer"], swiftSettings: strict),
         // Test support: corpus generation, temp dirs, launching the built binaries.
         .target(name: "CallArchiveTesting", dependencies: ["CallArchive"], swiftSettings: strict),
         .testTarget(name: "SndFileTests", dependencies: ["SndFile", "CallArchiveTesting"], swiftSettings: strict),
         .testTarget(
             name: "CallArchiveTests",
             dependencies: [
-                "CallArchive", "CallArchiveTesting", "SndFile",
+                "CallArchive", "CallArchiveTesting", "SndFile", "CallArchiveFuzz",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["FuzzRegressions"],
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests", dependencies: ["CallArchive", "CallArchiveTesting"],

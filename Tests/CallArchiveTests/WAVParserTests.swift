@@ -92,6 +92,42 @@ struct WAVParserTests {
         #expect(layout.anomalies.map(\.code) == ["truncated", "partial-frame"])
     }
 
+    @Test("a header claiming 2^32 frames (data and RIFF sizes 0xFFFFFFFF) is archived as what is present, truncated")
+    func claimsFourGigaFrames() throws {
+        // mu-law mono: one byte per frame, so a data size of 0xFFFFFFFF claims 2^32 − 1 frames (~149 hours).
+        var bytes = WAVFixture.file(
+            tag: 7, channels: 1, rate: 8000, bits: 8, data: randomBytes(8000, seed: 6), declaredDataSize: 0xFFFF_FFFF)
+        bytes.replaceSubrange(4..<8, with: WAVFixture.u32(0xFFFF_FFFF))
+        let layout = try withTestDirectory { try parse(bytes, in: $0) }
+        // The parser reads only chunk headers and the fmt body (at most 1 KiB): nothing is sized by the claim.
+        #expect(layout.frames == 8000)
+        #expect(layout.fileSize == Int64(bytes.count))
+        #expect(layout.restLength == 0)
+        #expect(layout.anomalies.map(\.code) == ["truncated"])
+        #expect(layout.anomalies.first?.message.contains("4294967295") == true)
+        // 16-bit stereo: the same size claims about 2^30 frames; the partial frame present is kept in rest.
+        let stereo = WAVFixture.file(
+            channels: 2, rate: 8000, bits: 16, data: randomBytes(4 * 100 + 2, seed: 7), declaredDataSize: 0xFFFF_FFFF)
+        let cut = try withTestDirectory { try parse(stereo, in: $0) }
+        #expect(cut.frames == 100)
+        #expect(cut.restLength == 2)
+        #expect(cut.anomalies.map(\.code) == ["truncated", "partial-frame"])
+    }
+
+    @Test("an RF64 file whose ds64 chunk claims 2^32 frames is .unsupported, read no further than its header")
+    func rf64Claim() throws {
+        // ds64: RIFF size, data size, sample count (64-bit each), table length; the 32-bit sizes are all 0xFFFFFFFF.
+        let ds64 = WAVFixture.u32(0) + WAVFixture.u32(1) + WAVFixture.u32(0) + WAVFixture.u32(2)
+            + WAVFixture.u32(0) + WAVFixture.u32(1) + WAVFixture.u32(0)
+        let fmt = WAVFixture.fmtBody(tag: 1, channels: 1, rate: 8000, bits: 16, extensible: false)
+        let body = Array("WAVE".utf8) + WAVFixture.chunk("ds64", ds64) + WAVFixture.chunk("fmt ", fmt)
+            + Array("data".utf8) + WAVFixture.u32(0xFFFF_FFFF) + randomBytes(1000, seed: 8)
+        let bytes = Array("RF64".utf8) + WAVFixture.u32(0xFFFF_FFFF) + body
+        let error = try parseError(bytes)
+        #expect(error?.code == .unsupported)
+        #expect(error?.isInputDefect == true)
+    }
+
     @Test("a LIST chunk after the data, and the pad byte of odd data, end up in rest")
     func trailingChunk() throws {
         let list = WAVFixture.chunk("LIST", Array("INFOISFT".utf8) + WAVFixture.u32(9) + Array("recorder\0".utf8))

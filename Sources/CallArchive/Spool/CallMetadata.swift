@@ -39,6 +39,15 @@ public enum JSONValue: Codable, Sendable, Equatable {
     }
 
     var string: String? { if case .string(let s) = self { s } else { nil } }
+
+    /// Levels of arrays and objects in this value (0 for a scalar).
+    var depth: Int {
+        switch self {
+        case .array(let a): 1 + (a.lazy.map(\.depth).max() ?? 0)
+        case .object(let o): 1 + (o.values.lazy.map(\.depth).max() ?? 0)
+        default: 0
+        }
+    }
 }
 
 /// Metadata of one call, from its sidecar or from the file name.
@@ -69,6 +78,11 @@ public struct CallMetadata: Sendable, Equatable {
         "case_reference", "case_references", "tags", "channel_map",
     ]
 
+    /// How deep a sidecar may nest arrays and objects. Unknown keys are kept as JSON in the index, and
+    /// JSONEncoder refuses values nested about 512 deep although JSONDecoder reads them: such a sidecar would
+    /// lose its unknown keys. Real sidecars nest two or three levels.
+    static let maxSidecarDepth = 32
+
     /// Parses a sidecar (documented snake_case keys; unknown keys preserved).
     static func fromSidecar(_ data: [UInt8], defaultCallID: String) throws(ArchiveError) -> CallMetadata {
         let object: [String: JSONValue]
@@ -77,10 +91,19 @@ public struct CallMetadata: Sendable, Equatable {
         } catch {
             throw ArchiveError(.badSidecar, "the sidecar is not a JSON object", cause: "\(error)")
         }
+        guard object.values.allSatisfy({ $0.depth < maxSidecarDepth }) else {
+            throw ArchiveError(.badSidecar, "the sidecar nests arrays or objects more than \(maxSidecarDepth) deep")
+        }
         var m = CallMetadata(callID: defaultCallID, source: "sidecar")
         func string(_ key: String) throws(ArchiveError) -> String? {
             guard let v = object[key], v != .null else { return nil }
-            if case .number(let n) = v, key == "call_id" { return String(Int64(n)) }
+            if case .number(let n) = v, key == "call_id" {
+                // JSON numbers arrive as doubles: only whole numbers below 2^53 are exact ids.
+                guard let i = Int64(exactly: n), i.magnitude < 1 << 53 else {
+                    throw ArchiveError(.badSidecar, "sidecar key call_id must be a string or a whole number below 2^53")
+                }
+                return String(i)
+            }
             guard let s = v.string else { throw ArchiveError(.badSidecar, "sidecar key \(key) must be a string") }
             return s
         }
@@ -186,10 +209,10 @@ public enum RFC3339 {
 
     /// `20260315T101500Z` or `20260315-101500` (UTC), common in recorder file names.
     static func parseCompact(_ s: String) -> Date? {
-        let digits = s.filter(\.isNumber)
-        guard digits.count == 14 else { return nil }
-        let d = Array(digits)
-        func n(_ a: Int, _ b: Int) -> Int { Int(String(d[a..<b]))! }
+        // ASCII digits only: `Character.isNumber` is also true of "½" or "٣", which `Int(_:)` cannot read.
+        let d = s.utf8.filter { (0x30...0x39).contains($0) }.map { Int($0 - 0x30) }
+        guard d.count == 14 else { return nil }
+        func n(_ a: Int, _ b: Int) -> Int { d[a..<b].reduce(0) { $0 * 10 + $1 } }
         var c = DateComponents()
         c.year = n(0, 4)
         c.month = n(4, 6)
