@@ -21,6 +21,7 @@ struct CallArchiveBenchmark: ParsableCommand {
     @Option(help: "Recordings in the corpus.") var count: Int = 200
     @Option(help: "make-corpus seed.") var seed: String = "bench-1"
     @Option(help: "Parallel jobs for every contender (the daemon's ingest.concurrency).") var jobs: Int = 2
+    @Option(help: "The daemon's ingest.flacLevel.") var flacLevel: Int = 5
     @Option(help: "Length of the single recording for the memory benchmark, hours.") var longHours: Int = 10
     @Option(help: "5-minute recordings to drop for the latency benchmark (at --rate per second).") var latencyFiles: Int = 300
     @Option(help: "Arrival rate for the latency benchmark, files per second.") var rate: Double = 10
@@ -332,7 +333,7 @@ struct CallArchiveBenchmark: ParsableCommand {
     // MARK: - Helpers
 
     func makeInstance(_ label: String, logLevel: String = "notice") throws -> TestInstance {
-        try TestInstance(label: "bench-\(label)", settings: ["ingest.concurrency": "\(jobs)", "log.level": logLevel])
+        try TestInstance(label: "bench-\(label)", settings: ["ingest.concurrency": "\(jobs)", "ingest.flacLevel": "\(flacLevel)", "log.level": logLevel])
     }
 
     func corpusDirectory(_ f: File) -> String { (f.path as NSString).deletingLastPathComponent }

@@ -174,10 +174,14 @@ struct Restorer {
 /// Compares a stream of bytes, in order, with a file.
 private final class ByteComparison {
     let file: FileDescriptor
+    /// Bytes compared so far.
     private(set) var offset: Int64 = 0
     private(set) var mismatch: Int64?
     private(set) var readError: ArchiveError?
-    private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Read ahead in large blocks: the decoder delivers a frame (a few KiB) at a time.
+    private var window = [UInt8](repeating: 0, count: 256 * 1024)
+    private var windowStart: Int64 = 0
+    private var windowLength = 0
 
     init(_ file: FileDescriptor) { self.file = file }
 
@@ -186,25 +190,33 @@ private final class ByteComparison {
     func compare(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < bytes.count {
-            let want = min(scratch.count, bytes.count - done)
-            let got: Int
-            do throws(ArchiveError) {
-                got = try typed { try scratch.withUnsafeMutableBytes { b in
-                    try file.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]), at: offset)
-                } }
-            } catch {
-                readError = ArchiveError(.unreadable, "reading the input again for verification failed", cause: error.cause)
-                throw error
+            if offset >= windowStart + Int64(windowLength) {
+                do throws(ArchiveError) {
+                    windowLength = try typed {
+                        try window.withUnsafeMutableBytes { try file.read(into: $0, at: offset) }
+                    }
+                    windowStart = offset
+                } catch {
+                    readError = ArchiveError(.unreadable, "reading the input again for verification failed", cause: error.cause)
+                    throw error
+                }
+                if windowLength == 0 {  // the input ends here; the restored bytes go on
+                    mismatch = offset
+                    throw Differs()
+                }
             }
-            let same = got == want && scratch.withUnsafeBytes { b in
-                memcmp(b.baseAddress!, bytes.baseAddress! + done, want) == 0
+            let at = Int(offset - windowStart)
+            let n = min(windowLength - at, bytes.count - done)
+            let first = window.withUnsafeBytes { w -> Int? in
+                guard memcmp(w.baseAddress! + at, bytes.baseAddress! + done, n) != 0 else { return nil }
+                return (0..<n).first { w[at + $0] != bytes[done + $0] }
             }
-            guard same else {
-                mismatch = offset
+            if let first {
+                mismatch = offset + Int64(first)
                 throw Differs()
             }
-            offset += Int64(want)
-            done += want
+            offset += Int64(n)
+            done += n
         }
     }
 }

@@ -62,7 +62,7 @@ struct Transcoder {
             let objectSHA256 = try Restorer(store: store).verify(
                 path: result.tempPath, id: id, key: dek, kind: result.payloadKind, against: input)
             result.objectSHA256 = objectSHA256
-            result.storedSize = try FileSystem.status(result.tempPath).map { $0.size } ?? 0
+            result.storedSize = FileSystem.status(result.tempPath).map { $0.size } ?? 0
             return result
         } catch {
             try? FileSystem.unlink(temp.path)
