@@ -44,6 +44,8 @@ public final class IngestService: Service, Sendable {
         var retryAfter: [String: Date] = [:]
         var paused = false
         var reloadRequested = false
+        /// A failed item may have left a hidden spool marker (a removal or quarantine half done).
+        var markersMayRemain = false
         var stats = IngestStats()
     }
 
@@ -153,6 +155,24 @@ public final class IngestService: Service, Sendable {
             logger.error("cannot read free space; ingest paused", metadata: ["error": "\(error)"])
             floorOK = false
         }
+        // Finish what a failed item left half done (its sidecar renamed to a hidden marker, the audio moved or
+        // not), as start-up recovery does. Only while nothing is in flight: a worker's own marker is in use.
+        // Items start only here, so none can start meanwhile.
+        if state.withLock({ $0.markersMayRemain && $0.inFlight.isEmpty }) {
+            let finished: Result<Int, ArchiveError> = await Self.blocking { [ingestor, spoolRoot] in
+                Result { () throws(ArchiveError) in
+                    try SpoolMarkers.finishInterrupted(
+                        spool: spoolRoot, quarantine: ingestor.quarantine, database: ingestor.database)
+                }
+            }
+            switch finished {
+            case .success(let n):
+                state.withLock { $0.markersMayRemain = false }
+                if n > 0 { logger.notice("finished spool moves that a failed attempt left half done", metadata: ["spool.moves_finished": "\(n)"]) }
+            case .failure(let error):
+                logger.error("cannot finish a half-done spool move yet", metadata: ["error": "\(Redaction.redactNumbers(error.description))"])
+            }
+        }
         let scanner = SpoolScanner(root: spoolRoot, requireSidecar: s.requireSidecar, settleSeconds: s.settleSeconds)
         let scan = await Self.blocking { scanner.scan() }
         if !scan.badNames.isEmpty {
@@ -197,6 +217,7 @@ public final class IngestService: Service, Sendable {
                 st.stats.failed += 1
                 st.stats.lastError = message
                 st.retryAfter[item.audioPath] = Date().addingTimeInterval(retry)
+                st.markersMayRemain = true
             case .vanished: break
             }
         }

@@ -157,7 +157,7 @@ public struct Ingestor: Sendable {
             return .quarantined(code: error.code.name)
         } catch let moveError {
             log.error(
-                "cannot quarantine; the file stays in the spool",
+                "cannot quarantine now; retried later (a half-moved item is finished from its spool marker)",
                 metadata: ["error": "\(Redaction.redactNumbers(moveError.description))"])
             return .failed(moveError.description)
         }
