@@ -68,6 +68,15 @@ struct IOErrorTests {
         let rows = try instance.recordings()
         #expect(rows.count == archivable.count)
         #expect(Set(rows.map(\.originalSHA256)) == Set(archivable.map(\.sha256)))
+        // Every bad input is in quarantine once, with its reason file and its sidecar beside it.
+        let quarantined = ((try? FileManager.default.contentsOfDirectory(atPath: instance.quarantine)) ?? [])
+        let audio = quarantined.filter { !$0.hasSuffix(".json") && !$0.hasPrefix(".") }
+        for name in audio {
+            #expect(quarantined.contains(name + ".reason.json"), "\(name) has no reason file: \(quarantined)")
+            #expect(quarantined.contains((name as NSString).deletingPathExtension + ".json"), "\(name) has no sidecar: \(quarantined)")
+        }
+        let bad = entries.filter { e in !archivable.contains { $0.file == e.file } }
+        #expect(try audio.map { try sha256sum(instance.quarantine + "/" + $0) }.sorted() == bad.map(\.sha256).sorted())
         for r in rows {
             let out = instance.root.sub("x-\(r.id)")
             #expect(try instance.cli(["export", r.id, "--original", "-o", out]).status == 0)

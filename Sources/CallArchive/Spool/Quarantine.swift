@@ -62,8 +62,14 @@ public struct Quarantine: Sendable {
         do throws(ArchiveError) {
             try FileSystem.moveDurably(item.audioPath, targetDir + "/" + name)
         } catch {
-            try? FileSystem.unlink(reasonPath)
-            if let marker, let sidecar = item.sidecarPath { try? FileSystem.rename(marker, sidecar) }
+            // Undo only if the audio is still in the spool. If the rename happened and a directory fsync
+            // failed after it, the audio is in quarantine: its reason stays beside it, and the marker stays
+            // for `SpoolMarkers` to bring the sidecar after it (the scheduler does that once nothing is in
+            // flight; start-up recovery otherwise).
+            if FileSystem.exists(item.audioPath) {
+                try? FileSystem.unlink(reasonPath)
+                if let marker, let sidecar = item.sidecarPath { try? FileSystem.rename(marker, sidecar) }
+            }
             throw error
         }
         if let marker {
