@@ -18,6 +18,7 @@ struct CrashSafetyTests {
         for entry in corpus.entries { try corpus.drop(entry, into: instance.spool) }
         var rng = SeededGenerator(seed: 20261129)
         var killsDuringIngest = 0
+        var killsAfterReady = 0
         var drops = 1
         for _ in 0..<Self.kills {
             if instance.visibleSpool.isEmpty {
@@ -27,12 +28,17 @@ struct CrashSafetyTests {
             }
             let before = instance.spoolContents().count
             let daemon = try instance.start()
-            // Anywhere from start-up and recovery to deep into a run.
+            // Half the kills are timed from the process start (start-up, recovery, the first files), half from
+            // the moment it is ready (deep into ingest) — a slow start, as under the sanitizers, would otherwise
+            // swallow most kills.
+            if Bool.random(using: &rng), daemon.waitUntilReady(timeout: 30) { killsAfterReady += 1 }
             usleep(UInt32.random(in: 5_000...300_000, using: &rng))
             daemon.crash()
             if instance.spoolContents().count < before { killsDuringIngest += 1 }
         }
-        print("crash test: \(Self.kills) kills, \(killsDuringIngest) while ingest was making progress, corpus dropped \(drops) times")
+        print(
+            "crash test: \(Self.kills) kills (\(killsAfterReady) timed from ready), \(killsDuringIngest) while ingest was "
+                + "making progress, corpus dropped \(drops) times")
         let daemon = try instance.start()
         defer { daemon.stop() }
         let drained = waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }
