@@ -27,6 +27,9 @@ public struct ArchiveConfig: Sendable, Equatable {
     public var concurrency = 0
     public var flacLevel = 5
     public var apiSocket = "/run/callarchive/control.sock"
+    public var apiAdminGroup = "callarchive-admin"
+    public var apiOperatorGroup = "callarchive"
+    public var apiAuditorGroup = "callarchive-audit"
     public var logLevel = "info"
 
     public init() {}
@@ -52,6 +55,9 @@ public struct ArchiveConfig: Sendable, Equatable {
         ("ingest.concurrency", .int, "files transcoded at once; 0 = number of cores"),
         ("ingest.flacLevel", .int, "FLAC compression level 0-8"),
         ("api.socket", .string, "operator socket path"),
+        ("api.adminGroup", .string, "members are admins (as are uid 0 and the daemon's own uid)"),
+        ("api.operatorGroup", .string, "members are operators: search, listen, export, link cases"),
+        ("api.auditorGroup", .string, "members are auditors: metadata and audit log, never audio"),
         ("log.level", .string, "trace, debug, info, notice, warning, error, critical"),
     ]
 
@@ -131,6 +137,9 @@ public struct ArchiveConfig: Sendable, Equatable {
         int("ingest.concurrency", &c.concurrency)
         int("ingest.flacLevel", &c.flacLevel)
         str("api.socket", &c.apiSocket)
+        str("api.adminGroup", &c.apiAdminGroup)
+        str("api.operatorGroup", &c.apiOperatorGroup)
+        str("api.auditorGroup", &c.apiAuditorGroup)
         str("log.level", &c.logLevel)
         problems += c.valueProblems()
         if !problems.isEmpty {
