@@ -9,11 +9,13 @@ import Testing
 /// where it ends.
 @Suite("Verification by read-back")
 struct VerificationTests {
-    @Test("an object restores its input exactly; a changed, shorter or longer input fails with the offset")
-    func readBack() throws {
+    @Test(
+        "an object restores its input exactly; a changed, shorter or longer input fails with the offset",
+        arguments: [InputFixture.trailingChunkOddData, .flacInput])
+    func readBack(_ fixture: InputFixture) throws {
         try withTestDirectory { dir in
-            let made = try InputFixture.trailingChunkOddData.make(in: dir)
-            let input = dir + "/in.wav"
+            let made = try fixture.make(in: dir)
+            let input = dir + "/in." + (made.name as NSString).pathExtension
             try writeFile(made.bytes, to: input)
             let store = try FileStore(root: dir + "/store")
             let id = UUID.v7()

@@ -64,23 +64,13 @@ public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// What an operator may do, from the peer's credentials (DESIGN §8).
-public enum OperatorRole: String, Sendable, Codable, Comparable, CaseIterable {
+public enum OperatorRole: String, Sendable, Codable {
     /// Metadata and the audit log; never audio.
     case auditor
     /// Search, listen, export, link cases.
     case `operator`
     /// Everything, including discarding quarantine and exporting restricted audio with a reason.
     case admin
-
-    private var rank: Int {
-        switch self {
-        case .auditor: 0
-        case .operator: 1
-        case .admin: 2
-        }
-    }
-
-    public static func < (a: OperatorRole, b: OperatorRole) -> Bool { a.rank < b.rank }
 }
 
 /// Maps peer credentials to a role: `admin` for uid 0, the daemon's own uid and members of the admin group;

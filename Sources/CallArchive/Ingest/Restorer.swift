@@ -18,7 +18,7 @@ final class AudioCollector: FLACDecoderDelegate {
     var info: FLACStreamInfo?
     var side: SideData?
     var frames: Int64 = 0
-    /// Whether `audioHash` is computed (ingest of FLAC input needs it; verification and playback do not).
+    /// Whether `audioHash` is computed (ingest of FLAC input needs it; `Restorer.decode` never does).
     var computesAudioHash = true
     var audioHash = SHA256()
     /// Receives the original file's bytes in order (prefix, audio, and — after `finish` — rest).
@@ -106,9 +106,18 @@ struct Restorer {
         let reader = try ObjectReader(file: try FileDescriptor.openForReading(path), key: key, expectedID: id)
         let comparison = ByteComparison(original)
         do {
-            try decode(
-                reader: reader, kind: kind, originalBytes: { try comparison.compare($0) }, samples: nil, hashAudio: false,
-                checkMD5: false)
+            switch kind {
+            case .flacWithSideData:
+                try decode(reader: reader, kind: kind, originalBytes: { try comparison.compare($0) }, samples: nil, checkMD5: false)
+            case .originalFLAC:
+                // Stored as received, and fully decoded with its MD5 checked on the way in: equal bytes suffice.
+                var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+                while true {
+                    let n = try typed { try buffer.withUnsafeMutableBytes { try reader.readPayload(into: $0) } }
+                    if n == 0 { break }
+                    try typed { try buffer.withUnsafeBytes { try comparison.compare(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } }
+                }
+            }
         } catch {
             if let e = comparison.readError { throw e }
             if let at = comparison.mismatch {
@@ -129,11 +138,10 @@ struct Restorer {
     func decode(
         reader: ObjectReader, kind: PayloadKind,
         originalBytes: ((UnsafeRawBufferPointer) throws -> Void)?,
-        samples: ((AudioCollector, UnsafeBufferPointer<Int32>, Int) throws -> Void)?, hashAudio: Bool = false,
-        checkMD5: Bool = true
+        samples: ((AudioCollector, UnsafeBufferPointer<Int32>, Int) throws -> Void)?, checkMD5: Bool = true
     ) throws(ArchiveError) -> AudioCollector {
         let collector = AudioCollector(encoding: kind == .originalFLAC ? .flac : nil)
-        collector.computesAudioHash = hashAudio
+        collector.computesAudioHash = false
         let input: any FLACInput
         switch kind {
         case .flacWithSideData:
