@@ -26,6 +26,24 @@ struct IOErrorTests {
         Fault(syscalls: "rename,renameat,renameat2", error: "ENOSPC", when: "2+5", message: "No space left on device"),
     ]
 
+    /// From an `strace -f -y` log of fsync calls: how many regular files had an injected failure, and which of
+    /// them were fsynced again later. Directories are left out: the spool and store directories are fsynced
+    /// for every item, and a failed directory fsync leaves nothing unwritten that a later one would hide.
+    static func fsyncRetries(_ trace: String) -> (failed: Int, retried: [String]) {
+        var failed: Set<String> = []
+        var retried: [String] = []
+        for line in trace.split(separator: "\n") {
+            guard let open = line.range(of: "fsync("), let lt = line[open.upperBound...].firstIndex(of: "<"),
+                let gt = line[lt...].firstIndex(of: ">")
+            else { continue }
+            let path = String(line[line.index(after: lt)..<gt])
+            if FileSystem.isDirectory(path) { continue }
+            if failed.contains(path) { retried.append(path) }
+            if line.contains("INJECTED") { failed.insert(path) }
+        }
+        return (failed.count, retried)
+    }
+
     @Test("failed system calls fail the item, which is redone from the spool: nothing lost, no orphans", arguments: faults)
     func injected(_ fault: Fault) throws {
         let corpus = try e2eCorpus.get()
@@ -38,7 +56,8 @@ struct IOErrorTests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
         p.arguments = [
-            "-f", "-qq", "-o", "/dev/null", "-e", "trace=\(fault.syscalls)",
+            // -y: file descriptors are printed with their paths, so the trace shows which file each call hit.
+            "-f", "-qq", "-y", "-o", instance.root.sub("strace.log"), "-e", "trace=\(fault.syscalls)",
             "-e", "inject=\(fault.syscalls):error=\(fault.error):when=\(fault.when)",
             Binaries.daemon, "--config", instance.configPath,
         ]
@@ -58,6 +77,15 @@ struct IOErrorTests {
         let injected = text.split(separator: "\n").filter { $0.contains(fault.message) }.count
         print("\(fault): \(injected) failures logged; every item redone from the spool")
         #expect(injected > 0, "no failure was injected")
+        if fault.syscalls == "fsync" {
+            // After a failed fsync the kernel may have dropped the dirty pages: a second fsync of that file could
+            // "succeed" with the data gone. The item must be redone from the spool with a new file instead.
+            let trace = try String(contentsOfFile: instance.root.sub("strace.log"), encoding: .utf8)
+            let failedFiles = Self.fsyncRetries(trace)
+            print("fsync EIO: \(failedFiles.failed) files failed their fsync; fsynced again afterwards: \(failedFiles.retried)")
+            #expect(failedFiles.failed > 0)
+            #expect(failedFiles.retried.isEmpty, "a file was fsynced again after its fsync failed")
+        }
 
         // At rest (a clean start runs recovery; nothing should be left for it to find).
         let daemon = try instance.start()
