@@ -23,6 +23,7 @@ let package = Package(
             url: "https://github.com/apple/swift-configuration", from: "1.4.0",
             traits: [.defaults, "YAML", "Logging"]),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C libraries from Debian (libsndfile1-dev, libflac-dev).
@@ -47,26 +48,52 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            // The operator API's OpenAPI document: read by OpenAPIDocumentTests from the source tree.
+            exclude: ["API/openapi.yaml"],
+            swiftSettings: strict),
+        // The operator API's transport: HTTP/1.1 on a Unix socket (SwiftNIO), kept out of CallArchive so that the
+        // fuzz build stays small.
+        .target(
+            name: "CallArchiveServer",
+            dependencies: [
+                "CallArchive",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        // The socket client of the operator API (used by the CLI).
+        .target(
+            name: "CallArchiveClient",
+            dependencies: [
+                "CallArchive",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "CallArchiveDaemon",
             dependencies: [
-                "CallArchive",
+                "CallArchive", "CallArchiveServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "CallArchiveCLI",
             dependencies: [
-                "CallArchive",
+                "CallArchive", "CallArchiveClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
         // Benchmarks against sox/flac/xz (never timed tests): `.ci/bench`.
         .executableTarget(
             name: "CallArchiveBenchmark",
             dependencies: [
-                "CallArchive", "CallArchiveTesting",
+                "CallArchive", "CallArchiveTesting", "CallArchiveClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -76,7 +103,10 @@ let package = Package(
         .systemLibrary(name: "CLibFuzzer"),
         .executableTarget(name: "CallArchiveFuzz", dependencies: ["CallArchive", "CLibFuzzer"], swiftSettings: strict),
         // Test support: corpus generation, temp dirs, launching the built binaries.
-        .target(name: "CallArchiveTesting", dependencies: ["CallArchive"], swiftSettings: strict),
+        .target(
+            name: "CallArchiveTesting",
+            dependencies: ["CallArchive", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
         .testTarget(name: "SndFileTests", dependencies: ["SndFile", "CallArchiveTesting"], swiftSettings: strict),
         .testTarget(
             name: "CallArchiveTests",
@@ -85,11 +115,20 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             exclude: ["FuzzRegressions"],
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests", dependencies: ["CallArchive", "CallArchiveTesting"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "CallArchiveServerTests",
+            dependencies: [
+                "CallArchiveServer", "CallArchiveClient", "CallArchive", "CallArchiveTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict),
     ]
 )

@@ -1,100 +1,199 @@
 import ArgumentParser
 import CallArchive
+import CallArchiveClient
 import Foundation
 
-/// `callarchive`: the operator's command line.
+/// `callarchive`: the operator's command line. Everything but `keygen` goes through the daemon's socket, which
+/// decides by the caller's uid/gid what is allowed and audits every request.
 @main
 struct CallArchiveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callarchive",
-        abstract: "Operate a call-archive: list and export recordings, create keys.",
+        abstract: "Operate a call-archive: find, hear and hand over recordings; manage cases and quarantine.",
         discussion: """
-            Until the operator socket exists, `list` and `export` read the index and store directly and so need
-            the daemon's configuration (--config) and read access to its key.
+            Talks to callarchived over its Unix socket (--socket, $CALLARCHIVE_SOCKET, or api.socket from --config;
+            default /run/callarchive/control.sock). Your role comes from your account's groups: operators (group
+            callarchive) search, listen, export and link cases; auditors (callarchive-audit) see metadata only;
+            admins (callarchive-admin) may also discard quarantined input. Every request is audited; every change
+            takes --reason.
+
+            Exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 refused (permission).
             """,
-        subcommands: [List.self, Export.self, Keygen.self])
+        version: OperatorAPI.version,
+        subcommands: [
+            Status.self, Search.self, Show.self, Export.self, CaseCommand.self, QuarantineCommand.self, Keygen.self,
+        ])
 
-    @Option(name: .long, help: "The daemon's configuration file.")
-    var config: String?
-}
-
-/// Opens the archive described by the parent command's `--config`.
-func openArchive(_ configPath: String?) async throws -> (ArchiveConfig, ArchiveDatabase, FileStore) {
-    let config = try await ArchiveConfig.load(path: configPath)
-    guard FileSystem.exists(config.indexPath) else {
-        throw ValidationError("no index at \(config.indexPath): has callarchived run with this configuration?")
-    }
-    return (config, try ArchiveDatabase(path: config.indexPath), try FileStore(root: config.storePath))
-}
-
-func fail(_ error: any Error) -> ExitCode {
-    let message = (error as? ArchiveError)?.description ?? "\(error)"
-    FileHandle.standardError.write(Data("callarchive: \(message)\n".utf8))
-    return ExitCode(1)
-}
-
-struct List: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List archived recordings, newest first.")
-    @ParentCommand var parent: CallArchiveCommand
-    @Flag(help: "Print a JSON array (stable field names).") var json = false
-    @Option(help: "At most this many recordings.") var limit = 1000
-
-    func run() async throws {
+    /// ArgumentParser's own usage exit code is 64 (EX_USAGE); this tool promises 2.
+    static func main() async {
         do {
-            let (_, db, _) = try await openArchive(parent.config)
-            let rows = try db.listRecordings(limit: limit)
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            var command = try parseAsRoot()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
             } else {
-                print("ID                                    STARTED               DURATION  FORMAT   CASES")
-                for r in rows {
-                    let duration = String(format: "%8.1fs", r.durationS)
-                    let started = (r.startedAt ?? "-").padding(toLength: 20, withPad: " ", startingAt: 0)
-                    let format = r.format.padding(toLength: 7, withPad: " ", startingAt: 0)
-                    print("\(r.id)  \(started)  \(duration)  \(format)  \(r.caseReferences.joined(separator: ","))")
-                }
-                print("\(rows.count) recording\(rows.count == 1 ? "" : "s")")
+                try command.run()
             }
-        } catch let e as ValidationError { throw e } catch { throw fail(error) }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                let message = fullMessage(for: error)
+                FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
+                Foundation.exit(Exit.usage)
+            }
+            exit(withError: error)
+        }
     }
 }
 
-struct Export: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Write one recording to a file: the original bytes, FLAC or WAV.")
-    @ParentCommand var parent: CallArchiveCommand
-    @Argument(help: "Recording id (from `list`).") var id: String
-    @Flag(help: "Which form to write (default: --original).") var format: ExportFormat = .original
-    @Option(name: [.short, .customLong("output")], help: "File to write (must not exist unless --force).")
-    var output: String
-    @Flag(help: "Replace an existing output file.") var force = false
+/// The exit statuses this tool promises.
+enum Exit {
+    static let ok: Int32 = 0
+    static let error: Int32 = 1
+    static let usage: Int32 = 2
+    static let notFound: Int32 = 3
+    static let refused: Int32 = 4
+}
 
-    func run() async throws {
-        guard let uuid = UUID(uuidString: id) else { throw ValidationError("\(id) is not a recording id") }
-        do {
-            let (config, db, store) = try await openArchive(parent.config)
-            guard let kek = config.kekLocation() else { throw ArchiveError(.key, "no key configured") }
-            let keys = KeyRing(current: try KeyEncryptionKey.load(from: kek))
-            try Exporter(store: store, database: db, keys: keys).export(id: uuid, format: format, to: output, overwrite: force)
-        } catch let e as ValidationError { throw e } catch { throw fail(error) }
+/// How to reach the daemon, and how to print; shared by every subcommand.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "The daemon's socket (default: $CALLARCHIVE_SOCKET, else api.socket of --config, else /run/callarchive/control.sock).")
+    var socket: String?
+
+    @Option(name: .long, help: "Take the socket path from this daemon configuration file.")
+    var config: String?
+
+    @Flag(name: .long, help: "Print JSON (stable field names) instead of a table.")
+    var json = false
+
+    func socketPath() async throws -> String {
+        if let socket { return socket }
+        if let config {
+            do { return try await ArchiveConfig.load(path: config).apiSocket } catch {
+                throw CLIError(Exit.usage, "cannot read \(config): \(error.message)")
+            }
+        }
+        if let env = ProcessInfo.processInfo.environment["CALLARCHIVE_SOCKET"], !env.isEmpty { return env }
+        return ArchiveConfig().apiSocket
+    }
+
+    func client() async throws -> OperatorClient { OperatorClient(socketPath: try await socketPath()) }
+}
+
+/// An error with the exit status it maps to; printed as `callarchive: message`.
+struct CLIError: Error, CustomStringConvertible {
+    var status: Int32
+    var message: String
+    init(_ status: Int32, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+    var description: String { message }
+}
+
+/// Runs a command body, turning failures into `callarchive: …` on stderr and the promised exit status.
+func runReporting(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let e as CLIError {
+        FileHandle.standardError.write(Data("callarchive: \(e.message)\n".utf8))
+        throw ExitCode(e.status)
+    } catch let e as ClientError {
+        // A failure of our own download callbacks comes back wrapped.
+        if e.code == .aborted, let inner = e.underlying as? CLIError {
+            FileHandle.standardError.write(Data("callarchive: \(inner.message)\n".utf8))
+            throw ExitCode(inner.status)
+        }
+        if e.code == .aborted, let inner = e.underlying as? ArchiveError {
+            FileHandle.standardError.write(Data("callarchive: \(inner.description)\n".utf8))
+            throw ExitCode(Exit.error)
+        }
+        FileHandle.standardError.write(Data("callarchive: \(e.description)\n".utf8))
+        throw ExitCode(e.code == .permissionDenied ? Exit.refused : Exit.error)
+    } catch let e as ArchiveError {
+        FileHandle.standardError.write(Data("callarchive: \(e.description)\n".utf8))
+        throw ExitCode(Exit.error)
     }
 }
 
-extension ExportFormat: EnumerableFlag {}
+extension OperatorClient {
+    /// A request whose answer is a JSON document of type `T`; an error document becomes a `CLIError` with the
+    /// exit status of its HTTP status.
+    func call<T: Decodable>(_ method: String, _ target: String, body: [String: JSONValue]? = nil, as type: T.Type) async throws -> T {
+        let bytes = body.map { APIJSON.encode($0) }
+        let response = try await send(method: method, target: target, body: bytes)
+        guard response.status == 200 else { throw CLIError.from(status: response.status, body: response.body) }
+        do { return try APIJSON.decode(T.self, from: response.body) } catch {
+            throw CLIError(Exit.error, "the daemon's answer to \(method) \(target) is not what this version expects: \(error)")
+        }
+    }
+}
+
+extension CLIError {
+    static func from(status: Int, body: [UInt8]) -> CLIError {
+        let message = (try? APIJSON.decode(APIErrorBody.self, from: body))?.error.message ?? "HTTP \(status)"
+        switch status {
+        case 403: return CLIError(Exit.refused, "refused: \(message)")
+        case 404: return CLIError(Exit.notFound, message)
+        case 400, 405, 414: return CLIError(Exit.usage, message)
+        default: return CLIError(Exit.error, message)
+        }
+    }
+}
+
+/// Query strings: each value percent-encoded (so `+44…` stays a plus).
+func queryString(_ items: [(String, String?)]) -> String {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-._~")
+    let parts = items.compactMap { k, v in v.map { "\(k)=\($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0)" } }
+    return parts.isEmpty ? "" : "?" + parts.joined(separator: "&")
+}
+
+/// A path segment, percent-encoded.
+func segment(_ s: String) -> String {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-._~")
+    return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+}
+
+/// Prints a value as pretty JSON (sorted keys).
+func printJSON<T: Encodable>(_ value: T) {
+    print(String(decoding: APIJSON.encode(value, pretty: true), as: UTF8.self))
+}
+
+/// An aligned table: columns as wide as their widest cell, two spaces apart.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    var widths = header.map(\.count)
+    for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            .joined(separator: "  ")
+    }
+    print(line(header))
+    for r in rows { print(line(r)) }
+}
+
+func reasonBody(_ reason: String, _ extra: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
+    guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        throw ValidationError("--reason must say why (it goes into the audit log)")
+    }
+    var body = extra
+    body["reason"] = .string(reason)
+    return body
+}
 
 struct Keygen: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a new key-encryption key file (mode 0600).",
-        discussion: "Give it to the daemon with systemd `LoadCredential=callarchive.key:PATH` or keys.kekPath.")
+        discussion: "Give it to the daemon with systemd `LoadCredential=callarchive.key:PATH` or keys.kekPath. Works offline.")
     @Option(help: "Where to write the key; the file must not exist.") var out: String
 
     func run() throws {
         do {
             let key = try KeyEncryptionKey.generate(writingTo: out)
             print("wrote \(out) (key id \(key.id))")
-        } catch { throw fail(error) }
+        } catch {
+            FileHandle.standardError.write(Data("callarchive: \(error.description)\n".utf8))
+            throw ExitCode(Exit.error)
+        }
     }
 }
-

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CallArchive
+import CallArchiveServer
 import Foundation
 import Logging
 
@@ -47,14 +48,17 @@ struct CallArchiveDaemonCommand: AsyncParsableCommand {
         let logger = Logger(label: "callarchived")
         do {
             let daemon = try await ArchiveDaemon.open(config: settings, configPath: config, logger: logger)
+            // The socket exists before the ingest service reports ready.
+            let server = try await OperatorServer.bind(
+                settings: .init(config: settings), api: daemon.operatorAPI, logger: logger)
             logger.info(
                 "callarchived started",
                 metadata: [
                     "spool.path": "\(settings.spoolPath)", "store.path": "\(settings.storePath)",
                     "index.path": "\(settings.indexPath)", "key.id": "\(daemon.keys.current.id)",
-                    "ingest.concurrency": "\(settings.effectiveConcurrency)",
+                    "ingest.concurrency": "\(settings.effectiveConcurrency)", "api.socket": "\(settings.apiSocket)",
                 ])
-            try await daemon.serviceGroup(logger: logger).run()
+            try await daemon.serviceGroup(logger: logger, front: [server]).run()
         } catch let error as ArchiveError {
             logger.critical("callarchived cannot run", metadata: ["error": "\(error)"])
             throw ExitCode(1)

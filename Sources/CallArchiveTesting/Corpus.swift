@@ -79,4 +79,5 @@ public struct Corpus: Sendable {
 public struct CorpusError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+    public init(message: String) { self.message = message }
 }

@@ -68,9 +68,23 @@ public struct TestInstance: Sendable {
     /// Starts `callarchived` on this instance.
     public func start() throws -> DaemonProcess { try DaemonProcess(config: configPath, cwd: root.path, log: logPath) }
 
-    /// Runs `callarchive --config … ARGS`.
-    public func cli(_ args: [String]) throws -> ProcessResult {
-        try runProcess(Binaries.cli, ["--config", configPath] + args, cwd: root.path)
+    /// Runs `callarchive ARGS --config …` (the CLI finds the daemon's socket in the config); a daemon must be
+    /// running for everything but `keygen`.
+    public func cli(_ args: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+        try runProcess(Binaries.cli, args + ["--config", configPath], cwd: root.path, environment: environment)
+    }
+
+    /// The operator socket of this instance.
+    public var socketPath: String { root.sub("run/control.sock") }
+
+    /// Starts a daemon for `body` and stops it afterwards (for looking at state after a test's own daemon ended).
+    public func withDaemon<R>(_ body: (DaemonProcess) throws -> R) throws -> R {
+        let daemon = try start()
+        defer { daemon.stop() }
+        guard daemon.waitUntilReady(), daemon.isRunning else {
+            throw CorpusError(message: "callarchived did not start: \(daemon.logSinceStart.suffix(2000))")
+        }
+        return try body(daemon)
     }
 
     public func spoolContents() -> [String] {

@@ -13,6 +13,13 @@ public protocol FLACOutput: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer) throws
     func seek(to offset: UInt64) throws
     var position: UInt64 { get }
+    /// False for a stream (a socket): libFLAC is told seeking is unsupported and leaves STREAMINFO as first
+    /// written (total samples from the estimate, MD5 unset).
+    var canSeek: Bool { get }
+}
+
+extension FLACOutput {
+    public var canSeek: Bool { true }
 }
 
 /// Parameters of a FLAC stream to encode.
@@ -163,6 +170,7 @@ private func flacEncoderSeek(
     _ encoder: UnsafePointer<FLAC__StreamEncoder>?, _ offset: UInt64, _ context: UnsafeMutableRawPointer?
 ) -> FLAC__StreamEncoderSeekStatus {
     let owner = FLACEncoder.from(context)
+    guard owner.sink.canSeek else { return FLAC__STREAM_ENCODER_SEEK_STATUS_UNSUPPORTED }
     do {
         try owner.sink.seek(to: offset)
         return FLAC__STREAM_ENCODER_SEEK_STATUS_OK

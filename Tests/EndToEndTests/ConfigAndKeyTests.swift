@@ -86,14 +86,18 @@ struct ConfigAndKeyTests {
         }
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(text.contains("DEVELOPMENT key"))
-        // A bare WAV (no sidecar) is picked up once it has settled, and the CLI lists it.
+        // A bare WAV (no sidecar) is picked up once it has settled, and the CLI finds it (as the README shows).
         let corpus = try e2eCorpus.get()
         let entry = try #require(corpus.good.first { $0.format == "alaw-8k-mono" })
         try FileManager.default.copyItem(atPath: corpus.directory + "/" + entry.file, toPath: dir.sub("var/spool/" + entry.file))
         #expect(waitUntil(timeout: 60) { !FileManager.default.fileExists(atPath: dir.sub("var/spool/" + entry.file)) })
-        let r = try runProcess(Binaries.cli, ["--config", config, "list", "--json"], cwd: dir.path)
+        var env = ProcessInfo.processInfo.environment
+        env["CALLARCHIVE_SOCKET"] = "var/run/control.sock"
+        let r = try runProcess(Binaries.cli, ["search", "--json"], cwd: dir.path, environment: env)
         #expect(r.status == 0, "\(r.stderr)")
         let rows = try JSONDecoder().decode([RecordingSummary].self, from: Data(r.stdout.utf8))
         #expect(rows.map(\.originalSHA256) == [entry.sha256])
+        let viaConfig = try runProcess(Binaries.cli, ["status", "--config", config], cwd: dir.path)
+        #expect(viaConfig.status == 0 && viaConfig.stdout.contains("role admin"), "\(viaConfig.stderr)")
     }
 }

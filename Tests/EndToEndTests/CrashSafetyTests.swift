@@ -48,7 +48,7 @@ struct CrashSafetyTests {
         // The kills must have landed mid-ingest: some start-up found half-written temporaries to clean.
         #expect(daemon.log.contains("recovered from an interrupted run"), "no kill hit an ingest in progress")
 
-        let rows = try instance.recordings()
+        let rows = try instance.indexedRecordings()
         let archivable = corpus.entries.filter { $0.isGood || ["truncated-data", "overclaim", "huge-duration"].contains($0.defect ?? "") }
         #expect(rows.count == archivable.count, "archived \(rows.count), expected \(archivable.count)")
         #expect(Set(rows.map(\.originalSHA256)) == Set(archivable.map(\.sha256)), "every recording exactly once")
@@ -58,12 +58,14 @@ struct CrashSafetyTests {
         let objects = Set(files.filter { $0.hasPrefix("objects/") }.map { String($0.split(separator: "/").last!.dropLast(4)) })
         #expect(objects == Set(rows.map(\.id)), "objects and index rows differ (orphans or missing objects)")
         // Every archived recording still exports byte-exact.
-        for r in rows {
-            let out = instance.root.sub("x-\(r.id)")
-            let e = try instance.cli(["export", r.id, "--original", "-o", out])
-            #expect(e.status == 0, "\(e.stderr)")
-            #expect(try sha256sum(out) == r.originalSHA256)
-            try? FileManager.default.removeItem(atPath: out)
+        try instance.withDaemon { _ throws in
+            for r in rows {
+                let out = instance.root.sub("x-\(r.id)")
+                let e = try instance.cli(["export", r.id, "--original", "-o", out])
+                #expect(e.status == 0, "\(e.stderr)")
+                #expect(try sha256sum(out) == r.originalSHA256)
+                try? FileManager.default.removeItem(atPath: out)
+            }
         }
         // Bad input is in quarantine, each with its reason.
         let quarantined = try FileManager.default.contentsOfDirectory(atPath: instance.quarantine)

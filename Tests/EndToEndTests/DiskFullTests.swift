@@ -44,18 +44,20 @@ struct DiskFullTests {
         for kind in Set(failures.map { $0.contains("index write") ? "index write" : $0.contains("fsync") ? "fsync" : "object write" }) {
             print("  - \(kind)")
         }
-        let rows = try instance.recordings()
+        let rows = try instance.indexedRecordings()
         #expect(Set(rows.map(\.originalSHA256)) == Set(entries.map(\.sha256)))
         #expect(rows.count == entries.count)
         let files = FileManager.default.subpaths(atPath: small + "/store") ?? []
         #expect(!files.contains { $0.hasPrefix("tmp/") && $0.hasSuffix(".tmp") }, "temporaries left: \(files)")
         let objects = files.filter { $0.hasSuffix(".fca") }.map { String($0.split(separator: "/").last!.dropLast(4)) }
         #expect(Set(objects) == Set(rows.map(\.id)), "orphans or missing objects")
-        for r in rows {
-            let out = instance.root.sub("x-\(r.id)")
-            #expect(try instance.cli(["export", r.id, "--original", "-o", out]).status == 0)
-            #expect(try sha256sum(out) == r.originalSHA256)
-            try? FileManager.default.removeItem(atPath: out)
+        try instance.withDaemon { _ throws in
+            for r in rows {
+                let out = instance.root.sub("x-\(r.id)")
+                #expect(try instance.cli(["export", r.id, "--original", "-o", out]).status == 0)
+                #expect(try sha256sum(out) == r.originalSHA256)
+                try? FileManager.default.removeItem(atPath: out)
+            }
         }
     }
 }

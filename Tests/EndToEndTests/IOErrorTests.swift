@@ -93,7 +93,7 @@ struct IOErrorTests {
         #expect(daemon.stop() == 0)
         #expect(!daemon.logSinceStart.contains("recovered from an interrupted run"), "orphans or temporaries were left")
         let archivable = entries.filter { $0.isGood || ["truncated-data", "overclaim", "huge-duration"].contains($0.defect ?? "") }
-        let rows = try instance.recordings()
+        let rows = try instance.indexedRecordings()
         #expect(rows.count == archivable.count)
         #expect(Set(rows.map(\.originalSHA256)) == Set(archivable.map(\.sha256)))
         // Every bad input is in quarantine once, with its reason file and its sidecar beside it.
@@ -105,11 +105,13 @@ struct IOErrorTests {
         }
         let bad = entries.filter { e in !archivable.contains { $0.file == e.file } }
         #expect(try audio.map { try sha256sum(instance.quarantine + "/" + $0) }.sorted() == bad.map(\.sha256).sorted())
-        for r in rows {
-            let out = instance.root.sub("x-\(r.id)")
-            #expect(try instance.cli(["export", r.id, "--original", "-o", out]).status == 0)
-            #expect(try sha256sum(out) == r.originalSHA256)
-            try? FileManager.default.removeItem(atPath: out)
+        try instance.withDaemon { _ throws in
+            for r in rows {
+                let out = instance.root.sub("x-\(r.id)")
+                #expect(try instance.cli(["export", r.id, "--original", "-o", out]).status == 0)
+                #expect(try sha256sum(out) == r.originalSHA256)
+                try? FileManager.default.removeItem(atPath: out)
+            }
         }
     }
 }

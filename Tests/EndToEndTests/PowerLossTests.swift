@@ -152,7 +152,7 @@ struct PowerLossTests {
         let archivableSHA = Set(archivable.map(\.sha256))
         // (A copy from before the daemon created its index has none, and nothing may be gone from its spool.)
         let before = FileManager.default.fileExists(atPath: machine.index)
-            ? Set(try instance.recordings().map(\.originalSHA256)) : []
+            ? Set(try instance.indexedRecordings().map(\.originalSHA256)) : []
         for entry in gone {
             if archivableSHA.contains(entry.sha256) {
                 if !before.contains(entry.sha256) {
@@ -178,7 +178,7 @@ struct PowerLossTests {
             "copy \(number): an indexed recording lost its object\n\(daemon.logSinceStart.suffix(3000))")
 
         // Every recording exactly once; the ones whose spool file was gone byte-exact.
-        let rows = try instance.recordings()
+        let rows = try instance.indexedRecordings()
         let bySHA = Dictionary(grouping: rows, by: \.originalSHA256)
         let twice = bySHA.filter { $0.value.count > 1 }.keys.sorted()
         #expect(twice.isEmpty, "copy \(number): indexed more than once: \(twice)")
@@ -188,19 +188,21 @@ struct PowerLossTests {
         #expect(
             missing.isEmpty && unexpected.isEmpty,
             "copy \(number): after recovery \(missing.count) recordings missing, \(unexpected.count) unexpected")
-        for entry in gone where archivableSHA.contains(entry.sha256) {
-            guard let row = bySHA[entry.sha256]?.first else {
-                report.lose(entry.file, "copy \(number): \(entry.file) is not in the index after recovery")
-                continue
-            }
-            let out = instance.root.sub("x-\(row.id)")
-            defer { try? FileManager.default.removeItem(atPath: out) }
-            let export = try instance.cli(["export", row.id, "--original", "-o", out])
-            if export.status == 0, try sha256sum(out) == entry.sha256 {
-                report.verified += 1
-            } else {
-                report.lose(
-                    entry.file, "copy \(number): \(entry.file) (\(row.id)) does not export exact: \(export.stderr)")
+        try instance.withDaemon { _ throws in
+            for entry in gone where archivableSHA.contains(entry.sha256) {
+                guard let row = bySHA[entry.sha256]?.first else {
+                    report.lose(entry.file, "copy \(number): \(entry.file) is not in the index after recovery")
+                    continue
+                }
+                let out = instance.root.sub("x-\(row.id)")
+                defer { try? FileManager.default.removeItem(atPath: out) }
+                let export = try instance.cli(["export", row.id, "--original", "-o", out])
+                if export.status == 0, try sha256sum(out) == entry.sha256 {
+                    report.verified += 1
+                } else {
+                    report.lose(
+                        entry.file, "copy \(number): \(entry.file) (\(row.id)) does not export exact: \(export.stderr)")
+                }
             }
         }
         // Bad input: in quarantine once, byte-exact, with its reason; no temporaries there.

@@ -4,14 +4,28 @@ import Foundation
 import Testing
 
 extension TestInstance {
-    /// `callarchive list --json`, decoded.
+    /// `callarchive search --json` (every recording), decoded; needs a running daemon.
     func recordings() throws -> [RecordingSummary] {
-        let r = try cli(["list", "--json", "--limit", "100000"])
+        let r = try cli(["search", "--json"])
         guard r.status == 0 else {
-            Issue.record("list failed: \(r.stderr)")
+            Issue.record("search failed: \(r.stderr)")
             return []
         }
         return try JSONDecoder().decode([RecordingSummary].self, from: Data(r.stdout.utf8))
+    }
+
+    /// Every recording, read from the index file itself (no daemon needed, e.g. before recovery has run).
+    func indexedRecordings() throws -> [RecordingSummary] {
+        var rows: [RecordingSummary] = []
+        let db = try ArchiveDatabase(path: index)
+        var query = RecordingQuery()
+        query.limit = 1000
+        repeat {
+            let page = try db.search(query)
+            rows += page.recordings
+            query.cursor = page.nextCursor.flatMap(RecordingQuery.Cursor.init(token:))
+        } while query.cursor != nil
+        return rows
     }
 
     /// Files in the spool other than hidden ones.

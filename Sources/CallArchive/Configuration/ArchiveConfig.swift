@@ -27,6 +27,9 @@ public struct ArchiveConfig: Sendable, Equatable {
     public var concurrency = 0
     public var flacLevel = 5
     public var apiSocket = "/run/callarchive/control.sock"
+    public var apiSocketGroup = "callarchive-api"
+    public var apiRequestTimeoutSeconds = 10.0
+    public var apiMaxConnections = 64
     public var apiAdminGroup = "callarchive-admin"
     public var apiOperatorGroup = "callarchive"
     public var apiAuditorGroup = "callarchive-audit"
@@ -54,7 +57,10 @@ public struct ArchiveConfig: Sendable, Equatable {
         ("paths.createDirectories", .bool, "create missing spool/quarantine/store/index/run directories"),
         ("ingest.concurrency", .int, "files transcoded at once; 0 = number of cores"),
         ("ingest.flacLevel", .int, "FLAC compression level 0-8"),
-        ("api.socket", .string, "operator socket path"),
+        ("api.socket", .string, "operator socket path (mode 0660)"),
+        ("api.socketGroup", .string, "group of the socket file: everyone who may use the API is a member (roles come from the three groups below)"),
+        ("api.requestTimeoutSeconds", .double, "a request must arrive complete within this many seconds of the connection (or the previous response)"),
+        ("api.maxConnections", .int, "operator connections served at once; more are refused with 503"),
         ("api.adminGroup", .string, "members are admins (as are uid 0 and the daemon's own uid)"),
         ("api.operatorGroup", .string, "members are operators: search, listen, export, link cases"),
         ("api.auditorGroup", .string, "members are auditors: metadata and audit log, never audio"),
@@ -137,6 +143,9 @@ public struct ArchiveConfig: Sendable, Equatable {
         int("ingest.concurrency", &c.concurrency)
         int("ingest.flacLevel", &c.flacLevel)
         str("api.socket", &c.apiSocket)
+        str("api.socketGroup", &c.apiSocketGroup)
+        double("api.requestTimeoutSeconds", &c.apiRequestTimeoutSeconds)
+        int("api.maxConnections", &c.apiMaxConnections)
         str("api.adminGroup", &c.apiAdminGroup)
         str("api.operatorGroup", &c.apiOperatorGroup)
         str("api.auditorGroup", &c.apiAuditorGroup)
@@ -168,6 +177,11 @@ public struct ArchiveConfig: Sendable, Equatable {
         if settleSeconds < 0 { p.append("key spool.settleSeconds must not be negative") }
         if minFreeBytes < 0 { p.append("key store.minFreeBytes must not be negative") }
         if !(0...100).contains(minFreePercent) { p.append("key store.minFreePercent must be 0…100") }
+        if !(apiRequestTimeoutSeconds > 0 && apiRequestTimeoutSeconds <= 3600) {
+            p.append("key api.requestTimeoutSeconds must be more than 0 and at most 3600")
+        }
+        if !(1...4096).contains(apiMaxConnections) { p.append("key api.maxConnections must be 1…4096 (got \(apiMaxConnections))") }
+        if apiSocket.utf8.count > 107 { p.append("key api.socket is longer than a Unix socket path may be (107 bytes)") }
         if (try? Regex(filenamePattern)) == nil { p.append("key spool.filenamePattern is not a valid regular expression") }
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
             p.append("key log.level must be one of trace, debug, info, notice, warning, error, critical")

@@ -11,6 +11,8 @@ public struct ArchiveDaemon: Sendable {
     public let keys: KeyRing
     public let ingestService: IngestService
     public let recovery: Recovery.Report
+    /// The operator API's logic; the daemon executable serves it on `config.apiSocket`.
+    public let operatorAPI: OperatorAPI
 
     /// Opens everything the daemon needs, generating a development KEK if the config allows it.
     public static func open(config: ArchiveConfig, configPath: String?, logger: Logger) async throws(ArchiveError)
@@ -53,8 +55,12 @@ public struct ArchiveDaemon: Sendable {
                 logger.info("ready: watching the spool")
                 SystemdNotifier.notify("READY=1\nSTATUS=watching the spool")
             })
+        let api = OperatorAPI(
+            database: database, store: store, keys: keys, config: config, policy: AccessPolicy(config: config),
+            ingest: service)
         return ArchiveDaemon(
-            config: config, store: store, database: database, keys: keys, ingestService: service, recovery: recovery)
+            config: config, store: store, database: database, keys: keys, ingestService: service, recovery: recovery,
+            operatorAPI: api)
     }
 
     static func loadKeys(config: ArchiveConfig, logger: Logger) throws(ArchiveError) -> KeyRing {
@@ -71,12 +77,17 @@ public struct ArchiveDaemon: Sendable {
         return KeyRing(current: try KeyEncryptionKey.load(from: path))
     }
 
-    /// The service group: SIGTERM/SIGINT stop intake first and let files in flight finish.
-    public func serviceGroup(logger: Logger) -> ServiceGroup {
-        ServiceGroup(
-            configuration: .init(
-                services: [.init(service: ingestService)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+    /// The service group: SIGTERM/SIGINT stop the services in reverse order — `front` (the operator socket)
+    /// first, then intake, which lets files in flight finish.
+    public func serviceGroup(logger: Logger, front: [any Service] = []) -> ServiceGroup {
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: ingestService)] + front.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        // Below the unit's TimeoutStopSec (90 s): an export still streaming is then cut (its client sees a
+        // truncated transfer) rather than the whole daemon being SIGKILLed. Ingest still waits for files in
+        // flight, which only finish or stay in the spool.
+        configuration.maximumGracefulShutdownDuration = .seconds(75)
+        return ServiceGroup(configuration: configuration)
     }
 }

@@ -25,7 +25,9 @@ public enum Recovery {
             try store.deleteObject(id)
             report.orphansRemoved += 1
         }
-        report.missingObjects = Array(indexed.subtracting(present)).sorted { $0.uuidString < $1.uuidString }
+        // Sorted for stable reports; the strings are made once (formatting a UUID in every comparison took 35 s for
+        // an index of 1,000,000 with an empty store).
+        report.missingObjects = indexed.subtracting(present).map { ($0.uuidString, $0) }.sorted { $0.0 < $1.0 }.map(\.1)
         if report.temporariesRemoved + report.orphansRemoved + report.spoolMarkersFinished > 0 {
             logger.notice(
                 "recovered from an interrupted run",
@@ -35,9 +37,15 @@ public enum Recovery {
                     "recovery.spool_moves_finished": "\(report.spoolMarkersFinished)",
                 ])
         }
-        for id in report.missingObjects {
+        // Each id once, up to a point: a wrong store.path would otherwise print a line per recording.
+        for id in report.missingObjects.prefix(20) {
             logger.critical(
                 "an indexed recording has no object in the store", metadata: ["recording.id": "\(id.lowercased)"])
+        }
+        if report.missingObjects.count > 20 {
+            logger.critical(
+                "indexed recordings without an object in the store (first 20 listed above); is store.path right?",
+                metadata: ["recovery.missing_objects": "\(report.missingObjects.count)"])
         }
         return report
     }

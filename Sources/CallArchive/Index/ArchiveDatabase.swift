@@ -134,6 +134,38 @@ public final class ArchiveDatabase: Sendable {
                     );
                     """)
         }
+        m.registerMigration("v2: operator search indexes, tags, quarantine resolution") { db in
+            // Searches sort by when the call started (ingest time if unknown) and page by (when, id): one index
+            // per common filter serves filter, order and cursor together. Tags get their own table, so that a
+            // rare tag is an index lookup instead of a scan of every row's JSON.
+            try db.execute(
+                sql: """
+                    CREATE INDEX recordings_when ON recordings(coalesce(started_at, ingested_at), id);
+                    DROP INDEX recordings_agent;
+                    DROP INDEX recordings_queue;
+                    CREATE INDEX recordings_agent_when ON recordings(agent_id, coalesce(started_at, ingested_at), id);
+                    CREATE INDEX recordings_queue_when ON recordings(queue, coalesce(started_at, ingested_at), id);
+                    CREATE INDEX recordings_duration ON recordings(duration_s, id);
+                    DROP INDEX recordings_caller;
+                    DROP INDEX recordings_callee;
+                    CREATE INDEX recordings_caller_when ON recordings(caller_number, coalesce(started_at, ingested_at), id);
+                    CREATE INDEX recordings_callee_when ON recordings(callee_number, coalesce(started_at, ingested_at), id);
+                    CREATE TABLE recording_tags (
+                        tag TEXT NOT NULL,
+                        sort_at TEXT NOT NULL,
+                        recording_id TEXT NOT NULL REFERENCES recordings(id),
+                        PRIMARY KEY (tag, sort_at, recording_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX recording_tags_recording ON recording_tags(recording_id);
+                    INSERT OR IGNORE INTO recording_tags (tag, sort_at, recording_id)
+                      SELECT DISTINCT j.value, coalesce(r.started_at, r.ingested_at), r.id
+                      FROM recordings r, json_each(r.tags) j WHERE j.type = 'text';
+                    ALTER TABLE quarantine ADD COLUMN state TEXT NOT NULL DEFAULT 'held';
+                    ALTER TABLE quarantine ADD COLUMN resolved_at TEXT;
+                    ALTER TABLE quarantine ADD COLUMN resolved_by TEXT;
+                    ALTER TABLE quarantine ADD COLUMN resolution_reason TEXT;
+                    """)
+        }
         return m
     }
 
@@ -190,6 +222,12 @@ public final class ArchiveDatabase: Sendable {
             try db.execute(
                 sql: "INSERT INTO data_keys (recording_id, wrapped_key, kek_id, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [id, Data(r.wrappedKey), r.kekID, RFC3339.format(now)])
+            // The tag table carries the sort key (when the call started), so that a tag search reads in order.
+            let sortAt = m.startedAt.map(RFC3339.format) ?? RFC3339.format(now)
+            for tag in Set(m.tags) {
+                try db.execute(
+                    sql: "INSERT INTO recording_tags (tag, sort_at, recording_id) VALUES (?, ?, ?)", arguments: [tag, sortAt, id])
+            }
             let linked = try Self.link(db, recording: id, references: m.caseReferences, kind: "ingest", now: now)
             try Self.appendAudit(
                 db, now: now, actor: "callarchived", role: "system", action: "ingest", target: id, outcome: "ok",
@@ -316,12 +354,17 @@ public final class ArchiveDatabase: Sendable {
         try read("count") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM quarantine") ?? 0 }
     }
 
-    struct StoredKey {
+    struct StoredKey: Sendable {
         var wrapped: [UInt8]
         var kekID: String
         var payloadKind: PayloadKind
         var encoding: SampleEncoding
         var originalSHA256: String
+        var originalSize: Int64
+        var frames: Int64
+        var sampleRate: Int
+        var channels: Int
+        var bitsPerSample: Int
     }
 
     func storedKey(for id: UUID) throws(ArchiveError) -> StoredKey {
@@ -329,7 +372,8 @@ public final class ArchiveDatabase: Sendable {
             try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT k.wrapped_key, k.kek_id, r.payload_kind, r.format, r.original_sha256
+                    SELECT k.wrapped_key, k.kek_id, r.payload_kind, r.format, r.original_sha256, r.original_size,
+                      r.frames, r.sample_rate, r.channels, r.bits_per_sample
                     FROM recordings r LEFT JOIN data_keys k ON k.recording_id = r.id WHERE r.id = ?
                     """, arguments: [id.lowercased])
         }
@@ -340,7 +384,10 @@ public final class ArchiveDatabase: Sendable {
         guard let kind = PayloadKind(rawValue: row["payload_kind"]), let enc = SampleEncoding(rawValue: row["format"]) else {
             throw ArchiveError(.database, "recording \(id) has an unknown payload kind or format")
         }
-        return StoredKey(wrapped: Array(wrapped), kekID: kek, payloadKind: kind, encoding: enc, originalSHA256: row["original_sha256"])
+        return StoredKey(
+            wrapped: Array(wrapped), kekID: kek, payloadKind: kind, encoding: enc, originalSHA256: row["original_sha256"],
+            originalSize: row["original_size"], frames: row["frames"], sampleRate: row["sample_rate"],
+            channels: row["channels"], bitsPerSample: row["bits_per_sample"])
     }
 
     /// Recordings for `list`, newest first.

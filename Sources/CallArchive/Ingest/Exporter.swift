@@ -20,44 +20,14 @@ public struct Exporter: Sendable {
         if FileSystem.exists(path), !overwrite {
             throw ArchiveError(.usage, "\(path) already exists; choose another name or pass --force")
         }
-        let stored = try database.storedKey(for: id)
-        let dek = try keys.unwrap(stored.wrapped, kekID: stored.kekID)
-        let reader = try store.openObject(id, key: dek)
+        let plan = try prepare(id: id, format: format)
         let part = path + ".part"
         try? FileSystem.unlink(part)
         do throws(ArchiveError) {
-            switch format {
-            case .original:
-                let out = try FileDescriptor.createExclusive(part, mode: 0o600)
-                let sink = SequentialSink(out)
-                var hash = SHA256()
-                try Restorer(store: store).decode(
-                    reader: reader, kind: stored.payloadKind,
-                    originalBytes: { b in
-                        hash.update(bufferPointer: b)
-                        try sink.write(b)
-                    }, samples: nil)
-                guard hash.finalize().hexString == stored.originalSHA256 else {
-                    throw ArchiveError(.verification, "the restored bytes of \(id) do not match original_sha256; export withheld")
-                }
-                try out.sync()
-                try out.close()
-            case .flac where stored.payloadKind == .originalFLAC || !stored.encoding.isG711:
-                let out = try FileDescriptor.createExclusive(part, mode: 0o600)
-                let sink = SequentialSink(out)
-                var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-                while true {
-                    let n = try typed { try buffer.withUnsafeMutableBytes { try reader.readPayload(into: $0) } }
-                    if n == 0 { break }
-                    try typed { try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } }
-                }
-                try out.sync()
-                try out.close()
-            case .flac:
-                try exportG711AsFLAC(reader: reader, kind: stored.payloadKind, to: part)
-            case .wav:
-                try exportWAV(reader: reader, kind: stored.payloadKind, to: part)
-            }
+            let out = try FileDescriptor.createExclusive(part, mode: 0o600)
+            try write(plan, to: FileSink(out))
+            try out.sync()
+            try out.close()
             try FileSystem.rename(part, path)
         } catch {
             try? FileSystem.unlink(part)
@@ -65,52 +35,194 @@ public struct Exporter: Sendable {
         }
     }
 
-    private func exportG711AsFLAC(reader: ObjectReader, kind: PayloadKind, to part: String) throws(ArchiveError) {
-        let out = try FileDescriptor.createExclusive(part, mode: 0o600)
-        let sink = SequentialSink(out)
+    /// Everything that can fail before a byte is written: the recording exists, has its data key, and the key
+    /// unwraps. A socket server sends its response head only after this succeeded.
+    public func prepare(id: UUID, format: ExportFormat) throws(ArchiveError) -> ExportPlan {
+        let stored = try database.storedKey(for: id)
+        let dek = try keys.unwrap(stored.wrapped, kekID: stored.kekID)
+        guard FileSystem.exists(store.objectPath(for: id)) else {
+            throw ArchiveError(.corruptObject, "the stored object of recording \(id) is missing from the store")
+        }
+        let playbackBits = stored.encoding.isG711 ? 16 : (max(8, stored.bitsPerSample) + 7) / 8 * 8
+        let length: Int64?
+        let contentType: String
+        switch format {
+        case .original:
+            length = stored.originalSize
+            contentType = stored.encoding == .flac ? "audio/flac" : "audio/wav"
+        case .flac:
+            length = nil
+            contentType = "audio/flac"
+        case .wav:
+            length = 44 + stored.frames * Int64(stored.channels * playbackBits / 8)
+            contentType = "audio/wav"
+            guard length! <= Int64(UInt32.max) else {
+                throw ArchiveError(.usage, "recording \(id) is too long for a WAV file (over 4 GiB); export it as FLAC")
+            }
+        }
+        return ExportPlan(
+            id: id, format: format, contentType: contentType, expectedLength: length,
+            originalSHA256: stored.originalSHA256, stored: stored, dataKey: dek, playbackBits: playbackBits)
+    }
+
+    /// Streams a prepared export into `sink`, in order; blocking. Throws if the stored audio does not decode,
+    /// or (for `original`) if the restored bytes do not hash to `original_sha256` — after the bytes were
+    /// written, so a stream must then be aborted, not ended.
+    public func write(_ plan: ExportPlan, to sink: any ByteSink) throws(ArchiveError) {
+        let reader = try store.openObject(plan.id, key: plan.dataKey)
+        let stored = plan.stored
+        switch plan.format {
+        case .original:
+            var hash = SHA256()
+            try Restorer(store: store).decode(
+                reader: reader, kind: stored.payloadKind,
+                originalBytes: { b in
+                    hash.update(bufferPointer: b)
+                    try sink.write(b)
+                }, samples: nil)
+            guard hash.finalize().hexString == stored.originalSHA256 else {
+                throw ArchiveError(.verification, "the restored bytes of \(plan.id) do not match original_sha256; export withheld")
+            }
+        case .flac where stored.payloadKind == .originalFLAC || !stored.encoding.isG711:
+            var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+            while true {
+                let n = try typed { try buffer.withUnsafeMutableBytes { try reader.readPayload(into: $0) } }
+                if n == 0 { break }
+                try typed { try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } }
+            }
+        case .flac:
+            try writeG711AsFLAC(reader: reader, plan: plan, to: sink)
+        case .wav:
+            try writeWAV(reader: reader, plan: plan, to: sink)
+        }
+    }
+
+    /// G.711 decoded to 16-bit linear PCM and encoded as FLAC. The output need not be seekable: STREAMINFO
+    /// carries the exact frame count from the index; on a stream its MD5 stays unset.
+    private func writeG711AsFLAC(reader: ObjectReader, plan: ExportPlan, to sink: any ByteSink) throws(ArchiveError) {
+        let output = FLACByteSink(sink)
         var encoder: FLACEncoder?
         var linear: [Int32] = []
         try Restorer(store: store).decode(
-            reader: reader, kind: kind, originalBytes: nil,
+            reader: reader, kind: plan.stored.payloadKind, originalBytes: nil,
             samples: { c, samples, frames in
                 if encoder == nil, let info = c.info {
                     encoder = try FLACEncoder(
                         format: FLACStreamFormat(sampleRate: info.format.sampleRate, channels: info.format.channels, bitsPerSample: 16),
-                        compressionLevel: 5, blockSize: 1152, totalSamplesEstimate: c.side?.frames ?? 0, output: sink)
+                        compressionLevel: 5, blockSize: 1152, totalSamplesEstimate: UInt64(plan.stored.frames), output: output)
                 }
                 let enc = c.hashEncoding
                 if linear.count < samples.count { linear = [Int32](repeating: 0, count: samples.count) }
                 for i in 0..<samples.count { linear[i] = SampleCodec.linear16(enc, samples[i]) }
                 try linear.withUnsafeBufferPointer { try encoder!.process(interleaved: $0.baseAddress!, frames: frames) }
             })
-        do { try encoder?.finish() } catch { throw ArchiveError(.io, "FLAC export failed", cause: error.message) }
-        try out.sync()
-        try out.close()
+        if let e = output.error { throw e }
+        do { try encoder?.finish() } catch {
+            throw output.error ?? ArchiveError(.io, "FLAC export failed", cause: error.message)
+        }
+        if let e = output.error { throw e }
     }
 
-    private func exportWAV(reader: ObjectReader, kind: PayloadKind, to part: String) throws(ArchiveError) {
-        var file: SoundFile?
-        var shift: Int32 = 16
-        var scaled: [Int32] = []
+    /// A canonical 44-byte PCM WAV header, then little-endian samples: G.711 as 16-bit linear, PCM at its own
+    /// width (8-bit unsigned as WAV has it). The length is known up front from the index, so no seek is needed.
+    private func writeWAV(reader: ObjectReader, plan: ExportPlan, to sink: any ByteSink) throws(ArchiveError) {
+        let bits = plan.playbackBits
+        let bytes = bits / 8
+        let channels = plan.stored.channels
+        let dataSize = UInt32(plan.stored.frames * Int64(channels * bytes))
+        var header: [UInt8] = []
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { header += $0 } }
+        func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { header += $0 } }
+        header += Array("RIFF".utf8)
+        u32(36 + dataSize)
+        header += Array("WAVEfmt ".utf8)
+        u32(16)
+        u16(1)
+        u16(UInt16(channels))
+        u32(UInt32(plan.stored.sampleRate))
+        u32(UInt32(plan.stored.sampleRate * channels * bytes))
+        u16(UInt16(channels * bytes))
+        u16(UInt16(bits))
+        header += Array("data".utf8)
+        u32(dataSize)
+        try typed { try header.withUnsafeBytes { try sink.write($0) } }
+        var out: [UInt8] = []
+        var written: Int64 = 0
+        let limit = Int64(dataSize)
         try Restorer(store: store).decode(
-            reader: reader, kind: kind, originalBytes: nil,
+            reader: reader, kind: plan.stored.payloadKind, originalBytes: nil,
             samples: { c, samples, _ in
                 let enc = c.hashEncoding
-                if file == nil, let info = c.info {
-                    let bits = enc.isG711 ? 16 : max(8, enc.flacBits)
-                    shift = Int32(32 - bits)
-                    file = try SoundFile(
-                        writingWAVTo: part, sampleRate: info.format.sampleRate, channels: info.format.channels,
-                        bitsPerSample: bits)
+                // FLAC input may use fewer bits than its container (20 of 24): scale to full width.
+                let shift = Int32(max(0, bits - (c.info?.format.bitsPerSample ?? bits)))
+                let isG711 = enc.isG711
+                out.removeAll(keepingCapacity: true)
+                out.reserveCapacity(samples.count * bytes)
+                for s in samples {
+                    let v = isG711 ? SampleCodec.linear16(enc, s) : s << shift
+                    switch bytes {
+                    case 1: out.append(UInt8(truncatingIfNeeded: v + 128))
+                    case 2: out.append(UInt8(truncatingIfNeeded: v)); out.append(UInt8(truncatingIfNeeded: v >> 8))
+                    case 3:
+                        out.append(UInt8(truncatingIfNeeded: v)); out.append(UInt8(truncatingIfNeeded: v >> 8))
+                        out.append(UInt8(truncatingIfNeeded: v >> 16))
+                    default: withUnsafeBytes(of: v.littleEndian) { out += $0 }
+                    }
                 }
-                if scaled.count < samples.count { scaled = [Int32](repeating: 0, count: samples.count) }
-                for i in 0..<samples.count { scaled[i] = SampleCodec.linear16(enc, samples[i]) << shift }
-                try scaled.withUnsafeBufferPointer { try file!.writeFrames(UnsafeBufferPointer(rebasing: $0[0..<samples.count])) }
+                // The header promised `dataSize` bytes: never more, whatever the decoder delivers.
+                let n = Int(min(Int64(out.count), limit - written))
+                written += Int64(n)
+                try out.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             })
-        do { try file?.close() } catch { throw ArchiveError(.io, "WAV export failed", cause: error.message) }
-        let fd = try FileDescriptor.open(part, O_RDONLY)
-        try fd.sync()
+        guard written == limit else {
+            throw ArchiveError(.corruptObject, "recording \(plan.id) decoded to \(written) bytes of audio, the index says \(limit)")
+        }
     }
+}
+
+/// What `Exporter.prepare` checked, for `Exporter.write`.
+public struct ExportPlan: Sendable {
+    public var id: UUID
+    public var format: ExportFormat
+    /// `audio/wav` or `audio/flac`.
+    public var contentType: String
+    /// Exact size in bytes when known in advance (original, WAV).
+    public var expectedLength: Int64?
+    public var originalSHA256: String
+    var stored: ArchiveDatabase.StoredKey
+    var dataKey: SymmetricKey
+    var playbackBits: Int
+}
+
+/// A `ByteSink` over a file descriptor, appending.
+final class FileSink: ByteSink {
+    let file: FileDescriptor
+    private var position: Int64 = 0
+    init(_ file: FileDescriptor) { self.file = file }
+    func write(_ bytes: UnsafeRawBufferPointer) throws(ArchiveError) {
+        try file.write(bytes, at: position)
+        position += Int64(bytes.count)
+    }
+}
+
+/// libFLAC's output on a `ByteSink` that cannot seek (a socket). The sink's typed error is kept, since libFLAC
+/// only reports that the write callback failed.
+final class FLACByteSink: FLACOutput {
+    let sink: any ByteSink
+    private(set) var position: UInt64 = 0
+    var error: ArchiveError?
+    init(_ sink: any ByteSink) { self.sink = sink }
+    var canSeek: Bool { false }
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        do throws(ArchiveError) {
+            try sink.write(bytes)
+        } catch {
+            self.error = error
+            throw error
+        }
+        position += UInt64(bytes.count)
+    }
+    func seek(to offset: UInt64) throws { throw ArchiveError(.io, "a streamed FLAC export cannot seek") }
 }
 
 /// Appends to a file descriptor; serves as a FLAC encoder output too (seekable).

@@ -14,6 +14,7 @@ public struct ArchiveError: Error, CustomStringConvertible, Sendable {
         public static let notFound = Code("not-found")
         public static let database = Code("database")
         public static let usage = Code("usage")
+        public static let conflict = Code("conflict")
         // Input problems (quarantine reasons).
         public static let empty = Code("empty")
         public static let headerOnly = Code("header-only")

@@ -1,0 +1,657 @@
+import Foundation
+import Synchronization
+
+/// The operator API's logic, independent of the transport: authorises each request by the peer's role, runs
+/// it against the index and store, and audits it — allowed or refused, whatever the outcome.
+/// Blocking: the socket server calls it through `Blocking.run`.
+public final class OperatorAPI: Sendable {
+    public let policy: AccessPolicy
+    let database: ArchiveDatabase
+    let store: FileStore
+    let keys: KeyRing
+    let config: ArchiveConfig
+    /// The ingest loop, for status figures and to wake it after a quarantine retry (nil in tests of the API alone).
+    let ingest: IngestService?
+    let startedAt: Date
+    /// Quarantine retries and discards move and delete files: one at a time.
+    private let quarantineLock = Mutex(())
+
+    public init(
+        database: ArchiveDatabase, store: FileStore, keys: KeyRing, config: ArchiveConfig, policy: AccessPolicy,
+        ingest: IngestService?, startedAt: Date = Date()
+    ) {
+        self.database = database
+        self.store = store
+        self.keys = keys
+        self.config = config
+        self.policy = policy
+        self.ingest = ingest
+        self.startedAt = startedAt
+    }
+
+    /// The daemon's version, reported by `status`.
+    public static let version = "0.4.0"
+
+    /// Requests carry small JSON documents; the server refuses larger bodies before they reach `handle`.
+    public static let maximumBodyBytes = 64 * 1024
+
+    // MARK: Routes
+
+    /// One operation of the API. `openapi.yaml` (beside this file) documents each; a test checks they agree.
+    public struct Route: Sendable {
+        public var method: String
+        /// Path with `{name}` parameters: `/v1/recordings/{id}`.
+        public var pattern: String
+        /// Audit action name.
+        public var action: String
+        /// The least role allowed.
+        public var minimumRole: OperatorRole
+        /// Query parameters accepted (others are refused: a typo must not silently widen a search).
+        public var query: [String]
+        /// Body fields accepted (POST); `reason` is always required there.
+        public var body: [String]
+        var segments: [String] { pattern.split(separator: "/").map(String.init) }
+    }
+
+    public static let routes: [Route] = [
+        Route(method: "GET", pattern: "/v1/status", action: "api.status", minimumRole: .auditor, query: [], body: []),
+        Route(
+            method: "GET", pattern: "/v1/recordings", action: "api.search", minimumRole: .auditor,
+            query: ["case", "number", "agent", "queue", "direction", "tag", "from", "to", "anomaly", "sort", "limit", "cursor"],
+            body: []),
+        Route(method: "GET", pattern: "/v1/recordings/{id}", action: "api.show", minimumRole: .auditor, query: [], body: []),
+        Route(
+            method: "GET", pattern: "/v1/recordings/{id}/audio", action: "api.audio", minimumRole: .operator,
+            query: ["format"], body: []),
+        Route(method: "GET", pattern: "/v1/cases/{reference}", action: "api.case.show", minimumRole: .auditor, query: [], body: []),
+        Route(
+            method: "POST", pattern: "/v1/cases/{reference}/link", action: "api.case.link", minimumRole: .operator, query: [],
+            body: ["recording_id", "reason"]),
+        Route(
+            method: "POST", pattern: "/v1/cases/{reference}/unlink", action: "api.case.unlink", minimumRole: .operator,
+            query: [], body: ["recording_id", "reason"]),
+        Route(
+            method: "POST", pattern: "/v1/cases/{reference}/status", action: "api.case.status", minimumRole: .operator,
+            query: [], body: ["status", "at", "reason"]),
+        Route(
+            method: "GET", pattern: "/v1/quarantine", action: "api.quarantine.list", minimumRole: .auditor, query: ["state"],
+            body: []),
+        Route(method: "GET", pattern: "/v1/quarantine/{id}", action: "api.quarantine.show", minimumRole: .auditor, query: [], body: []),
+        Route(
+            method: "POST", pattern: "/v1/quarantine/{id}/retry", action: "api.quarantine.retry", minimumRole: .operator,
+            query: [], body: ["reason"]),
+        Route(
+            method: "POST", pattern: "/v1/quarantine/{id}/discard", action: "api.quarantine.discard", minimumRole: .admin,
+            query: [], body: ["reason"]),
+    ]
+
+    // MARK: Handling
+
+    /// What one request turned out to be, for its audit entry.
+    struct Call {
+        var actor: AuditActor
+        var action = "api.unknown"
+        var target: String?
+        var detail: [String: JSONValue] = [:]
+    }
+
+    /// Failures that end a request with an error document.
+    struct Failure: Error {
+        var status: Int
+        var code: String
+        var message: String
+        init(_ status: Int, _ code: String, _ message: String) {
+            self.status = status
+            self.code = code
+            self.message = message
+        }
+
+        init(_ error: ArchiveError) {
+            switch error.code {
+            case .notFound: self.init(404, "not-found", error.message)
+            case .conflict: self.init(409, "conflict", error.message)
+            case .usage: self.init(400, "bad-request", error.message)
+            case .key: self.init(410, "unreadable", error.message)
+            default: self.init(500, "internal", "\(error.message) [\(error.code)]; the daemon's log has details")
+            }
+        }
+    }
+
+    /// Handles one complete request (and audits it, whatever the outcome).
+    public func handle(_ request: APIRequest) -> APIResponse {
+        let role = policy.role(for: request.peer)
+        var call = Call(actor: AuditActor(name: Self.actorName(request.peer), role: role?.rawValue ?? "none"))
+        call.detail["method"] = .string(request.method)
+        let response: APIResponse
+        let outcome: String
+        do {
+            (response, outcome) = try dispatch(request, role: role, call: &call)
+        } catch let f as Failure {
+            response = .error(f.status, f.code, f.message)
+            outcome = Self.outcome(f)
+        } catch let e as ArchiveError {
+            let f = Failure(e)
+            response = .error(f.status, f.code, f.message)
+            outcome = Self.outcome(f)
+        } catch {
+            response = .error(500, "internal", "\(error)")
+            outcome = "error"
+        }
+        // Changes audit themselves in their own transaction (outcome "ok"); everything else is audited here.
+        if call.detail["audited"] == nil {
+            call.detail["status"] = .number(Double(response.status))
+            do {
+                try database.appendAudit(
+                    AuditRecord(actor: call.actor, action: call.action, target: call.target, outcome: outcome, detail: call.detail))
+            } catch {
+                // A request that cannot be audited is not served.
+                return .error(503, "audit-unavailable", "the audit log cannot be written, so the request was not served: \(error.message)")
+            }
+        }
+        return response
+    }
+
+    /// Audits and answers a request the server refuses before it is complete or parseable (body too large,
+    /// too slow, malformed HTTP). `peer` is nil only when the credentials could not be read.
+    public func refuse(
+        peer: PeerCredentials?, method: String?, target: String?, status: Int, code: String, message: String
+    ) -> APIResponse {
+        let role = peer.flatMap { policy.role(for: $0) }
+        var detail: [String: JSONValue] = ["status": .number(Double(status)), "code": .string(code)]
+        if let method { detail["method"] = .string(method) }
+        if let target { detail["path"] = .string(String(target.prefix(256))) }
+        try? database.appendAudit(
+            AuditRecord(
+                actor: AuditActor(name: peer.map(Self.actorName) ?? "unknown", role: role?.rawValue ?? "none"),
+                action: "api.refused", target: nil, outcome: Self.outcome(Failure(status, code, message)), detail: detail))
+        return .error(status, code, message)
+    }
+
+    static func outcome(_ f: Failure) -> String {
+        switch f.status {
+        case 403: "denied"
+        case 404: "not-found"
+        case 409: "conflict"
+        case 400..<500: "bad-request"
+        default: "error"
+        }
+    }
+
+    private func dispatch(_ request: APIRequest, role: OperatorRole?, call: inout Call) throws -> (APIResponse, String) {
+        let (segments, query) = try Self.parseTarget(request.target)
+        call.detail["path"] = .string("/" + segments.joined(separator: "/"))
+        let matching = Self.routes.filter { Self.match($0.segments, segments) != nil }
+        if let route = matching.first(where: { $0.method == request.method }), let params = Self.match(route.segments, segments) {
+            call.action = route.action
+            call.target = params["id"] ?? params["reference"]
+        }
+        // Outsiders learn nothing, not even which routes exist (their refusal is audited as what they tried).
+        guard let role else { throw Failure(403, "forbidden", policy.refusal(for: request.peer)) }
+        guard !matching.isEmpty else {
+            throw Failure(404, "no-such-route", "no API route \(Self.safePath(segments)); see GET /v1/status and the OpenAPI document")
+        }
+        guard let route = matching.first(where: { $0.method == request.method }) else {
+            throw Failure(
+                405, "method-not-allowed",
+                "\(request.method) is not allowed here; use \(matching.map(\.method).joined(separator: " or "))")
+        }
+        let params = Self.match(route.segments, segments)!
+        guard Self.rank(role) >= Self.rank(route.minimumRole) else {
+            throw Failure(403, "forbidden", Self.roleRefusal(role: role, route: route, policy: policy))
+        }
+        for (name, _) in query where !route.query.contains(name) {
+            throw Failure(400, "unknown-parameter", "unknown query parameter \"\(Self.printable(name))\"; accepted: \(route.query.joined(separator: ", "))")
+        }
+        var body: [String: JSONValue] = [:]
+        if route.method == "POST" {
+            body = try Self.parseBody(request.body, allowed: route.body)
+        } else if !request.body.isEmpty {
+            throw Failure(400, "unexpected-body", "\(route.method) \(route.pattern) takes no request body")
+        }
+        let q = Dictionary(query, uniquingKeysWith: { a, _ in a })
+        switch route.action {
+        case "api.status": return (.json(status(role: role, peer: request.peer)), "ok")
+        case "api.search": return (.json(try search(q, call: &call)), "ok")
+        case "api.show":
+            let id = try Self.recordingID(params["id"]!)
+            guard let detail = try database.recordingDetail(id) else { throw Failure(404, "not-found", "no recording with id \(id.lowercased)") }
+            return (.json(detail), "ok")
+        case "api.audio": return try audio(params["id"]!, q, role: role, call: &call)
+        case "api.case.show":
+            let ref = try Self.caseReference(params["reference"]!)
+            guard let info = try database.caseInfo(reference: ref) else { throw Failure(404, "not-found", "no case \(ref)") }
+            return (.json(info), "ok")
+        case "api.case.link", "api.case.unlink", "api.case.status":
+            return try changeCase(route.action, reference: params["reference"]!, body: body, call: &call)
+        case "api.quarantine.list":
+            let state = q["state"]
+            if let state, !["held", "retried", "discarded", "all"].contains(state) {
+                throw Failure(400, "bad-request", "state must be held, retried, discarded or all")
+            }
+            let entries = try database.quarantineEntries(state: state == "all" ? nil : (state ?? "held"))
+            return (.json(QuarantineList(entries: entries)), "ok")
+        case "api.quarantine.show":
+            var entry = try quarantineEntry(params["id"]!)
+            entry.present = FileSystem.exists(entry.path)
+            return (.json(entry), "ok")
+        case "api.quarantine.retry", "api.quarantine.discard":
+            return try resolveQuarantine(route.action, id: params["id"]!, body: body, call: &call)
+        default:
+            throw Failure(500, "internal", "route \(route.action) has no handler")
+        }
+    }
+
+    // MARK: Operations
+
+    private func status(role: OperatorRole, peer: PeerCredentials) -> StatusInfo {
+        let stats = ingest?.stats
+        let free = try? FileSystem.freeSpace(store.root)
+        return StatusInfo(
+            version: Self.version, startedAt: RFC3339.format(startedAt),
+            uptimeSeconds: Int(Date().timeIntervalSince(startedAt)),
+            recordings: (try? database.recordingCount()) ?? -1, cases: (try? database.caseCount()) ?? -1,
+            quarantined: (try? database.heldQuarantineCount()) ?? -1, spoolBacklog: stats?.backlog ?? 0,
+            ingestPaused: stats?.paused ?? false, storeFreeBytes: free?.bytes ?? -1,
+            lastIngestAt: stats?.lastIngest.map(RFC3339.format), lastError: stats?.lastError.map(Redaction.redactNumbers),
+            since: StatusInfo.Counters(
+                archived: stats?.archived ?? 0, duplicates: stats?.duplicates ?? 0, quarantined: stats?.quarantined ?? 0,
+                failed: stats?.failed ?? 0),
+            caller: StatusInfo.Caller(uid: peer.uid, role: role.rawValue))
+    }
+
+    private func search(_ q: [String: String], call: inout Call) throws -> RecordingPage {
+        var query = RecordingQuery()
+        query.caseReference = try q["case"].map(Self.caseReference)
+        query.number = try q["number"].map { n in
+            let normalised = PhoneNumber.normalise(n)
+            guard normalised.count >= 3, normalised.count <= 32, normalised.allSatisfy({ $0 == "+" || $0.isASCII && $0.isNumber }) else {
+                throw Failure(400, "bad-request", "number must be a phone number (digits, optionally with + and spaces)")
+            }
+            return normalised
+        }
+        query.agent = try q["agent"].map { try Self.text($0, "agent") }
+        query.queue = try q["queue"].map { try Self.text($0, "queue") }
+        query.tag = try q["tag"].map { try Self.text($0, "tag") }
+        if let d = q["direction"] {
+            guard ["inbound", "outbound", "internal"].contains(d) else {
+                throw Failure(400, "bad-request", "direction must be inbound, outbound or internal")
+            }
+            query.direction = d
+        }
+        query.from = try q["from"].map { try Self.date($0, "from") }
+        query.to = try q["to"].map { try Self.date($0, "to") }
+        query.anomaly = try q["anomaly"].map { try Self.text($0, "anomaly") }
+        if let s = q["sort"] {
+            guard let sort = RecordingQuery.Sort(rawValue: s) else {
+                throw Failure(400, "bad-request", "sort must be one of \(RecordingQuery.Sort.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.sort = sort
+        }
+        if let l = q["limit"] {
+            guard let n = Int(l), (1...1000).contains(n) else { throw Failure(400, "bad-request", "limit must be 1…1000") }
+            query.limit = n
+        }
+        if let c = q["cursor"] {
+            guard let cursor = RecordingQuery.Cursor(token: c) else {
+                throw Failure(400, "bad-request", "cursor is not one this API returned (pass next_cursor as it came)")
+            }
+            query.cursor = cursor
+        }
+        // Who searched for what is part of the record (a subject may ask who looked them up).
+        call.detail["query"] = .object(q.filter { $0.key != "cursor" }.mapValues { .string($0) })
+        return try database.search(query)
+    }
+
+    private func audio(_ rawID: String, _ q: [String: String], role: OperatorRole, call: inout Call) throws -> (APIResponse, String) {
+        let id = try Self.recordingID(rawID)
+        let formatName = q["format"] ?? "original"
+        guard let format = ExportFormat(rawValue: formatName) else {
+            throw Failure(400, "bad-request", "format must be original, flac or wav")
+        }
+        call.detail["format"] = .string(format.rawValue)
+        guard let detail = try database.recordingDetail(id) else { throw Failure(404, "not-found", "no recording with id \(id.lowercased)") }
+        if detail.summary.state == "restricted", role != .admin {
+            throw Failure(403, "restricted", "recording \(id.lowercased) is restricted: only an admin may export it")
+        }
+        let exporter = Exporter(store: store, database: database, keys: keys)
+        let plan = try exporter.prepare(id: id, format: format)
+        let ext = format == .original ? (plan.contentType == "audio/flac" ? "flac" : "wav") : format.rawValue
+        var headers = [("content-disposition", "attachment; filename=\"\(id.lowercased).\(ext)\"")]
+        if format == .original { headers.append(("x-original-sha256", plan.originalSHA256)) }
+        // Access was granted and audited before the first byte; a transfer that then fails (the stored audio does
+        // not decode, the caller went away) is audited too, so that the record says the export is incomplete.
+        let database = self.database
+        let actor = call.actor
+        let response = APIResponse(
+            status: 200, headers: headers,
+            body: .stream(contentType: plan.contentType, length: plan.expectedLength) { sink throws(ArchiveError) in
+                do throws(ArchiveError) {
+                    try exporter.write(plan, to: sink)
+                } catch {
+                    try? database.appendAudit(
+                        AuditRecord(
+                            actor: actor, action: "api.audio", target: id.lowercased, outcome: "incomplete",
+                            detail: ["format": .string(format.rawValue), "error": .string(Redaction.redactNumbers(error.description))]))
+                    throw error
+                }
+            })
+        return (response, "ok")
+    }
+
+    private func changeCase(_ action: String, reference raw: String, body: [String: JSONValue], call: inout Call) throws -> (APIResponse, String) {
+        let reference = try Self.caseReference(raw)
+        let reason = try Self.reason(body)
+        call.detail["reason"] = .string(reason)
+        let change: ArchiveDatabase.CaseChange
+        switch action {
+        case "api.case.link", "api.case.unlink":
+            guard case .string(let rid)? = body["recording_id"] else {
+                throw Failure(400, "bad-request", "recording_id (a recording id) is required")
+            }
+            let id = try Self.recordingID(rid)
+            call.detail["recording_id"] = .string(id.lowercased)
+            change = action == "api.case.link" ? .link(id) : .unlink(id)
+        default:
+            guard case .string(let status)? = body["status"], ["open", "closed"].contains(status) else {
+                throw Failure(400, "bad-request", "status must be \"open\" or \"closed\"")
+            }
+            call.detail["status_requested"] = .string(status)
+            if status == "closed" {
+                var at = Date()
+                if let a = body["at"] {
+                    guard case .string(let text) = a, let d = RFC3339.parse(text) ?? Self.day(text) else {
+                        throw Failure(400, "bad-request", "at must be an RFC 3339 time or a date (YYYY-MM-DD)")
+                    }
+                    at = d
+                }
+                call.detail["at"] = .string(RFC3339.format(at))
+                change = .close(at: at)
+            } else {
+                guard body["at"] == nil else { throw Failure(400, "bad-request", "at applies to closing a case only") }
+                change = .reopen
+            }
+        }
+        var detail = call.detail
+        detail["status"] = .number(200)
+        let result = try database.changeCase(
+            reference: reference, change: change,
+            audit: AuditRecord(actor: call.actor, action: call.action, target: reference, outcome: "ok", detail: detail))
+        call.detail["audited"] = .bool(true)
+        return (.json(CaseChangeResponse(changed: result.changed, caseInfo: result.caseInfo)), "ok")
+    }
+
+    private func quarantineEntry(_ raw: String) throws -> QuarantineEntry {
+        guard let id = Int64(raw), id > 0 else { throw Failure(400, "bad-request", "a quarantine id is a positive number (see quarantine list)") }
+        guard let entry = try database.quarantineEntry(id) else { throw Failure(404, "not-found", "no quarantine entry \(id)") }
+        return entry
+    }
+
+    private func resolveQuarantine(_ action: String, id raw: String, body: [String: JSONValue], call: inout Call) throws -> (APIResponse, String) {
+        let reason = try Self.reason(body)
+        call.detail["reason"] = .string(reason)
+        return try quarantineLock.withLock { _ in
+            let entry = try quarantineEntry(raw)
+            guard entry.state == "held" else {
+                throw Failure(409, "conflict", "quarantine entry \(entry.id) is already \(entry.state)")
+            }
+            let audioPath = entry.path
+            let dir = FileSystem.parentDirectory(audioPath)
+            let base = SpoolScanner.split(entry.name).base
+            let sidecar = dir + "/" + base + ".json"
+            let reasonFile = audioPath + ".reason.json"
+            let newState: String
+            if action == "api.quarantine.retry" {
+                guard FileSystem.exists(audioPath) else {
+                    throw Failure(409, "conflict", "the quarantined file \(entry.name) is no longer in quarantine; nothing to retry")
+                }
+                // Back where it came from, under its original spool-relative name; the sidecar last, as a
+                // producer would (it is what makes the recording ready).
+                let original = Self.originalPath(reasonFile: reasonFile) ?? entry.name
+                let target = config.spoolPath + "/" + original
+                let targetBase = SpoolScanner.split(FileSystem.lastComponent(target)).base
+                let targetSidecar = FileSystem.parentDirectory(target) + "/" + targetBase + ".json"
+                guard !FileSystem.exists(target), !FileSystem.exists(targetSidecar) else {
+                    throw Failure(409, "conflict", "the spool already has a file named \(original); move it away first")
+                }
+                try FileSystem.makeDirectories(FileSystem.parentDirectory(target))
+                try FileSystem.moveDurably(audioPath, target)
+                if FileSystem.exists(sidecar) { try FileSystem.moveDurably(sidecar, targetSidecar) }
+                try? FileSystem.unlink(reasonFile)
+                call.detail["spool_path"] = .string(original)
+                newState = "retried"
+            } else {
+                for path in [audioPath, sidecar, reasonFile] { try FileSystem.unlink(path) }
+                try FileSystem.syncDirectory(dir)
+                newState = "discarded"
+            }
+            var detail = call.detail
+            detail["status"] = .number(200)
+            let updated = try database.resolveQuarantine(
+                entry.id, state: newState, reason: reason,
+                audit: AuditRecord(actor: call.actor, action: call.action, target: String(entry.id), outcome: "ok", detail: detail))
+            call.detail["audited"] = .bool(true)
+            if newState == "retried" { ingest?.poke() }
+            return (.json(updated), "ok")
+        }
+    }
+
+    // MARK: Parsing and validation
+
+    /// Splits `/a/b%20c?x=1&y=2` into decoded path segments and query pairs; refuses what could escape a
+    /// path (`..`, encoded slashes, NUL and control characters) and duplicate parameters.
+    static func parseTarget(_ target: String) throws -> ([String], [(String, String)]) {
+        guard target.utf8.count <= 8192 else { throw Failure(414, "uri-too-long", "the request target is longer than 8 KiB") }
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = String(parts[0])
+        guard path.hasPrefix("/") else { throw Failure(400, "bad-request", "the request target must be an absolute path") }
+        var segments: [String] = []
+        for raw in path.split(separator: "/", omittingEmptySubsequences: true) {
+            guard let s = String(raw).removingPercentEncoding else {
+                throw Failure(400, "bad-request", "the path is not valid percent-encoded UTF-8")
+            }
+            guard s != ".", s != "..", !s.contains("/"), !s.contains("\\"), !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            else { throw Failure(400, "bad-path", "path segment \"\(printable(s))\" is not allowed") }
+            segments.append(s)
+        }
+        var query: [(String, String)] = []
+        if parts.count == 2 {
+            for pair in parts[1].split(separator: "&", omittingEmptySubsequences: true) {
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                func decode(_ s: Substring) throws -> String {
+                    guard let d = String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
+                        !d.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+                    else { throw Failure(400, "bad-request", "the query string is not valid percent-encoded UTF-8 text") }
+                    return d
+                }
+                let name = try decode(kv[0])
+                let value = kv.count > 1 ? try decode(kv[1]) : ""
+                guard !query.contains(where: { $0.0 == name }) else {
+                    throw Failure(400, "bad-request", "query parameter \(printable(name)) is given more than once")
+                }
+                query.append((name, value))
+            }
+        }
+        return (segments, query)
+    }
+
+    static func match(_ pattern: [String], _ segments: [String]) -> [String: String]? {
+        guard pattern.count == segments.count else { return nil }
+        var params: [String: String] = [:]
+        for (p, s) in zip(pattern, segments) {
+            if p.hasPrefix("{") { params[String(p.dropFirst().dropLast())] = s } else if p != s { return nil }
+        }
+        return params
+    }
+
+    /// A JSON object with only `allowed` keys; its size was limited by the server.
+    static func parseBody(_ bytes: [UInt8], allowed: [String]) throws -> [String: JSONValue] {
+        guard !bytes.isEmpty else {
+            throw Failure(400, "bad-request", "this request needs a JSON body with: \(allowed.joined(separator: ", "))")
+        }
+        let value: JSONValue
+        do { value = try APIJSON.decode(JSONValue.self, from: bytes) } catch {
+            throw Failure(400, "bad-json", "the request body is not valid JSON")
+        }
+        guard case .object(let object) = value else { throw Failure(400, "bad-json", "the request body must be a JSON object") }
+        for key in object.keys.sorted() where !allowed.contains(key) {
+            throw Failure(400, "unknown-field", "unknown field \"\(printable(key))\"; accepted: \(allowed.joined(separator: ", "))")
+        }
+        return object
+    }
+
+    static func reason(_ body: [String: JSONValue]) throws -> String {
+        guard case .string(let r)? = body["reason"] else {
+            throw Failure(400, "reason-required", "every change needs a reason: add \"reason\": \"…\" (why, for the audit log)")
+        }
+        let t = r.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !t.isEmpty else { throw Failure(400, "reason-required", "the reason must not be empty") }
+        guard t.count <= 1000 else { throw Failure(400, "bad-request", "the reason is longer than 1000 characters") }
+        return t
+    }
+
+    static func recordingID(_ s: String) throws -> UUID {
+        guard s.count == 36, let id = UUID(uuidString: s) else {
+            throw Failure(400, "bad-request", "\"\(printable(s))\" is not a recording id (a UUID, as search shows it)")
+        }
+        return id
+    }
+
+    static func caseReference(_ s: String) throws -> String {
+        let t = s.trimmingCharacters(in: .whitespaces)
+        guard !t.isEmpty, t.count <= 200 else { throw Failure(400, "bad-request", "a case reference is 1…200 characters") }
+        return t
+    }
+
+    static func text(_ s: String, _ name: String) throws -> String {
+        guard !s.isEmpty, s.count <= 200 else { throw Failure(400, "bad-request", "\(name) must be 1…200 characters") }
+        return s
+    }
+
+    static func date(_ s: String, _ name: String) throws -> Date {
+        guard let d = RFC3339.parse(s) ?? day(s) else {
+            throw Failure(400, "bad-request", "\(name) must be an RFC 3339 time (2026-03-15T10:15:00Z) or a date (2026-03-15)")
+        }
+        return d
+    }
+
+    /// `YYYY-MM-DD` as midnight UTC.
+    static func day(_ s: String) -> Date? {
+        guard s.count == 10 else { return nil }
+        return RFC3339.parse(s + "T00:00:00Z")
+    }
+
+    static func originalPath(reasonFile: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: reasonFile),
+            let reason = try? JSONDecoder().decode(Quarantine.Reason.self, from: data)
+        else { return nil }
+        let p = reason.originalPath
+        // Written by the daemon, but a path that climbs out of the spool is never followed.
+        guard !p.isEmpty, !p.hasPrefix("/"), !p.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else { return nil }
+        return p
+    }
+
+    /// Control characters escaped and long text cut, for messages that echo input.
+    static func printable(_ s: String) -> String {
+        let cut = s.count > 80 ? String(s.prefix(80)) + "…" : s
+        return Redaction.redactNumbers(
+            String(cut.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) }))
+    }
+
+    static func safePath(_ segments: [String]) -> String { "/" + segments.map(printable).joined(separator: "/") }
+
+    static func rank(_ r: OperatorRole) -> Int {
+        switch r {
+        case .auditor: 0
+        case .operator: 1
+        case .admin: 2
+        }
+    }
+
+    static func roleRefusal(role: OperatorRole, route: Route, policy: AccessPolicy) -> String {
+        switch route.minimumRole {
+        case .admin:
+            return "\(route.action) is for admins only (you are \(role.rawValue)); ask a member of \(policy.adminGroup?.name ?? "the admin group")"
+        default:
+            let what = route.action == "api.audio" ? "audio" : "changes"
+            return "auditors may not access \(what) (you are \(role.rawValue)); operators are members of group \(policy.operatorGroup?.name ?? "the operator group")"
+        }
+    }
+
+    static func actorName(_ peer: PeerCredentials) -> String {
+        var pwd = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16 * 1024)
+        if getpwuid_r(peer.uid, &pwd, &buffer, buffer.count, &result) == 0, result != nil, let name = pwd.pw_name {
+            return "uid=\(peer.uid)(\(String(cString: name)))"
+        }
+        return "uid=\(peer.uid)"
+    }
+}
+
+/// `GET /v1/status`.
+public struct StatusInfo: Codable, Sendable, Equatable {
+    public var version: String
+    public var startedAt: String
+    public var uptimeSeconds: Int
+    public var recordings: Int
+    public var cases: Int
+    /// Entries held in quarantine now.
+    public var quarantined: Int
+    /// Spool files waiting (ready or still settling).
+    public var spoolBacklog: Int
+    /// True while free space is below the floor.
+    public var ingestPaused: Bool
+    public var storeFreeBytes: Int64
+    public var lastIngestAt: String?
+    /// The last ingest failure since start (numbers redacted), if any.
+    public var lastError: String?
+    /// Outcomes since the daemon started.
+    public var since: Counters
+    /// Who asked, as the daemon sees it.
+    public var caller: Caller
+
+    public struct Counters: Codable, Sendable, Equatable {
+        public var archived: Int
+        public var duplicates: Int
+        public var quarantined: Int
+        public var failed: Int
+    }
+
+    public struct Caller: Codable, Sendable, Equatable {
+        public var uid: UInt32
+        public var role: String
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, recordings, cases, quarantined, since, caller
+        case startedAt = "started_at"
+        case uptimeSeconds = "uptime_s"
+        case spoolBacklog = "spool_backlog"
+        case ingestPaused = "ingest_paused"
+        case storeFreeBytes = "store_free_bytes"
+        case lastIngestAt = "last_ingest_at"
+        case lastError = "last_error"
+    }
+}
+
+/// `GET /v1/quarantine`.
+public struct QuarantineList: Codable, Sendable, Equatable {
+    public var entries: [QuarantineEntry]
+}
+
+/// The answer to a case change.
+public struct CaseChangeResponse: Codable, Sendable, Equatable {
+    /// False when the case already was as asked (linking twice, closing a closed case on the same date).
+    public var changed: Bool
+    public var caseInfo: CaseInfo
+
+    public init(changed: Bool, caseInfo: CaseInfo) {
+        self.changed = changed
+        self.caseInfo = caseInfo
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case changed
+        case caseInfo = "case"
+    }
+}

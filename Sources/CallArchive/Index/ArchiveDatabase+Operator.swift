@@ -1,0 +1,590 @@
+import Foundation
+import GRDB
+
+/// What an operator may search recordings by (all optional, combined with AND), and how results are paged.
+public struct RecordingQuery: Sendable, Equatable {
+    public var caseReference: String?
+    /// Matches the caller or the callee, after normalisation.
+    public var number: String?
+    public var agent: String?
+    public var queue: String?
+    public var direction: String?
+    public var tag: String?
+    /// Inclusive lower and exclusive upper bound on the call's start (its ingest time if the start is unknown).
+    public var from: Date?
+    public var to: Date?
+    /// `any` for recordings with any anomaly, or one anomaly code (`truncated`, …).
+    public var anomaly: String?
+    public var sort: Sort = .newest
+    public var limit = 50
+    public var cursor: Cursor?
+
+    public enum Sort: String, Sendable, CaseIterable {
+        case newest = "-started_at"
+        case oldest = "started_at"
+        case longest = "-duration"
+        case shortest = "duration"
+    }
+
+    /// Where the previous page ended: the sort key and id of its last row.
+    public struct Cursor: Sendable, Equatable {
+        public var key: String
+        public var id: String
+
+        /// Opaque to clients: base64url of `key|id`.
+        public var token: String {
+            Data("\(key)|\(id)".utf8).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+
+        public init(key: String, id: String) {
+            self.key = key
+            self.id = id
+        }
+
+        public init?(token: String) {
+            var b64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while b64.count % 4 != 0 { b64 += "=" }
+            guard token.count <= 200, let data = Data(base64Encoded: b64),
+                let text = String(data: data, encoding: .utf8), let bar = text.lastIndex(of: "|")
+            else { return nil }
+            key = String(text[..<bar])
+            id = String(text[text.index(after: bar)...])
+            guard UUID(uuidString: id) != nil else { return nil }
+        }
+    }
+
+    public init() {}
+}
+
+/// One page of search results.
+public struct RecordingPage: Codable, Sendable, Equatable {
+    public var recordings: [RecordingSummary]
+    /// Pass as `cursor` to get the next page; null on the last page.
+    public var nextCursor: String?
+
+    enum CodingKeys: String, CodingKey {
+        case recordings
+        case nextCursor = "next_cursor"
+    }
+
+    public init(recordings: [RecordingSummary], nextCursor: String?) {
+        self.recordings = recordings
+        self.nextCursor = nextCursor
+    }
+}
+
+/// One recording in full: everything `RecordingSummary` has, plus the call's parties, sidecar metadata,
+/// its cases and its retention state.
+public struct RecordingDetail: Codable, Sendable, Equatable {
+    public var summary: RecordingSummary
+    public var endedAt: String?
+    public var callerNumber: String?
+    public var calleeNumber: String?
+    public var tags: [String]
+    public var channelMap: [String: String]?
+    /// Sidecar keys the archive does not interpret, kept as they came.
+    public var metadata: [String: JSONValue]
+    public var sourceName: String
+    public var payloadKind: String
+    public var bitsPerSample: Int
+    public var frames: Int64
+    public var cases: [CaseLink]
+    public var retention: Retention
+
+    public struct CaseLink: Codable, Sendable, Equatable {
+        public var reference: String
+        public var status: String
+        public var linkKind: String
+        public var linkedAt: String
+        enum CodingKeys: String, CodingKey {
+            case reference, status
+            case linkKind = "link_kind"
+            case linkedAt = "linked_at"
+        }
+    }
+
+    public struct Retention: Codable, Sendable, Equatable {
+        /// `active` (kept), `restricted` or `destroyed`.
+        public var state: String
+        /// When the recording becomes eligible for deletion; null while a case keeps it open-ended.
+        public var retainUntil: String?
+        public var policyClass: String?
+        enum CodingKeys: String, CodingKey {
+            case state
+            case retainUntil = "retain_until"
+            case policyClass = "policy_class"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tags, metadata, frames, cases, retention
+        case endedAt = "ended_at"
+        case callerNumber = "caller_number"
+        case calleeNumber = "callee_number"
+        case channelMap = "channel_map"
+        case sourceName = "source_name"
+        case payloadKind = "payload_kind"
+        case bitsPerSample = "bits_per_sample"
+    }
+
+    /// Flat: the summary's fields and these side by side in one object.
+    public func encode(to encoder: any Encoder) throws {
+        try summary.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(endedAt, forKey: .endedAt)
+        try c.encode(callerNumber, forKey: .callerNumber)
+        try c.encode(calleeNumber, forKey: .calleeNumber)
+        try c.encode(tags, forKey: .tags)
+        try c.encode(channelMap, forKey: .channelMap)
+        try c.encode(metadata, forKey: .metadata)
+        try c.encode(sourceName, forKey: .sourceName)
+        try c.encode(payloadKind, forKey: .payloadKind)
+        try c.encode(bitsPerSample, forKey: .bitsPerSample)
+        try c.encode(frames, forKey: .frames)
+        try c.encode(cases, forKey: .cases)
+        try c.encode(retention, forKey: .retention)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        summary = try RecordingSummary(from: decoder)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        endedAt = try c.decodeIfPresent(String.self, forKey: .endedAt)
+        callerNumber = try c.decodeIfPresent(String.self, forKey: .callerNumber)
+        calleeNumber = try c.decodeIfPresent(String.self, forKey: .calleeNumber)
+        tags = try c.decode([String].self, forKey: .tags)
+        channelMap = try c.decodeIfPresent([String: String].self, forKey: .channelMap)
+        metadata = try c.decode([String: JSONValue].self, forKey: .metadata)
+        sourceName = try c.decode(String.self, forKey: .sourceName)
+        payloadKind = try c.decode(String.self, forKey: .payloadKind)
+        bitsPerSample = try c.decode(Int.self, forKey: .bitsPerSample)
+        frames = try c.decode(Int64.self, forKey: .frames)
+        cases = try c.decode([CaseLink].self, forKey: .cases)
+        retention = try c.decode(Retention.self, forKey: .retention)
+    }
+
+    init(row: Row, cases: [CaseLink]) {
+        summary = RecordingSummary(row: row)
+        endedAt = row["ended_at"]
+        callerNumber = row["caller_number"]
+        calleeNumber = row["callee_number"]
+        tags = Self.decodeJSON(row["tags"]) ?? []
+        channelMap = Self.decodeJSON(row["channel_map"])
+        metadata = Self.decodeJSON(row["metadata"]) ?? [:]
+        sourceName = row["source_name"]
+        payloadKind = row["payload_kind"]
+        bitsPerSample = row["bits_per_sample"]
+        frames = row["frames"]
+        self.cases = cases
+        retention = Retention(state: row["state"], retainUntil: row["retain_until"], policyClass: row["policy_class"])
+    }
+
+    static func decodeJSON<T: Decodable>(_ text: String?) -> T? {
+        guard let text else { return nil }
+        return try? JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+}
+
+/// A case and the recordings linked to it.
+public struct CaseInfo: Codable, Sendable, Equatable {
+    public var reference: String
+    /// `open` or `closed`.
+    public var status: String
+    public var openedAt: String
+    public var closedAt: String?
+    public var eventAt: String?
+    public var caseClass: String?
+    public var recordings: [RecordingSummary]
+
+    enum CodingKeys: String, CodingKey {
+        case reference, status, recordings
+        case openedAt = "opened_at"
+        case closedAt = "closed_at"
+        case eventAt = "event_at"
+        case caseClass = "class"
+    }
+}
+
+/// A quarantined input, as `quarantine list/show` report it.
+public struct QuarantineEntry: Codable, Sendable, Equatable {
+    public var id: Int64
+    /// The file's name in quarantine.
+    public var name: String
+    public var path: String
+    /// Why it was refused: a stable code (`not-audio`, `bad-sidecar`, …) and a message for people.
+    public var reasonCode: String
+    public var message: String
+    public var detectedFormat: String?
+    public var quarantinedAt: String
+    /// `held` (in quarantine), `retried` (moved back to the spool) or `discarded` (deleted by an admin).
+    public var state: String
+    public var resolvedAt: String?
+    public var resolvedBy: String?
+    public var resolutionReason: String?
+    /// Whether the quarantined audio file is still there (`show` only; null in lists).
+    public var present: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, path, message, state, present
+        case reasonCode = "reason_code"
+        case detectedFormat = "detected_format"
+        case quarantinedAt = "quarantined_at"
+        case resolvedAt = "resolved_at"
+        case resolvedBy = "resolved_by"
+        case resolutionReason = "resolution_reason"
+    }
+
+    init(row: Row) {
+        id = row["id"]
+        name = row["name"]
+        path = row["path"]
+        reasonCode = row["reason_code"]
+        message = row["message"]
+        detectedFormat = row["detected_format"]
+        quarantinedAt = row["quarantined_at"]
+        state = row["state"]
+        resolvedAt = row["resolved_at"]
+        resolvedBy = row["resolved_by"]
+        resolutionReason = row["resolution_reason"]
+    }
+}
+
+/// Who did something, for the audit log: `uid=1000(alice)` and a role (`none` when refused).
+public struct AuditActor: Sendable, Equatable {
+    public var name: String
+    public var role: String
+    public init(name: String, role: String) {
+        self.name = name
+        self.role = role
+    }
+}
+
+/// One audit entry to append.
+public struct AuditRecord: Sendable {
+    public var actor: AuditActor
+    public var action: String
+    public var target: String?
+    public var outcome: String
+    public var detail: [String: JSONValue]
+    public init(actor: AuditActor, action: String, target: String?, outcome: String, detail: [String: JSONValue]) {
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.outcome = outcome
+        self.detail = detail
+    }
+}
+
+extension ArchiveDatabase {
+    /// The sort expression of searches (and of the `recordings_when` index, which it must match exactly).
+    static let whenSQL = "coalesce(r.started_at, r.ingested_at)"
+
+    // MARK: Search
+
+    /// One page of recordings matching `q`. Every common filter is served by an index that also gives the
+    /// order, so a page costs about its own size whatever the index holds (see the 1,000,000-recording
+    /// benchmark): a tag drives the query from `recording_tags` (which carries the sort key); a phone number
+    /// takes the first page of the caller side and of the callee side, each from its own ordered index, and
+    /// merges them; the cursor is written as a range the expression index can seek to.
+    public func search(_ q: RecordingQuery) throws(ArchiveError) -> RecordingPage {
+        let byWhen = q.sort == .newest || q.sort == .oldest
+        let descending = q.sort == .newest || q.sort == .longest
+        let limit = max(1, min(q.limit, 1000))
+        // A tag with time order: walk recording_tags(tag, sort_at, recording_id) in order.
+        let tagDriven = q.tag != nil && byWhen && q.number == nil
+        let keySQL = tagDriven ? "t.sort_at" : byWhen ? Self.whenSQL : "r.duration_s"
+        let idSQL = tagDriven ? "t.recording_id" : "r.id"
+        let from = tagDriven ? "recording_tags t JOIN recordings r ON r.id = t.recording_id" : "recordings r"
+        var conditions: [String] = []
+        var args: [any DatabaseValueConvertible] = []
+        if tagDriven, let t = q.tag {
+            conditions.append("t.tag = ?")
+            args.append(t)
+        }
+        if let ref = q.caseReference {
+            conditions.append(
+                "r.id IN (SELECT rc.recording_id FROM recording_cases rc JOIN cases c ON c.id = rc.case_id WHERE c.reference = ?)")
+            args.append(ref)
+        }
+        if let a = q.agent {
+            conditions.append("r.agent_id = ?")
+            args.append(a)
+        }
+        if let queue = q.queue {
+            conditions.append("r.queue = ?")
+            args.append(queue)
+        }
+        if let d = q.direction {
+            conditions.append("r.direction = ?")
+            args.append(d)
+        }
+        if !tagDriven, let t = q.tag {
+            conditions.append("r.id IN (SELECT recording_id FROM recording_tags WHERE tag = ?)")
+            args.append(t)
+        }
+        if let from = q.from {
+            conditions.append("\(Self.whenSQL) >= ?")
+            args.append(RFC3339.format(from))
+        }
+        if let to = q.to {
+            conditions.append("\(Self.whenSQL) < ?")
+            args.append(RFC3339.format(to))
+        }
+        if let a = q.anomaly {
+            if a == "any" {
+                conditions.append("r.anomalies <> '[]'")
+            } else {
+                conditions.append("EXISTS (SELECT 1 FROM json_each(r.anomalies) j WHERE json_extract(j.value, '$.code') = ?)")
+                args.append(a)
+            }
+        }
+        if let c = q.cursor {
+            // `key <= ? AND (key < ? OR id < ?)`, not the row value `(key, id) < (?, ?)`: SQLite 3.40 seeks an
+            // expression index only for the former (a deep page went from 174 ms to 1 ms).
+            let op = descending ? "<" : ">"
+            conditions.append("\(keySQL) \(op)= ? AND (\(keySQL) \(op) ? OR \(idSQL) \(op) ?)")
+            if byWhen {
+                args += [c.key, c.key]
+            } else {
+                guard let v = Double(c.key) else { throw ArchiveError(.usage, "the cursor does not belong to this sort order") }
+                args += [v, v]
+            }
+            args.append(c.id)
+        }
+        let order = descending ? "DESC" : "ASC"
+        let orderBy = "ORDER BY \(keySQL) \(order), \(idSQL) \(order) LIMIT \(limit + 1)"
+        func whereClause(_ extra: [String]) -> String {
+            let all = extra + conditions
+            return all.isEmpty ? "" : "WHERE " + all.joined(separator: " AND ")
+        }
+        let sql: String
+        var arguments = args
+        if let n = q.number {
+            // The first page of each side, each read in order from (number, when, id), then merged.
+            let number = PhoneNumber.normalise(n)
+            let side = { (column: String) in
+                "SELECT id FROM (SELECT r.id AS id FROM \(from) \(whereClause(["r.\(column) = ?"])) \(orderBy))"
+            }
+            sql = """
+                SELECT r.*, \(keySQL) AS sort_key, \(Self.caseRefsSQL) AS case_refs
+                FROM recordings r WHERE r.id IN (\(side("caller_number")) UNION \(side("callee_number")))
+                \(orderBy)
+                """
+            arguments = [number] + args + [number] + args
+        } else {
+            sql = """
+                SELECT r.*, \(keySQL) AS sort_key, \(Self.caseRefsSQL) AS case_refs
+                FROM \(from) \(whereClause([])) \(orderBy)
+                """
+        }
+        let statementArguments = StatementArguments(arguments.map { $0.databaseValue })
+        let rows = try read("search") { db in try Row.fetchAll(db, sql: sql, arguments: statementArguments) }
+        let page = rows.prefix(limit)
+        var next: String?
+        if rows.count > limit, let last = page.last {
+            let key: String = byWhen ? (last["sort_key"] as String?) ?? "" : "\((last["sort_key"] as Double?) ?? 0)"
+            next = RecordingQuery.Cursor(key: key, id: last["id"]).token
+        }
+        return RecordingPage(recordings: page.map(RecordingSummary.init(row:)), nextCursor: next)
+    }
+
+    static let caseRefsSQL = """
+        (SELECT json_group_array(c.reference) FROM recording_cases rc JOIN cases c ON c.id = rc.case_id
+         WHERE rc.recording_id = r.id)
+        """
+
+    // MARK: One recording
+
+    public func recordingDetail(_ id: UUID) throws(ArchiveError) -> RecordingDetail? {
+        try read("show") { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT r.*, (SELECT json_group_array(c.reference) FROM recording_cases rc
+                                     JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = r.id) AS case_refs
+                        FROM recordings r WHERE r.id = ?
+                        """, arguments: [id.lowercased])
+            else { return nil }
+            let links = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.reference, c.status, rc.link_kind, rc.linked_at FROM recording_cases rc
+                    JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = ? ORDER BY c.reference
+                    """, arguments: [id.lowercased]
+            ).map {
+                RecordingDetail.CaseLink(reference: $0["reference"], status: $0["status"], linkKind: $0["link_kind"], linkedAt: $0["linked_at"])
+            }
+            return RecordingDetail(row: row, cases: links)
+        }
+    }
+
+    // MARK: Cases
+
+    public func caseInfo(reference: String) throws(ArchiveError) -> CaseInfo? {
+        try read("case") { db in try Self.caseInfo(db, reference: reference) }
+    }
+
+    static func caseInfo(_ db: Database, reference: String) throws -> CaseInfo? {
+        guard let c = try Row.fetchOne(db, sql: "SELECT * FROM cases WHERE reference = ?", arguments: [reference]) else {
+            return nil
+        }
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT r.*, (SELECT json_group_array(c2.reference) FROM recording_cases rc2
+                             JOIN cases c2 ON c2.id = rc2.case_id WHERE rc2.recording_id = r.id) AS case_refs
+                FROM recording_cases rc JOIN recordings r ON r.id = rc.recording_id
+                WHERE rc.case_id = ? ORDER BY \(whenSQL), r.id
+                """, arguments: [c["id"] as Int64])
+        return CaseInfo(
+            reference: c["reference"], status: c["status"], openedAt: c["opened_at"], closedAt: c["closed_at"],
+            eventAt: c["event_at"], caseClass: c["class"], recordings: rows.map(RecordingSummary.init(row:)))
+    }
+
+    public enum CaseChange: Sendable {
+        case link(UUID)
+        case unlink(UUID)
+        case close(at: Date)
+        case reopen
+    }
+
+    /// Outcome of a case change: the case afterwards, and whether anything changed (linking twice is not an error).
+    public struct CaseChangeResult: Sendable {
+        public var caseInfo: CaseInfo
+        public var changed: Bool
+    }
+
+    /// Applies `change` to case `reference` and audits it, in one transaction. Linking creates the case (open)
+    /// if needed; everything else needs an existing case (`not-found`).
+    public func changeCase(
+        reference: String, change: CaseChange, audit: AuditRecord, now: Date = Date()
+    ) throws(ArchiveError) -> CaseChangeResult {
+        try write("change case") { db in
+            var changed = false
+            switch change {
+            case .link(let id):
+                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM recordings WHERE id = ?)", arguments: [id.lowercased]) == true
+                else { throw ArchiveError(.notFound, "no recording with id \(id.lowercased)") }
+                changed = !(try Self.link(db, recording: id.lowercased, references: [reference], kind: "operator", now: now)).isEmpty
+            case .unlink(let id):
+                guard let caseID = try Int64.fetchOne(db, sql: "SELECT id FROM cases WHERE reference = ?", arguments: [reference]) else {
+                    throw ArchiveError(.notFound, "no case \(reference)")
+                }
+                try db.execute(
+                    sql: "DELETE FROM recording_cases WHERE recording_id = ? AND case_id = ?", arguments: [id.lowercased, caseID])
+                guard db.changesCount > 0 else {
+                    throw ArchiveError(.notFound, "recording \(id.lowercased) is not linked to case \(reference)")
+                }
+                changed = true
+            case .close(let at):
+                try db.execute(
+                    sql: "UPDATE cases SET status = 'closed', closed_at = ? WHERE reference = ? AND (status <> 'closed' OR closed_at IS NOT ?)",
+                    arguments: [RFC3339.format(at), reference, RFC3339.format(at)])
+                changed = db.changesCount > 0
+            case .reopen:
+                try db.execute(
+                    sql: "UPDATE cases SET status = 'open', closed_at = NULL WHERE reference = ? AND status <> 'open'",
+                    arguments: [reference])
+                changed = db.changesCount > 0
+            }
+            guard let info = try Self.caseInfo(db, reference: reference) else {
+                throw ArchiveError(.notFound, "no case \(reference)")
+            }
+            var detail = audit.detail
+            detail["changed"] = .bool(changed)
+            try Self.appendAudit(
+                db, now: now, actor: audit.actor.name, role: audit.actor.role, action: audit.action, target: audit.target,
+                outcome: audit.outcome, detail: detail)
+            return CaseChangeResult(caseInfo: info, changed: changed)
+        }
+    }
+
+    public func caseCount() throws(ArchiveError) -> Int {
+        try read("count") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM cases") ?? 0 }
+    }
+
+    // MARK: Quarantine
+
+    public func quarantineEntries(state: String? = nil, limit: Int = 1000) throws(ArchiveError) -> [QuarantineEntry] {
+        try read("quarantine list") { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM quarantine \(state == nil ? "" : "WHERE state = ?") ORDER BY id DESC LIMIT ?",
+                arguments: state.map { [$0, limit] } ?? [limit]
+            ).map(QuarantineEntry.init(row:))
+        }
+    }
+
+    public func quarantineEntry(_ id: Int64) throws(ArchiveError) -> QuarantineEntry? {
+        try read("quarantine entry") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM quarantine WHERE id = ?", arguments: [id]).map(QuarantineEntry.init(row:))
+        }
+    }
+
+    public func heldQuarantineCount() throws(ArchiveError) -> Int {
+        try read("count") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM quarantine WHERE state = 'held'") ?? 0 }
+    }
+
+    /// Marks a held entry `retried` or `discarded` and audits it, in one transaction; `conflict` if it is no
+    /// longer held.
+    public func resolveQuarantine(_ id: Int64, state: String, reason: String, audit: AuditRecord, now: Date = Date())
+        throws(ArchiveError) -> QuarantineEntry
+    {
+        try write("resolve quarantine") { db in
+            try db.execute(
+                sql: """
+                    UPDATE quarantine SET state = ?, resolved_at = ?, resolved_by = ?, resolution_reason = ?
+                    WHERE id = ? AND state = 'held'
+                    """, arguments: [state, RFC3339.format(now), audit.actor.name, reason, id])
+            guard db.changesCount == 1 else { throw ArchiveError(.conflict, "quarantine entry \(id) is no longer held") }
+            try Self.appendAudit(
+                db, now: now, actor: audit.actor.name, role: audit.actor.role, action: audit.action, target: audit.target,
+                outcome: audit.outcome, detail: audit.detail)
+            return QuarantineEntry(row: try Row.fetchOne(db, sql: "SELECT * FROM quarantine WHERE id = ?", arguments: [id])!)
+        }
+    }
+
+    // MARK: Audit
+
+    /// Appends one audit entry in its own transaction (requests that change nothing, and refusals).
+    public func appendAudit(_ record: AuditRecord, now: Date = Date()) throws(ArchiveError) {
+        try write("audit") { db in
+            try Self.appendAudit(
+                db, now: now, actor: record.actor.name, role: record.actor.role, action: record.action,
+                target: record.target, outcome: record.outcome, detail: record.detail)
+        }
+    }
+
+    /// The last `limit` audit entries, newest last (for tests and, later, `audit` commands).
+    public func auditTail(limit: Int = 100) throws(ArchiveError) -> [AuditEntry] {
+        try read("audit tail") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?) ORDER BY seq", arguments: [limit])
+                .map(AuditEntry.init(row:))
+        }
+    }
+}
+
+/// One audit log entry as stored.
+public struct AuditEntry: Codable, Sendable, Equatable {
+    public var seq: Int64
+    public var at: String
+    public var actor: String
+    public var role: String
+    public var action: String
+    public var target: String?
+    public var outcome: String
+    public var detail: [String: JSONValue]
+
+    init(row: Row) {
+        seq = row["seq"]
+        at = row["at"]
+        actor = row["actor"]
+        role = row["role"]
+        action = row["action"]
+        target = row["target"]
+        outcome = row["outcome"]
+        detail = RecordingDetail.decodeJSON(row["detail"]) ?? [:]
+    }
+}

@@ -1,0 +1,65 @@
+import CallArchive
+import CallArchiveTesting
+import Foundation
+import Testing
+
+/// Hostile or broken requests on the operator socket get a clear 4xx JSON error, are audited, and never stop
+/// the daemon. (Framing-level cases — slow clients, too many connections, garbage bytes — are in
+/// CallArchiveServerTests.)
+struct MalformedRequestTests {
+    @Test func clearErrorsAndTheDaemonStaysUp() throws {
+        let instance = try TestInstance(label: "malformed")
+        defer { instance.root.remove() }
+        let daemon = try instance.start()
+        defer { daemon.stop() }
+        #expect(daemon.waitUntilReady())
+
+        func curl(_ args: [String], _ path: String) throws -> (status: Int, error: APIErrorBody?) {
+            let r = try runProcess(
+                "/usr/bin/curl", ["-sS", "--path-as-is", "-w", "\n%{http_code}", "--unix-socket", instance.socketPath] + args + ["http://localhost" + path])
+            let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            let status = Int(lines.last ?? "") ?? -1
+            let body = lines.dropLast().joined(separator: "\n")
+            return (status, try? JSONDecoder().decode(APIErrorBody.self, from: Data(body.utf8)))
+        }
+        let post = ["-X", "POST", "-H", "content-type: application/json"]
+        let id = UUID().uuidString.lowercased()
+        let big = instance.root.sub("big.json")
+        try Data(("{\"reason\":\"" + String(repeating: "x", count: 1 << 20) + "\"}").utf8).write(to: URL(fileURLWithPath: big))
+        let cases: [(String, [String], String, Int, String)] = [
+            ("bad JSON", post + ["-d", "{\"reason\": "], "/v1/cases/C-1/link", 400, "bad-json"),
+            ("not an object", post + ["-d", "[1,2]"], "/v1/cases/C-1/link", 400, "bad-json"),
+            ("unknown field", post + ["-d", "{\"reason\":\"r\",\"recording_id\":\"\(id)\",\"force\":true}"], "/v1/cases/C-1/link", 400, "unknown-field"),
+            ("no reason", post + ["-d", "{\"recording_id\":\"\(id)\"}"], "/v1/cases/C-1/link", 400, "reason-required"),
+            ("empty body", post, "/v1/quarantine/1/discard", 400, "bad-request"),
+            ("huge body", post + ["--data-binary", "@" + big], "/v1/cases/C-1/link", 413, "body-too-large"),
+            ("traversal", [], "/v1/recordings/../../../etc/passwd", 400, "bad-path"),
+            ("encoded traversal", [], "/v1/recordings/..%2F..%2Fetc%2Fpasswd", 400, "bad-path"),
+            ("encoded dot-dot segment", [], "/v1/recordings/%2e%2e/audio", 400, "bad-path"),
+            ("NUL in id", [], "/v1/recordings/abc%00def", 400, "bad-path"),
+            ("not a uuid", [], "/v1/recordings/not-a-recording", 400, "bad-request"),
+            ("unknown parameter", [], "/v1/recordings?cas=C-1", 400, "unknown-parameter"),
+            ("repeated parameter", [], "/v1/recordings?case=A&case=B", 400, "bad-request"),
+            ("bad cursor", [], "/v1/recordings?cursor=%ZZ", 400, "bad-request"),
+            ("forged cursor", [], "/v1/recordings?cursor=bm90LWEtY3Vyc29y", 400, "bad-request"),
+            ("limit out of range", [], "/v1/recordings?limit=100000", 400, "bad-request"),
+            ("bad date", [], "/v1/recordings?from=yesterday", 400, "bad-request"),
+            ("bad format", [], "/v1/recordings/\(id)/audio?format=mp3", 400, "bad-request"),
+            ("body on GET", ["-X", "GET", "-d", "{}"], "/v1/status", 400, "unexpected-body"),
+            ("no such route", [], "/v1/secrets", 404, "no-such-route"),
+            ("wrong method", ["-X", "DELETE"], "/v1/recordings/\(id)", 405, "method-not-allowed"),
+            ("unknown recording", [], "/v1/recordings/\(id)", 404, "not-found"),
+            ("long target", [], "/v1/recordings?tag=" + String(repeating: "a", count: 9000), 414, "uri-too-long"),
+        ]
+        for (name, args, path, status, code) in cases {
+            let r = try curl(args, path)
+            #expect(r.status == status, "\(name): HTTP \(r.status), expected \(status)")
+            #expect(r.error?.error.code == code, "\(name): \(String(describing: r.error))")
+            #expect(!(r.error?.error.message.isEmpty ?? true), "\(name): no message")
+        }
+        #expect(daemon.isRunning)
+        #expect(try curl([], "/v1/status").status == 200, "still serving")
+        let audit = try ArchiveDatabase(path: instance.index).auditTail(limit: 1000)
+        #expect(audit.filter { $0.action.hasPrefix("api.") && $0.outcome == "bad-request" }.count >= 18)
+    }
+}
