@@ -8,14 +8,21 @@ import Synchronization
 import Glibc
 #endif
 
+/// Benchmarks of the release binaries, printed as tables for the README's "Performance" section: `ingest` (the
+/// default) and `search`. Run on a release build: `.ci/bench` (or `swift build -c release &&
+/// .build/release/callarchive-bench [ingest|search] …`).
+@main
+struct CallArchiveBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "callarchive-bench", abstract: "Benchmarks of callarchived (release build).",
+        subcommands: [IngestBenchmark.self, SearchBenchmark.self], defaultSubcommand: IngestBenchmark.self)
+}
+
 /// Measures ingest against the tools an administrator would otherwise script (sox, flac, sha256sum, xz),
 /// side by side on the same make-corpus files with the same parallelism, and prints the figures as tables.
-///
-/// Run it on a release build: `.ci/bench` (or `swift build -c release && .build/release/callarchive-bench`).
-@main
-struct CallArchiveBenchmark: ParsableCommand {
+struct IngestBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "callarchive-bench", abstract: "Ingest benchmarks against sox, flac, sha256sum and xz.")
+        commandName: "ingest", abstract: "Ingest benchmarks against sox, flac, sha256sum and xz.")
 
     @Option(help: "Hours of audio in the make-corpus corpus.") var hours: Double = 10
     @Option(help: "Recordings in the corpus.") var count: Int = 200
@@ -338,10 +345,19 @@ struct CallArchiveBenchmark: ParsableCommand {
 
     func corpusDirectory(_ f: File) -> String { (f.path as NSString).deletingLastPathComponent }
 
+    /// Every recording of the instance, read from its index directly (the CLI only talks to a running daemon, and
+    /// the throughput runs stop theirs first).
     func recordings(_ instance: TestInstance) throws -> [RecordingSummary] {
-        let r = try instance.cli(["list", "--json", "--limit", "1000000"])
-        guard r.status == 0 else { throw BenchError("callarchive list failed: \(r.stderr)") }
-        return try JSONDecoder().decode([RecordingSummary].self, from: Data(r.stdout.utf8))
+        let database = try ArchiveDatabase(path: instance.index)
+        var query = RecordingQuery()
+        query.limit = 1000
+        var all: [RecordingSummary] = []
+        while true {
+            let page = try database.search(query)
+            all += page.recordings
+            guard let next = page.nextCursor else { return all }
+            query.cursor = RecordingQuery.Cursor(token: next)
+        }
     }
 
     func warmCache(_ files: [File]) {
@@ -353,15 +369,15 @@ struct CallArchiveBenchmark: ParsableCommand {
             close(fd)
         }
     }
+}
 
-    func machineLine() -> String {
-        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
-            .first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "?"
-        let mem = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8))?.split(separator: "\n").first
-            .map { $0.split(separator: " ").compactMap { Int($0) }.first ?? 0 } ?? 0
-        return "machine: \(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(mem / 1_048_576) GiB; "
-            + "\(Date().formatted(.iso8601.year().month().day()))"
-    }
+func machineLine() -> String {
+    let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
+        .first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "?"
+    let mem = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8))?.split(separator: "\n").first
+        .map { $0.split(separator: " ").compactMap { Int($0) }.first ?? 0 } ?? 0
+    return "machine: \(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(mem / 1_048_576) GiB; "
+        + "\(Date().formatted(.iso8601.year().month().day()))"
 }
 
 func linkOrCopy(_ from: String, _ to: String) throws {
