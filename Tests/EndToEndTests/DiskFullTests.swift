@@ -44,7 +44,7 @@ struct DiskFullTests {
         for kind in Set(failures.map { $0.contains("index write") ? "index write" : $0.contains("fsync") ? "fsync" : "object write" }) {
             print("  - \(kind)")
         }
-        let rows = try instance.indexedRecordings()
+        let rows = try instance.indexedRecordings(path: small + "/index.sqlite")
         #expect(Set(rows.map(\.originalSHA256)) == Set(entries.map(\.sha256)))
         #expect(rows.count == entries.count)
         let files = FileManager.default.subpaths(atPath: small + "/store") ?? []

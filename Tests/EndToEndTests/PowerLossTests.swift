@@ -152,7 +152,7 @@ struct PowerLossTests {
         let archivableSHA = Set(archivable.map(\.sha256))
         // (A copy from before the daemon created its index has none, and nothing may be gone from its spool.)
         let before = FileManager.default.fileExists(atPath: machine.index)
-            ? Set(try instance.indexedRecordings().map(\.originalSHA256)) : []
+            ? Set(try instance.indexedRecordings(path: machine.index).map(\.originalSHA256)) : []
         for entry in gone {
             if archivableSHA.contains(entry.sha256) {
                 if !before.contains(entry.sha256) {
@@ -178,7 +178,7 @@ struct PowerLossTests {
             "copy \(number): an indexed recording lost its object\n\(daemon.logSinceStart.suffix(3000))")
 
         // Every recording exactly once; the ones whose spool file was gone byte-exact.
-        let rows = try instance.indexedRecordings()
+        let rows = try instance.indexedRecordings(path: machine.index)
         let bySHA = Dictionary(grouping: rows, by: \.originalSHA256)
         let twice = bySHA.filter { $0.value.count > 1 }.keys.sorted()
         #expect(twice.isEmpty, "copy \(number): indexed more than once: \(twice)")

@@ -14,10 +14,16 @@ extension TestInstance {
         return try JSONDecoder().decode([RecordingSummary].self, from: Data(r.stdout.utf8))
     }
 
-    /// Every recording, read from the index file itself (no daemon needed, e.g. before recovery has run).
-    func indexedRecordings() throws -> [RecordingSummary] {
+    /// Every recording, read from the index file itself (no daemon needed, e.g. before recovery has run);
+    /// `path` when the test's config moved the index elsewhere.
+    func indexedRecordings(path: String? = nil) throws -> [RecordingSummary] {
+        let path = path ?? index
+        guard FileManager.default.fileExists(atPath: path) else {
+            Issue.record("no index at \(path)")
+            return []
+        }
         var rows: [RecordingSummary] = []
-        let db = try ArchiveDatabase(path: index)
+        let db = try ArchiveDatabase(path: path)
         var query = RecordingQuery()
         query.limit = 1000
         repeat {
