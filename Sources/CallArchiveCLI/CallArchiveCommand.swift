@@ -12,10 +12,10 @@ struct CallArchiveCommand: AsyncParsableCommand {
         abstract: "Operate a call-archive: find, hear and hand over recordings; manage cases and quarantine.",
         discussion: """
             Talks to callarchived over its Unix socket (--socket, $CALLARCHIVE_SOCKET, or api.socket from --config;
-            default /run/callarchive/control.sock). Your role comes from your account's groups: operators (group
-            callarchive) search, listen, export and link cases; auditors (callarchive-audit) see metadata only;
-            admins (callarchive-admin) may also discard quarantined input. Every request is audited; every change
-            takes --reason.
+            default /run/callarchive/control.sock). To connect at all, your account must be in the socket's group
+            (callarchive-api). Your role comes from your other groups: operators (group callarchive) search, listen,
+            export and link cases; auditors (callarchive-audit) see metadata only; admins (callarchive-admin) may
+            also discard quarantined input. Every request is audited; every change takes --reason.
 
             Exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 refused (permission).
             """,
