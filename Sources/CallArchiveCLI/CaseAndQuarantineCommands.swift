@@ -40,7 +40,9 @@ struct CaseLink: AsyncParsableCommand {
     @Option(help: "Why (recorded in the audit log).") var reason: String
     @OptionGroup var global: GlobalOptions
 
-    func run() async throws { try await changeCaseLink("link", reference, id, reason, global) }
+    func run() async throws {
+        try await changeCase("link", reference, try reasonBody(reason, ["recording_id": .string(id)]), global)
+    }
 }
 
 struct CaseUnlink: AsyncParsableCommand {
@@ -50,11 +52,13 @@ struct CaseUnlink: AsyncParsableCommand {
     @Option(help: "Why (recorded in the audit log).") var reason: String
     @OptionGroup var global: GlobalOptions
 
-    func run() async throws { try await changeCaseLink("unlink", reference, id, reason, global) }
+    func run() async throws {
+        try await changeCase("unlink", reference, try reasonBody(reason, ["recording_id": .string(id)]), global)
+    }
 }
 
-func changeCaseLink(_ verb: String, _ reference: String, _ id: String, _ reason: String, _ global: GlobalOptions) async throws {
-    let body = try reasonBody(reason, ["recording_id": .string(id)])
+/// `POST /v1/cases/REF/VERB` (link, unlink, status), then the case as it is afterwards.
+func changeCase(_ verb: String, _ reference: String, _ body: [String: JSONValue], _ global: GlobalOptions) async throws {
     try await runReporting {
         let r = try await global.client().call(
             "POST", "/v1/cases/\(segment(reference))/\(verb)", body: body, as: CaseChangeResponse.self)
@@ -73,11 +77,7 @@ struct CaseClose: AsyncParsableCommand {
     func run() async throws {
         var extra: [String: JSONValue] = ["status": .string("closed")]
         if let at { extra["at"] = .string(at) }
-        let body = try reasonBody(reason, extra)
-        try await runReporting {
-            let r = try await global.client().call("POST", "/v1/cases/\(segment(reference))/status", body: body, as: CaseChangeResponse.self)
-            printCase(r.caseInfo, json: global.json, changed: r.changed)
-        }
+        try await changeCase("status", reference, try reasonBody(reason, extra), global)
     }
 }
 
@@ -88,11 +88,7 @@ struct CaseReopen: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let body = try reasonBody(reason, ["status": .string("open")])
-        try await runReporting {
-            let r = try await global.client().call("POST", "/v1/cases/\(segment(reference))/status", body: body, as: CaseChangeResponse.self)
-            printCase(r.caseInfo, json: global.json, changed: r.changed)
-        }
+        try await changeCase("status", reference, try reasonBody(reason, ["status": .string("open")]), global)
     }
 }
 
@@ -143,6 +139,14 @@ func printQuarantine(_ e: QuarantineEntry, json: Bool) {
     for (k, v) in rows { print(k.padding(toLength: 14, withPad: " ", startingAt: 0) + v) }
 }
 
+/// `POST /v1/quarantine/ID/VERB` (retry, discard), then the entry as it is afterwards.
+func resolveQuarantine(_ verb: String, _ id: String, _ body: [String: JSONValue], _ global: GlobalOptions) async throws {
+    try await runReporting {
+        let e = try await global.client().call("POST", "/v1/quarantine/\(segment(id))/\(verb)", body: body, as: QuarantineEntry.self)
+        printQuarantine(e, json: global.json)
+    }
+}
+
 struct QuarantineRetry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry", abstract: "Move a quarantined input back into the spool to be ingested again.")
@@ -151,11 +155,7 @@ struct QuarantineRetry: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let body = try reasonBody(reason)
-        try await runReporting {
-            let e = try await global.client().call("POST", "/v1/quarantine/\(segment(id))/retry", body: body, as: QuarantineEntry.self)
-            printQuarantine(e, json: global.json)
-        }
+        try await resolveQuarantine("retry", id, try reasonBody(reason), global)
     }
 }
 
@@ -167,10 +167,6 @@ struct QuarantineDiscard: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let body = try reasonBody(reason)
-        try await runReporting {
-            let e = try await global.client().call("POST", "/v1/quarantine/\(segment(id))/discard", body: body, as: QuarantineEntry.self)
-            printQuarantine(e, json: global.json)
-        }
+        try await resolveQuarantine("discard", id, try reasonBody(reason), global)
     }
 }

@@ -28,7 +28,7 @@ struct ArchiveRoundTripTests {
             #expect(FileSystem.list(archive.store.tempDirectory).isEmpty)
             #expect(FileSystem.status(archive.store.objectPath(for: id))?.mode == 0o600)
 
-            let summary = try #require(try archive.database.listRecordings().first)
+            let summary = try #require(try archive.database.search(RecordingQuery()).recordings.first)
             #expect(summary.id == id.uuidString.lowercased())
             #expect(summary.originalSHA256 == sha256Hex(input.bytes))
             #expect(summary.objectSHA256 == sha256Hex(try readFile(archive.store.objectPath(for: id))))
@@ -97,7 +97,7 @@ struct ArchiveRoundTripTests {
             #expect(try archive.database.recordingCount() == 1)
             #expect(archive.store.allObjectIDs() == [id])
             #expect(FileSystem.list(archive.store.tempDirectory).isEmpty)
-            let summary = try #require(try archive.database.listRecordings().first)
+            let summary = try #require(try archive.database.search(RecordingQuery()).recordings.first)
             #expect(summary.caseReferences == ["CASE-A", "CASE-B"])
         }
     }
@@ -120,7 +120,7 @@ struct ArchiveRoundTripTests {
                 #expect(fileExists(moved + ".reason.json"))
             }
             #expect(try archive.database.recordingCount() == 0)
-            #expect(try archive.database.quarantineCount() == cases.count)
+            #expect(try archive.database.heldQuarantineCount() == cases.count)
             #expect(archive.store.allObjectIDs().isEmpty)
             #expect(FileSystem.list(archive.store.tempDirectory).isEmpty)
         }

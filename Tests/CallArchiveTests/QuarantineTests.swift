@@ -40,7 +40,7 @@ struct QuarantineTests {
             Quarantine.Reason.self, from: Data(contentsOf: URL(fileURLWithPath: q + "/call.wav.reason.json")))
         #expect(reason.code == "not-audio")
         #expect(reason.originalPath == "sub/call.wav")
-        #expect(try database.quarantineCount() == 1)
+        #expect(try database.heldQuarantineCount() == 1)
     }
 
     @Test("moveDurably refuses to replace an existing target and leaves the source in place")

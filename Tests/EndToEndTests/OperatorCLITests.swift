@@ -208,6 +208,18 @@ struct OperatorCLITests {
         let missing = try runProcess(Binaries.cli, ["status", "--socket", instance.root.sub("nowhere.sock")])
         #expect(missing.status == 1 && missing.stderr.contains("callarchived"))
 
+        // A stored object damaged near its end fails mid-transfer: the CLI reports it, leaves no file and no .part,
+        // and the audit log says the export was incomplete.
+        let victimRow = try #require(all.max { $0.storedSize < $1.storedSize })
+        let objectPath = try FileStore(root: instance.store).objectPath(for: #require(UUID(uuidString: victimRow.id)))
+        var object = try Data(contentsOf: URL(fileURLWithPath: objectPath))
+        object[object.count - 40] ^= 0x01
+        try object.write(to: URL(fileURLWithPath: objectPath))
+        let damaged = instance.root.sub("damaged.wav")
+        let cut = try instance.cli(["export", victimRow.id, "--original", "-o", damaged])
+        #expect(cut.status == 1, "\(cut.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: damaged) && !FileManager.default.fileExists(atPath: damaged + ".part"))
+
         // Every request above is in the audit log, with who, role, what and outcome.
         let audit = try ArchiveDatabase(path: instance.index).auditTail(limit: 10_000)
         let api = audit.filter { $0.action.hasPrefix("api.") }
@@ -217,6 +229,7 @@ struct OperatorCLITests {
         #expect(api.contains { $0.action == "api.show" && $0.outcome == "not-found" })
         #expect(api.contains { $0.action == "api.quarantine.discard" && $0.outcome == "ok" && $0.detail["reason"] == .string("junk") })
         #expect(api.contains { $0.action == "api.search" && $0.detail["query"] != nil })
+        #expect(api.contains { $0.action == "api.audio" && $0.target == victimRow.id && $0.outcome == "incomplete" })
         #expect(daemon.isRunning)
     }
 }

@@ -91,11 +91,11 @@ public enum APIJSON {
 
 /// Runs blocking work (SQLite, file I/O, libFLAC) on a worker thread, off the concurrency pool.
 public enum Blocking {
-    private static let workers = DispatchQueue(label: "callarchive.blocking", qos: .userInitiated, attributes: .concurrent)
+    public static let workers = DispatchQueue(label: "callarchive.blocking", qos: .userInitiated, attributes: .concurrent)
 
-    public static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    public static func run<T: Sendable>(on queue: DispatchQueue = workers, _ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            workers.async { continuation.resume(returning: body()) }
+            queue.async { continuation.resume(returning: body()) }
         }
     }
 }

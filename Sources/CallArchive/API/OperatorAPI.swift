@@ -93,6 +93,8 @@ public final class OperatorAPI: Sendable {
         var action = "api.unknown"
         var target: String?
         var detail: [String: JSONValue] = [:]
+        /// Set by changes, which write their audit entry in their own transaction.
+        var audited = false
     }
 
     /// Failures that end a request with an error document.
@@ -138,7 +140,7 @@ public final class OperatorAPI: Sendable {
             outcome = "error"
         }
         // Changes audit themselves in their own transaction (outcome "ok"); everything else is audited here.
-        if call.detail["audited"] == nil {
+        if !call.audited {
             call.detail["status"] = .number(Double(response.status))
             do {
                 try database.appendAudit(
@@ -376,7 +378,7 @@ public final class OperatorAPI: Sendable {
         let result = try database.changeCase(
             reference: reference, change: change,
             audit: AuditRecord(actor: call.actor, action: call.action, target: reference, outcome: "ok", detail: detail))
-        call.detail["audited"] = .bool(true)
+        call.audited = true
         return (.json(CaseChangeResponse(changed: result.changed, caseInfo: result.caseInfo)), "ok")
     }
 
@@ -429,7 +431,7 @@ public final class OperatorAPI: Sendable {
             let updated = try database.resolveQuarantine(
                 entry.id, state: newState, reason: reason,
                 audit: AuditRecord(actor: call.actor, action: call.action, target: String(entry.id), outcome: "ok", detail: detail))
-            call.detail["audited"] = .bool(true)
+            call.audited = true
             if newState == "retried" { ingest?.poke() }
             return (.json(updated), "ok")
         }

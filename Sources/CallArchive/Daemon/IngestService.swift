@@ -227,8 +227,6 @@ public final class IngestService: Service, Sendable {
 
     /// Runs blocking work (libFLAC, file I/O, SQLite) on a worker thread, off the concurrency pool.
     static func blocking<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            workers.async { continuation.resume(returning: body()) }
-        }
+        await Blocking.run(on: workers, body)
     }
 }

@@ -402,9 +402,7 @@ extension ArchiveDatabase {
                 let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT r.*, (SELECT json_group_array(c.reference) FROM recording_cases rc
-                                     JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = r.id) AS case_refs
-                        FROM recordings r WHERE r.id = ?
+                        SELECT r.*, \(Self.caseRefsSQL) AS case_refs FROM recordings r WHERE r.id = ?
                         """, arguments: [id.lowercased])
             else { return nil }
             let links = try Row.fetchAll(
@@ -433,10 +431,9 @@ extension ArchiveDatabase {
         let rows = try Row.fetchAll(
             db,
             sql: """
-                SELECT r.*, (SELECT json_group_array(c2.reference) FROM recording_cases rc2
-                             JOIN cases c2 ON c2.id = rc2.case_id WHERE rc2.recording_id = r.id) AS case_refs
-                FROM recording_cases rc JOIN recordings r ON r.id = rc.recording_id
-                WHERE rc.case_id = ? ORDER BY \(whenSQL), r.id
+                SELECT r.*, \(caseRefsSQL) AS case_refs
+                FROM recording_cases links JOIN recordings r ON r.id = links.recording_id
+                WHERE links.case_id = ? ORDER BY \(whenSQL), r.id
                 """, arguments: [c["id"] as Int64])
         return CaseInfo(
             reference: c["reference"], status: c["status"], openedAt: c["opened_at"], closedAt: c["closed_at"],

@@ -350,10 +350,6 @@ public final class ArchiveDatabase: Sendable {
         try read("count") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM recordings") ?? 0 }
     }
 
-    public func quarantineCount() throws(ArchiveError) -> Int {
-        try read("count") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM quarantine") ?? 0 }
-    }
-
     struct StoredKey: Sendable {
         var wrapped: [UInt8]
         var kekID: String
@@ -390,20 +386,6 @@ public final class ArchiveDatabase: Sendable {
             channels: row["channels"], bitsPerSample: row["bits_per_sample"])
     }
 
-    /// Recordings for `list`, newest first.
-    public func listRecordings(limit: Int = 1000) throws(ArchiveError) -> [RecordingSummary] {
-        try read("list") { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT r.*, (SELECT json_group_array(c.reference) FROM recording_cases rc
-                                 JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = r.id) AS case_refs
-                    FROM recordings r ORDER BY r.started_at DESC, r.id DESC LIMIT ?
-                    """, arguments: [limit])
-            return rows.map(RecordingSummary.init(row:))
-        }
-    }
-
     static func json<T: Encodable>(_ value: T) -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -411,7 +393,7 @@ public final class ArchiveDatabase: Sendable {
     }
 }
 
-/// One recording as `list --json` (and later the socket API) shows it. Field names are stable.
+/// One recording as search results (`search --json`, `GET /v1/recordings`) show it. Field names are stable.
 public struct RecordingSummary: Codable, Sendable, Equatable {
     public var id: String
     public var callID: String
