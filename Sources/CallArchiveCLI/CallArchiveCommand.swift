@@ -21,7 +21,8 @@ struct CallArchiveCommand: AsyncParsableCommand {
             """,
         version: OperatorAPI.version,
         subcommands: [
-            Status.self, Search.self, Show.self, Export.self, CaseCommand.self, QuarantineCommand.self, Keygen.self,
+            Status.self, Search.self, Show.self, Export.self, CaseCommand.self, QuarantineCommand.self, HoldCommand.self,
+            Restrict.self, Unrestrict.self, ErasureCommand.self, RetentionCommand.self, Keygen.self,
         ])
 
     /// ArgumentParser's own usage exit code is 64 (EX_USAGE); this tool promises 2.

@@ -13,8 +13,8 @@ func printCase(_ c: CaseInfo, json: Bool, changed: Bool? = nil) {
     if let changed, !changed { print("no change: case \(c.reference) already was so") }
     print("case \(c.reference): \(c.status), opened \(c.openedAt)" + (c.closedAt.map { ", closed \($0)" } ?? ""))
     printTable(
-        ["ID", "STARTED", "DURATION", "FORMAT"],
-        c.recordings.map { [$0.id, $0.startedAt ?? "-", duration($0.durationS), $0.format] })
+        ["ID", "STARTED", "DURATION", "FORMAT", "STATE"],
+        c.recordings.map { [$0.id, $0.startedAt ?? "-", duration($0.durationS), $0.format, $0.state == "restricted" ? "RESTRICTED" : $0.state] })
     print("\(c.recordings.count) recording\(c.recordings.count == 1 ? "" : "s")")
 }
 

@@ -27,6 +27,8 @@ struct Export: AsyncParsableCommand {
     @Option(help: "Export every recording with this phone number as caller or callee (needs --dir).") var number: String?
     @Option(help: "Folder for --case/--number exports (created if missing; must hold no export already).") var dir: String?
     @Flag(help: "Replace existing files.") var force = false
+    @Option(help: "Why (recorded in the audit log); required for a restricted recording, which only an admin may export.")
+    var reason: String?
     @Flag(name: .customLong("no-progress"), help: "No progress display, even on a terminal.") var noProgress = false
     @OptionGroup var global: GlobalOptions
 
@@ -48,7 +50,7 @@ struct Export: AsyncParsableCommand {
             let client = try await global.client()
             let progress = !noProgress && isatty(STDERR_FILENO) == 1
             if let id, let output {
-                let result = try await download(client: client, id: id, format: format, to: output, force: force, progress: progress)
+                let result = try await download(client: client, id: id, format: format, to: output, force: force, progress: progress, reason: reason)
                 if global.json { printJSON(result) } else { print("wrote \(output) (\(bytes(result.bytes)), sha256 \(result.sha256))") }
                 return
             }
@@ -69,7 +71,7 @@ struct Export: AsyncParsableCommand {
                 let name = "\(r.id).\(ext)"
                 if !global.json { FileHandle.standardError.write(Data("[\(i + 1)/\(rows.count)] \(name)\n".utf8)) }
                 let result = try await download(
-                    client: client, id: r.id, format: format, to: dir + "/" + name, force: force, progress: progress)
+                    client: client, id: r.id, format: format, to: dir + "/" + name, force: force, progress: progress, reason: reason)
                 entries.append(
                     ManifestEntry(
                         id: r.id, file: name, bytes: result.bytes, sha256: result.sha256, originalSHA256: r.originalSHA256,
@@ -129,7 +131,9 @@ struct ManifestEntry: Codable {
 
 /// Streams one recording into `path`: `<path>.part` (created exclusively, 0600), hashed on the way, fsynced,
 /// checked against `x-original-sha256` for originals, then renamed over `path`. Nothing is left behind on failure.
-func download(client: OperatorClient, id: String, format: ExportFormat, to path: String, force: Bool, progress: Bool)
+func download(
+    client: OperatorClient, id: String, format: ExportFormat, to path: String, force: Bool, progress: Bool, reason: String? = nil
+)
     async throws -> ExportResult
 {
     if FileSystem.exists(path), !force {
@@ -143,7 +147,7 @@ func download(client: OperatorClient, id: String, format: ExportFormat, to path:
     let state = DownloadState(file: file, progress: progress ? Progress(label: FileSystem.lastComponent(path)) : nil)
     do {
         try await client.download(
-            target: "/v1/recordings/\(segment(id))/audio" + queryString([("format", format.rawValue)]),
+            target: "/v1/recordings/\(segment(id))/audio" + queryString([("format", format.rawValue), ("reason", reason)]),
             onHead: { status, headers in
                 // An error answer carries a JSON document, not audio: keep it for the message.
                 if status != 200 { state.errorStatus = status }

@@ -66,10 +66,11 @@ struct Search: AsyncParsableCommand {
             let rows = try await fetchAll(client: global.client(), filters: filters.items + [("sort", sort)], limit: limit)
             if global.json { return printJSON(rows) }
             printTable(
-                ["ID", "STARTED", "DURATION", "FORMAT", "DIRECTION", "AGENT", "CASES"],
+                ["ID", "STARTED", "DURATION", "FORMAT", "DIRECTION", "AGENT", "STATE", "CASES"],
                 rows.map { r in
                     [r.id, r.startedAt ?? "-", duration(r.durationS), "\(r.format) \(r.sampleRate / 1000)k\(r.channels == 2 ? " stereo" : "")",
-                     r.direction ?? "-", r.agentID ?? "-", r.caseReferences.joined(separator: ",")]
+                     r.direction ?? "-", r.agentID ?? "-", r.state == "restricted" ? "RESTRICTED" : r.state,
+                     r.caseReferences.joined(separator: ",")]
                 })
             print("\(rows.count) recording\(rows.count == 1 ? "" : "s")")
         }
@@ -113,6 +114,16 @@ struct Show: AsyncParsableCommand {
                 ("retention", d.retention.state + (d.retention.retainUntil.map { ", until \($0)" } ?? "")
                     + (d.retention.policyClass.map { ", class \($0)" } ?? "")),
             ]
+            let r = d.retention
+            if let note = r.note { rows.append(("retention note", note)) }
+            if let a = r.action { rows.append(("at its date", a + (r.disposeAfter.map { ", not before \($0)" } ?? ""))) }
+            if let holds = r.holds, !holds.isEmpty { rows.append(("held by", holds.map { "hold \($0)" }.joined(separator: ", "))) }
+            if let x = r.restriction {
+                rows.append(("RESTRICTED", "\(x.ground) — \(x.reason) (\(x.restrictedBy), \(x.restrictedAt)); export: admins only, with --reason"))
+            }
+            if let p = r.pendingReview {
+                rows.append(("pending review", "shorten to \(p.proposedUntil) (class \(p.proposedClass), \(p.cause)); see retention plan"))
+            }
             for a in s.anomalies { rows.append(("anomaly", "\(a.code): \(a.message)")) }
             for c in d.cases { rows.append(("case", "\(c.reference) (\(c.status); \(c.linkKind) \(c.linkedAt))")) }
             for (k, v) in rows { print(k.padding(toLength: 16, withPad: " ", startingAt: 0) + v) }

@@ -98,7 +98,8 @@ struct RetentionPolicyTests {
         #expect(RetentionChange.between(old: late, new: early) == .shortenNeedsReview)
         #expect(RetentionChange.between(old: early, new: early) == .unchanged)
         #expect(RetentionChange.between(old: early, new: .indefinite(reason: "open")) == .extend)
-        #expect(RetentionChange.between(old: .indefinite(reason: "open"), new: early) == .shortenNeedsReview)
+        // The case it waited for closed: the clock starts (grace still stands before any destruction).
+        #expect(RetentionChange.between(old: .indefinite(reason: "open"), new: early) == .extend)
     }
 
     @Test("the retention section parses; every mistake names its line")

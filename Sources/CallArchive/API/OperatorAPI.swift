@@ -12,14 +12,17 @@ public final class OperatorAPI: Sendable {
     let config: ArchiveConfig
     /// The ingest loop, for status figures and to wake it after a quarantine retry (nil in tests of the API alone).
     let ingest: IngestService?
+    /// Disposal and erasure (nil in tests of the API without retention).
+    let disposer: Disposer?
     let startedAt: Date
     /// Quarantine retries and discards move and delete files: one at a time.
     private let quarantineLock = Mutex(())
 
     public init(
         database: ArchiveDatabase, store: FileStore, keys: KeyRing, config: ArchiveConfig, policy: AccessPolicy,
-        ingest: IngestService?, startedAt: Date = Date()
+        ingest: IngestService?, disposer: Disposer? = nil, startedAt: Date = Date()
     ) {
+        self.disposer = disposer
         self.database = database
         self.store = store
         self.keys = keys
@@ -62,7 +65,7 @@ public final class OperatorAPI: Sendable {
         Route(method: "GET", pattern: "/v1/recordings/{id}", action: "api.show", minimumRole: .auditor, query: [], body: []),
         Route(
             method: "GET", pattern: "/v1/recordings/{id}/audio", action: "api.audio", minimumRole: .operator,
-            query: ["format"], body: []),
+            query: ["format", "reason"], body: []),
         Route(method: "GET", pattern: "/v1/cases/{reference}", action: "api.case.show", minimumRole: .auditor, query: [], body: []),
         Route(
             method: "POST", pattern: "/v1/cases/{reference}/link", action: "api.case.link", minimumRole: .operator, query: [],
@@ -83,6 +86,39 @@ public final class OperatorAPI: Sendable {
         Route(
             method: "POST", pattern: "/v1/quarantine/{id}/discard", action: "api.quarantine.discard", minimumRole: .admin,
             query: [], body: ["reason"]),
+        Route(method: "GET", pattern: "/v1/holds", action: "api.hold.list", minimumRole: .auditor, query: ["state", "overdue"], body: []),
+        Route(
+            method: "POST", pattern: "/v1/holds", action: "api.hold.create", minimumRole: .operator, query: [],
+            body: ["type", "authority", "reason", "review_at", "recording_ids", "case_references", "numbers", "from", "to"]),
+        Route(method: "GET", pattern: "/v1/holds/{id}", action: "api.hold.show", minimumRole: .auditor, query: [], body: []),
+        Route(
+            method: "POST", pattern: "/v1/holds/{id}/release", action: "api.hold.release", minimumRole: .admin, query: [],
+            body: ["reason"]),
+        Route(
+            method: "POST", pattern: "/v1/restrictions", action: "api.restrict", minimumRole: .operator, query: [],
+            body: ["recording_id", "case", "number", "ground", "reason"]),
+        Route(
+            method: "POST", pattern: "/v1/restrictions/lift", action: "api.unrestrict", minimumRole: .admin, query: [],
+            body: ["recording_id", "case", "number", "reason"]),
+        Route(
+            method: "POST", pattern: "/v1/erasure-requests", action: "api.erasure.request", minimumRole: .admin, query: [],
+            body: ["recording_id", "case", "number", "reason"]),
+        Route(
+            method: "GET", pattern: "/v1/erasure-requests/{id}", action: "api.erasure.status", minimumRole: .auditor, query: [],
+            body: []),
+        Route(method: "POST", pattern: "/v1/retention/plans", action: "api.retention.plan", minimumRole: .operator, query: [], body: ["reason"]),
+        Route(
+            method: "GET", pattern: "/v1/retention/plans/{id}", action: "api.retention.show", minimumRole: .auditor,
+            query: ["offset", "limit"], body: []),
+        Route(
+            method: "POST", pattern: "/v1/retention/plans/{id}/approve", action: "api.retention.approve", minimumRole: .admin,
+            query: [], body: ["reason"]),
+        Route(
+            method: "POST", pattern: "/v1/retention/plans/{id}/execute", action: "api.retention.execute", minimumRole: .admin,
+            query: [], body: ["reason"]),
+        Route(
+            method: "GET", pattern: "/v1/retention/forecast", action: "api.retention.forecast", minimumRole: .auditor,
+            query: ["weeks"], body: []),
     ]
 
     // MARK: Handling
@@ -181,11 +217,17 @@ public final class OperatorAPI: Sendable {
 
     private func dispatch(_ request: APIRequest, role: OperatorRole?, call: inout Call) throws -> (APIResponse, String) {
         let (segments, query) = try Self.parseTarget(request.target)
-        call.detail["path"] = .string("/" + segments.joined(separator: "/"))
+        call.detail["path"] = .string(Redaction.redactNumbers("/" + segments.joined(separator: "/")))
         let matching = Self.routes.filter { Self.match($0.segments, segments) != nil }
         if let route = matching.first(where: { $0.method == request.method }), let params = Self.match(route.segments, segments) {
             call.action = route.action
-            call.target = params["id"] ?? params["reference"]
+            call.target = params["id"]
+            // A case reference is case content: the audit log (kept for ever) names the case by row id, or by a
+            // keyed pseudonym if there is no such case.
+            if let ref = params["reference"] {
+                call.target = (try? database.caseAuditName(reference: ref)) ?? keys.pseudonym("case:" + ref)
+                call.detail["path"] = .string(route.pattern.replacingOccurrences(of: "{reference}", with: call.target!))
+            }
         }
         // Outsiders learn nothing, not even which routes exist (their refusal is audited as what they tried).
         guard let role else { throw Failure(403, "forbidden", policy.refusal(for: request.peer)) }
@@ -216,7 +258,10 @@ public final class OperatorAPI: Sendable {
         case "api.search": return (.json(try search(q, call: &call)), "ok")
         case "api.show":
             let id = try Self.recordingID(params["id"]!)
-            guard let detail = try database.recordingDetail(id) else { throw Failure(404, "not-found", "no recording with id \(id.lowercased)") }
+            guard var detail = try database.recordingDetail(id) else { throw Failure(404, "not-found", "no recording with id \(id.lowercased)") }
+            detail.retention.holds = try database.activeHolds(of: id)
+            detail.retention.restriction = try database.restriction(of: id)
+            detail.retention.pendingReview = try database.pendingReview(of: id)
             return (.json(detail), "ok")
         case "api.audio": return try audio(params["id"]!, q, role: role, call: &call)
         case "api.case.show":
@@ -238,6 +283,10 @@ public final class OperatorAPI: Sendable {
             return (.json(entry), "ok")
         case "api.quarantine.retry", "api.quarantine.discard":
             return try resolveQuarantine(route.action, id: params["id"]!, body: body, call: &call)
+        case "api.hold.list", "api.hold.create", "api.hold.show", "api.hold.release", "api.restrict", "api.unrestrict",
+            "api.erasure.request", "api.erasure.status", "api.retention.plan", "api.retention.show", "api.retention.approve",
+            "api.retention.execute", "api.retention.forecast":
+            return try retention(route.action, params: params, query: q, body: body, call: &call)
         default:
             throw Failure(500, "internal", "route \(route.action) has no handler")
         }
@@ -300,7 +349,13 @@ public final class OperatorAPI: Sendable {
             query.cursor = cursor
         }
         // Who searched for what is part of the record (a subject may ask who looked them up).
-        call.detail["query"] = .object(q.filter { $0.key != "cursor" }.mapValues { .string($0) })
+        // Numbers and case references are recorded as keyed pseudonyms: the audit log cannot be erased.
+        var recorded = q.filter { $0.key != "cursor" }.mapValues { JSONValue.string($0) }
+        if let n = query.number { recorded["number"] = .string(keys.pseudonym("number:" + n)) }
+        if let c = query.caseReference {
+            recorded["case"] = .string((try? database.caseAuditName(reference: c)) ?? keys.pseudonym("case:" + c))
+        }
+        call.detail["query"] = .object(recorded)
         return try database.search(query)
     }
 
@@ -312,8 +367,18 @@ public final class OperatorAPI: Sendable {
         }
         call.detail["format"] = .string(format.rawValue)
         guard let detail = try database.recordingDetail(id) else { throw Failure(404, "not-found", "no recording with id \(id.lowercased)") }
-        if detail.summary.state == "restricted", role != .admin {
-            throw Failure(403, "restricted", "recording \(id.lowercased) is restricted: only an admin may export it")
+        if detail.summary.state == "restricted" {
+            guard role == .admin else {
+                throw Failure(403, "restricted", "recording \(id.lowercased) is restricted: only an admin may export it, with a reason")
+            }
+            guard let reason = q["reason"]?.trimmingCharacters(in: .whitespaces), !reason.isEmpty, reason.count <= 1000 else {
+                throw Failure(
+                    403, "restricted", "recording \(id.lowercased) is restricted: an admin may export it only with a reason (reason=…)")
+            }
+            call.detail["reason"] = .string(reason)
+            call.detail["restricted"] = .bool(true)
+        } else if let reason = q["reason"] {
+            call.detail["reason"] = .string(String(reason.prefix(1000)))
         }
         let exporter = Exporter(store: store, database: database, keys: keys)
         let plan = try exporter.prepare(id: id, format: format)

@@ -34,10 +34,17 @@ public struct ArchiveConfig: Sendable, Equatable {
     public var apiOperatorGroup = "callarchive"
     public var apiAuditorGroup = "callarchive-audit"
     public var logLevel = "info"
+    /// Retention classes and their time zone (`retention.timeZone`, `retention.classes`).
+    public var retention = RetentionPolicy(timeZone: TimeZone(identifier: "UTC")!, classes: [])
+    /// How often the retention scheduler runs (`retention.interval`); nil = never on its own.
+    public var retentionInterval: Double? = 3600
+    /// How long backups keep a copy of what the live archive erased (`retention.backupRetention`); an
+    /// erasure answer says by when the last backup copy becomes unreadable.
+    public var backupRetention = RetentionPeriod(days: 35)
 
     public init() {}
 
-    public enum ValueType: String, Sendable { case string, int, double, bool }
+    public enum ValueType: String, Sendable { case string, int, double, bool, list }
 
     /// Every key: type, default (as text) and what it does.
     public static let keys: [(key: String, type: ValueType, doc: String)] = [
@@ -65,6 +72,10 @@ public struct ArchiveConfig: Sendable, Equatable {
         ("api.operatorGroup", .string, "members are operators: search, listen, export, link cases"),
         ("api.auditorGroup", .string, "members are auditors: metadata and audit log, never audio"),
         ("log.level", .string, "trace, debug, info, notice, warning, error, critical"),
+        ("retention.timeZone", .string, "IANA time zone for retention calendar arithmetic"),
+        ("retention.interval", .string, "how often disposal runs: PT1H, PT15M, 3600 (seconds) or off"),
+        ("retention.backupRetention", .string, "ISO 8601 period after which backups no longer hold erased data"),
+        ("retention.classes", .list, "retention classes (see Config/callarchive.yaml)"),
     ]
 
     /// Loads and validates; throws with every problem listed, each naming its key.
@@ -77,6 +88,8 @@ public struct ArchiveConfig: Sendable, Equatable {
         for (k, v) in environment where k.hasPrefix("CALLARCHIVE_") { envVars[k] = v }
         providers.append(EnvironmentVariablesProvider(environmentVariables: envVars).prefixKeys(with: "callarchive"))
         var present = Set<String>()
+        var fileValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        var policyText: String?
         if let path {
             guard FileSystem.exists(path) else {
                 throw ArchiveError(.config, "config file \(path) does not exist")
@@ -85,22 +98,33 @@ public struct ArchiveConfig: Sendable, Equatable {
             do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
                 throw ArchiveError(.config, "cannot read config file \(path)", cause: "\(error)")
             }
+            var scalars: [String: Any] = [:]
             do {
                 let tree = try Yams.load(yaml: text)
-                if let tree { flatten(tree, prefix: "", into: &present, problems: &problems) }
+                if let tree { flatten(tree, prefix: "", into: &scalars, problems: &problems) }
             } catch {
                 throw ArchiveError(.config, "config file \(path) is not valid YAML", cause: "\(error)")
             }
-            let known = Set(keys.map(\.key))
-            for k in present.sorted() where !known.contains(k) {
-                problems.append("unknown key \(k) in \(path) (known keys: see Config/callarchive.yaml)")
+            present = Set(scalars.keys)
+            let known = Dictionary(keys.map { ($0.key, $0.type) }, uniquingKeysWith: { a, _ in a })
+            for k in present.sorted() {
+                guard let type = known[k] else {
+                    problems.append("unknown key \(k) in \(path) (known keys: see Config/callarchive.yaml)")
+                    continue
+                }
+                if type == .list { continue }
+                if let value = configValue(scalars[k]!, as: type) {
+                    fileValues[AbsoluteConfigKey(k.split(separator: ".").map(String.init))] = value
+                } else {
+                    problems.append("key \(k) must be of type \(type.rawValue)")
+                }
             }
-            do {
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)))
-            } catch {
-                throw ArchiveError(.config, "config file \(path) cannot be loaded", cause: "\(error)")
-            }
+            // The retention classes are a list of mappings, which the key/value providers do not carry: they are
+            // read from the same YAML with line numbers for every problem.
+            policyText = text
         }
+        // The file's scalars, below the environment (the YAML tree was parsed once, above).
+        providers.append(InMemoryProvider(name: path, values: fileValues))
         let reader = ConfigReader(providers: providers)
         var c = ArchiveConfig()
         func str(_ k: String, _ into: inout String) {
@@ -150,6 +174,30 @@ public struct ArchiveConfig: Sendable, Equatable {
         str("api.operatorGroup", &c.apiOperatorGroup)
         str("api.auditorGroup", &c.apiAuditorGroup)
         str("log.level", &c.logLevel)
+        var policyValid = true
+        if let policyText {
+            do throws(ArchiveError) {
+                c.retention = try RetentionPolicy.parse(yaml: policyText, file: path ?? "the config file")
+            } catch {
+                problems.append(error.message)
+                policyValid = false
+            }
+        }
+        var zone = c.retention.timeZone.identifier
+        str("retention.timeZone", &zone)
+        if let tz = TimeZone(identifier: zone) { c.retention.timeZone = tz } else if policyValid {
+            problems.append("key retention.timeZone must be an IANA time zone name such as Europe/London (got \(zone))")
+        }
+        var interval = "PT1H"
+        str("retention.interval", &interval)
+        if let seconds = Self.parseInterval(interval) { c.retentionInterval = seconds > 0 ? seconds : nil } else {
+            problems.append("key retention.interval must be an ISO 8601 duration (PT1H, PT15M), a number of seconds, or off")
+        }
+        var backup = c.backupRetention.description
+        str("retention.backupRetention", &backup)
+        if let p = RetentionPeriod(iso: backup) { c.backupRetention = p } else {
+            problems.append("key retention.backupRetention must be an ISO 8601 period (P35D, P3M)")
+        }
         problems += c.valueProblems()
         if !problems.isEmpty {
             throw ArchiveError(.config, "configuration is invalid:\n  - " + problems.joined(separator: "\n  - "))
@@ -157,15 +205,58 @@ public struct ArchiveConfig: Sendable, Equatable {
         return c
     }
 
-    private static func flatten(_ node: Any, prefix: String, into keys: inout Set<String>, problems: inout [String]) {
+    private static func flatten(_ node: Any, prefix: String, into values: inout [String: Any], problems: inout [String]) {
         guard let map = node as? [AnyHashable: Any] else {
-            if !prefix.isEmpty { keys.insert(prefix) } else { problems.append("the config file must be a YAML mapping") }
+            if !prefix.isEmpty { values[prefix] = node } else { problems.append("the config file must be a YAML mapping") }
             return
         }
         for (k, v) in map {
             let name = prefix.isEmpty ? "\(k)" : prefix + "." + "\(k)"
-            if v is [AnyHashable: Any] { flatten(v, prefix: name, into: &keys, problems: &problems) } else { keys.insert(name) }
+            if v is [AnyHashable: Any] { flatten(v, prefix: name, into: &values, problems: &problems) } else { values[name] = v }
         }
+    }
+
+    /// A YAML scalar as the type its key declares; nil when it is not one (a list, or `many` for an int).
+    private static func configValue(_ v: Any, as type: ValueType) -> ConfigValue? {
+        switch type {
+        case .string:
+            if v is [Any] || v is [AnyHashable: Any] || v is NSNull { return nil }
+            return ConfigValue(.string("\(v)"), isSecret: false)
+        case .int:
+            if let i = v as? Int, !(v is Bool) { return ConfigValue(.int(i), isSecret: false) }
+            return nil
+        case .double:
+            if let i = v as? Int { return ConfigValue(.double(Double(i)), isSecret: false) }
+            if let d = v as? Double { return ConfigValue(.double(d), isSecret: false) }
+            return nil
+        case .bool:
+            if let b = v as? Bool { return ConfigValue(.bool(b), isSecret: false) }
+            return nil
+        case .list:
+            return nil
+        }
+    }
+
+    /// `PT1H`, `PT15M`, `PT90S`, `PT1H30M`, a plain number of seconds, or `off` (0).
+    static func parseInterval(_ text: String) -> Double? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if t == "off" || t == "0" { return 0 }
+        if let n = Double(t), n > 0 { return n }
+        guard t.hasPrefix("PT"), t.count > 2 else { return nil }
+        var total = 0.0
+        var number = ""
+        for c in t.dropFirst(2) {
+            if c.isNumber { number.append(c); continue }
+            guard let n = Double(number) else { return nil }
+            switch c {
+            case "H": total += n * 3600
+            case "M": total += n * 60
+            case "S": total += n
+            default: return nil
+            }
+            number = ""
+        }
+        return number.isEmpty && total > 0 ? total : nil
     }
 
     /// Range and consistency checks that need no filesystem.

@@ -13,6 +13,8 @@ public struct ArchiveDaemon: Sendable {
     public let recovery: Recovery.Report
     /// The operator API's logic; the daemon executable serves it on `config.apiSocket`.
     public let operatorAPI: OperatorAPI
+    public let disposer: Disposer
+    public let retentionService: RetentionService
 
     /// Opens everything the daemon needs, generating a development KEK if the config allows it.
     public static func open(config: ArchiveConfig, configPath: String?, logger: Logger) async throws(ArchiveError)
@@ -33,16 +35,39 @@ public struct ArchiveDaemon: Sendable {
         let keys = try loadKeys(config: config, logger: logger)
         let store = try FileStore(root: config.storePath)
         let database = try ArchiveDatabase(path: config.indexPath)
+        database.setRetentionPolicy(config.retention)
         let quarantine = Quarantine(root: config.quarantinePath, spoolRoot: config.spoolPath)
+        let disposer = Disposer(database: database, store: store)
+        // Destructions a crash interrupted are finished before anything else looks at the store (their keys are
+        // already gone; recovery would otherwise report their objects as orphans).
+        let finished = try disposer.finishInterrupted()
+        if finished > 0 {
+            logger.notice("finished destructions that a crash interrupted", metadata: ["retention.finished": "\(finished)"])
+        }
         let recovery = try Recovery.run(
             store: store, database: database, quarantine: quarantine, spool: config.spoolPath, logger: logger)
+        if let changed = try database.recomputeAllIfPolicyChanged() {
+            logger.notice("retention policy applied to the index", metadata: ["retention.recordings_changed": "\(changed)"])
+        }
+        let retentionService = RetentionService(disposer: disposer, interval: config.retentionInterval, logger: logger)
         let ingestor = Ingestor(
             store: store, database: database, keys: keys, quarantine: quarantine,
             flacLevel: config.flacLevel, filenamePattern: config.filenamePattern, logger: logger)
         let reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?
         if let configPath {
             reload = { () async throws(ArchiveError) -> IngestSettings in
-                IngestSettings(try await ArchiveConfig.load(path: configPath))
+                let new = try await ArchiveConfig.load(path: configPath)
+                database.setRetentionPolicy(new.retention)
+                retentionService.setInterval(new.retentionInterval)
+                let result: Result<Int?, ArchiveError> = await Blocking.run {
+                    do throws(ArchiveError) { return .success(try database.recomputeAllIfPolicyChanged()) } catch { return .failure(error) }
+                }
+                if case .success(let changed?) = result {
+                    logger.notice("retention policy reloaded and applied", metadata: ["retention.recordings_changed": "\(changed)"])
+                } else if case .failure(let error) = result {
+                    logger.error("retention policy reloaded but not yet applied to every recording", metadata: ["error": "\(error)"])
+                }
+                return IngestSettings(new)
             }
         } else {
             reload = nil
@@ -57,10 +82,10 @@ public struct ArchiveDaemon: Sendable {
             })
         let api = OperatorAPI(
             database: database, store: store, keys: keys, config: config, policy: AccessPolicy(config: config),
-            ingest: service)
+            ingest: service, disposer: disposer)
         return ArchiveDaemon(
             config: config, store: store, database: database, keys: keys, ingestService: service, recovery: recovery,
-            operatorAPI: api)
+            operatorAPI: api, disposer: disposer, retentionService: retentionService)
     }
 
     static func loadKeys(config: ArchiveConfig, logger: Logger) throws(ArchiveError) -> KeyRing {
@@ -81,7 +106,7 @@ public struct ArchiveDaemon: Sendable {
     /// first, then intake, which lets files in flight finish.
     public func serviceGroup(logger: Logger, front: [any Service] = []) -> ServiceGroup {
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: ingestService)] + front.map { .init(service: $0) },
+            services: [.init(service: ingestService), .init(service: retentionService)] + front.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         // Below the unit's TimeoutStopSec (90 s): an export still streaming is then cut (its client sees a

@@ -106,15 +106,28 @@ public struct RecordingDetail: Codable, Sendable, Equatable {
     }
 
     public struct Retention: Codable, Sendable, Equatable {
-        /// `active` (kept), `restricted` or `destroyed`.
+        /// `active` (kept), `restricted` or `destroying`.
         public var state: String
         /// When the recording becomes eligible for deletion; null while a case keeps it open-ended.
         public var retainUntil: String?
         public var policyClass: String?
+        /// `destroy` or `review`: what happens at retain_until.
+        public var action: String?
+        /// Why there is no date: `indefinite: …` (an open case) or `unclassified` (no class applies).
+        public var note: String?
+        /// Not destroyed before this (retain_until plus the class's grace, or a released hold's grace).
+        public var disposeAfter: String?
+        /// Ids of the active holds that cover it.
+        public var holds: [Int64]?
+        public var restriction: RestrictionInfo?
+        /// A shorter retention computed but not applied, waiting for an admin.
+        public var pendingReview: RetentionReview?
         enum CodingKeys: String, CodingKey {
-            case state
+            case state, action, note, holds, restriction
             case retainUntil = "retain_until"
             case policyClass = "policy_class"
+            case disposeAfter = "dispose_after"
+            case pendingReview = "pending_review"
         }
     }
 
@@ -177,7 +190,10 @@ public struct RecordingDetail: Codable, Sendable, Equatable {
         bitsPerSample = row["bits_per_sample"]
         frames = row["frames"]
         self.cases = cases
-        retention = Retention(state: row["state"], retainUntil: row["retain_until"], policyClass: row["policy_class"])
+        let graceEnd = [row["dispose_after"] as String?, row["release_grace_until"] as String?].compactMap { $0 }.max()
+        retention = Retention(
+            state: row["state"], retainUntil: row["retain_until"], policyClass: row["policy_class"], action: row["retention_action"],
+            note: row["retention_note"], disposeAfter: graceEnd)
     }
 
     static func decodeJSON<T: Decodable>(_ text: String?) -> T? {
@@ -453,18 +469,24 @@ extension ArchiveDatabase {
         public var changed: Bool
     }
 
-    /// Applies `change` to case `reference` and audits it, in one transaction. Linking creates the case (open)
-    /// if needed; everything else needs an existing case (`not-found`).
+    /// Applies `change` to case `reference`, recomputes the retention of every recording it affects and audits
+    /// it, in one transaction. Linking creates the case (open) if needed; everything else needs an existing case
+    /// (`not-found`). The audit entry names the case `case#<row id>` (see `caseIDs`).
     public func changeCase(
         reference: String, change: CaseChange, audit: AuditRecord, now: Date = Date()
     ) throws(ArchiveError) -> CaseChangeResult {
-        try write("change case") { db in
+        let policy = currentRetentionPolicy
+        return try write("change case") { db in
             var changed = false
+            var affected: [String] = []
+            let cause: String
             switch change {
             case .link(let id):
                 guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM recordings WHERE id = ?)", arguments: [id.lowercased]) == true
                 else { throw ArchiveError(.notFound, "no recording with id \(id.lowercased)") }
                 changed = !(try Self.link(db, recording: id.lowercased, references: [reference], kind: "operator", now: now)).isEmpty
+                affected = [id.lowercased]
+                cause = "case linked"
             case .unlink(let id):
                 guard let caseID = try Int64.fetchOne(db, sql: "SELECT id FROM cases WHERE reference = ?", arguments: [reference]) else {
                     throw ArchiveError(.notFound, "no case \(reference)")
@@ -475,25 +497,40 @@ extension ArchiveDatabase {
                     throw ArchiveError(.notFound, "recording \(id.lowercased) is not linked to case \(reference)")
                 }
                 changed = true
+                affected = [id.lowercased]
+                cause = "case unlinked"
             case .close(let at):
                 try db.execute(
                     sql: "UPDATE cases SET status = 'closed', closed_at = ? WHERE reference = ? AND (status <> 'closed' OR closed_at IS NOT ?)",
                     arguments: [RFC3339.format(at), reference, RFC3339.format(at)])
                 changed = db.changesCount > 0
+                cause = "case closed"
             case .reopen:
                 try db.execute(
                     sql: "UPDATE cases SET status = 'open', closed_at = NULL WHERE reference = ? AND status <> 'open'",
                     arguments: [reference])
                 changed = db.changesCount > 0
+                cause = "case reopened"
             }
-            guard let info = try Self.caseInfo(db, reference: reference) else {
+            guard let caseID = try Int64.fetchOne(db, sql: "SELECT id FROM cases WHERE reference = ?", arguments: [reference]) else {
                 throw ArchiveError(.notFound, "no case \(reference)")
+            }
+            if changed, affected.isEmpty {
+                affected = try String.fetchAll(db, sql: "SELECT recording_id FROM recording_cases WHERE case_id = ?", arguments: [caseID])
             }
             var detail = audit.detail
             detail["changed"] = .bool(changed)
             try Self.appendAudit(
-                db, now: now, actor: audit.actor.name, role: audit.actor.role, action: audit.action, target: audit.target,
+                db, now: now, actor: audit.actor.name, role: audit.actor.role, action: audit.action, target: "case#\(caseID)",
                 outcome: audit.outcome, detail: detail)
+            if changed {
+                for id in affected {
+                    try Self.recomputeRetention(db, recording: id, policy: policy, cause: cause, actor: audit.actor, now: now)
+                }
+            }
+            guard let info = try Self.caseInfo(db, reference: reference) else {
+                throw ArchiveError(.notFound, "no case \(reference)")
+            }
             return CaseChangeResult(caseInfo: info, changed: changed)
         }
     }

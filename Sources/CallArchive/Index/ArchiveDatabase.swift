@@ -1,12 +1,15 @@
 import Crypto
 import Foundation
 import GRDB
+import Synchronization
 
 /// The one owner of the SQLite index. Migrations run in `init`; each write method is one transaction
 /// that keeps the invariants. Calls block: use them from worker threads, not the concurrency pool.
 public final class ArchiveDatabase: Sendable {
     let pool: DatabasePool
     public let path: String
+    /// The retention policy new recordings and case changes are computed with (`setRetentionPolicy`).
+    let retentionPolicy = Mutex(RetentionPolicy(timeZone: TimeZone(identifier: "UTC")!, classes: []))
 
     public init(path: String) throws(ArchiveError) {
         self.path = path
@@ -166,6 +169,7 @@ public final class ArchiveDatabase: Sendable {
                     ALTER TABLE quarantine ADD COLUMN resolution_reason TEXT;
                     """)
         }
+        registerRetentionMigration(&m)
         return m
     }
 
@@ -195,6 +199,7 @@ public final class ArchiveDatabase: Sendable {
     func insertRecording(_ r: NewRecording, now: Date = Date()) throws(ArchiveError) -> InsertOutcome {
         let e = r.encoded
         let m = r.metadata
+        let policy = currentRetentionPolicy
         return try write("insert recording \(e.id)") { db in
             if let existing = try String.fetchOne(
                 db, sql: "SELECT id FROM recordings WHERE original_sha256 = ?", arguments: [e.originalSHA256]),
@@ -229,12 +234,16 @@ public final class ArchiveDatabase: Sendable {
                     sql: "INSERT INTO recording_tags (tag, sort_at, recording_id) VALUES (?, ?, ?)", arguments: [tag, sortAt, id])
             }
             let linked = try Self.link(db, recording: id, references: m.caseReferences, kind: "ingest", now: now)
+            // The audit log is kept for ever and cannot be edited, so it names nothing personal: cases by their
+            // row id (meaningless once a case is destroyed), file names with numbers redacted.
             try Self.appendAudit(
                 db, now: now, actor: "callarchived", role: "system", action: "ingest", target: id, outcome: "ok",
                 detail: [
-                    "source": .string(r.sourceName), "original_sha256": .string(e.originalSHA256),
-                    "cases": .array(linked.map { .string($0) }),
+                    "source": .string(Redaction.redactNumbers(r.sourceName)), "original_sha256": .string(e.originalSHA256),
+                    "cases": .array(try Self.caseIDs(db, linked).map { .string($0) }),
                 ])
+            try Self.recomputeRetention(
+                db, recording: id, policy: policy, cause: "ingest", actor: Self.systemActor, now: now)
             return .inserted
         }
     }
@@ -246,12 +255,20 @@ public final class ArchiveDatabase: Sendable {
         throws(ArchiveError) -> [String]
     {
         let id = existing.lowercased
+        let policy = currentRetentionPolicy
         return try write("record duplicate of \(existing)") { db in
             let linked = try Self.link(db, recording: id, references: metadata.caseReferences, kind: "duplicate", now: now)
             try Self.appendAudit(
                 db, now: now, actor: "callarchived", role: "system", action: "ingest-duplicate", target: id,
                 outcome: "ok",
-                detail: ["source": .string(sourceName), "new_cases": .array(linked.map { .string($0) })])
+                detail: [
+                    "source": .string(Redaction.redactNumbers(sourceName)),
+                    "new_cases": .array(try Self.caseIDs(db, linked).map { .string($0) }),
+                ])
+            if !linked.isEmpty {
+                try Self.recomputeRetention(
+                    db, recording: id, policy: policy, cause: "case linked", actor: Self.systemActor, now: now)
+            }
             return linked
         }
     }
@@ -266,8 +283,9 @@ public final class ArchiveDatabase: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?)
                     """, arguments: [name, path, code, message, detectedFormat, RFC3339.format(now)])
             try Self.appendAudit(
-                db, now: now, actor: "callarchived", role: "system", action: "quarantine", target: name, outcome: code,
-                detail: ["message": .string(message)])
+                db, now: now, actor: "callarchived", role: "system", action: "quarantine", target: Redaction.redactNumbers(name),
+                outcome: code,
+                detail: ["message": .string(Redaction.redactNumbers(message))])
         }
     }
 
@@ -287,6 +305,13 @@ public final class ArchiveDatabase: Sendable {
             if db.changesCount > 0 { linked.append(ref) }
         }
         return linked
+    }
+
+    /// How the audit log names cases: `case#<row id>`, which says nothing once the case is gone.
+    static func caseIDs(_ db: Database, _ references: [String]) throws -> [String] {
+        try references.map { ref in
+            "case#" + String(try Int64.fetchOne(db, sql: "SELECT id FROM cases WHERE reference = ?", arguments: [ref]) ?? 0)
+        }
     }
 
     /// Appends a hash-linked audit entry: `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical JSON of the entry)`.

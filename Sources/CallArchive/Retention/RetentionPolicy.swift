@@ -102,10 +102,13 @@ public struct PolicyClass: Sendable, Equatable {
     public var period: RetentionPeriod
     public var action: Action
     public var grace: RetentionPeriod
+    /// Why a recording of this class must be kept even when its subject asks for erasure (a legal obligation,
+    /// safeguarding); nil when erasure is honoured.
+    public var erasureExemption: String?
 
     public init(
         name: String, match: Match = Match(), trigger: Trigger, period: RetentionPeriod, action: Action,
-        grace: RetentionPeriod = RetentionPeriod(days: 30)
+        grace: RetentionPeriod = RetentionPeriod(days: 30), erasureExemption: String? = nil
     ) {
         self.name = name
         self.match = match
@@ -113,6 +116,7 @@ public struct PolicyClass: Sendable, Equatable {
         self.period = period
         self.action = action
         self.grace = grace
+        self.erasureExemption = erasureExemption
     }
 
     func matches(_ r: RetentionFacts) -> Bool {
@@ -188,11 +192,11 @@ public enum RetentionChange: Sendable, Equatable {
         guard let old else { return .extend }
         if old == new { return .unchanged }
         switch (old.date, new.date) {
-        case (let o?, let n?): return n > o ? .extend : n < o ? .shortenNeedsReview : .unchanged
-        // From a date to "indefinite" or "unclassified" keeps it longer; from indefinite to a date is shorter.
-        case (.some, nil): return .extend
-        case (nil, .some): return .shortenNeedsReview
-        case (nil, nil): return .extend
+        case (let o?, let n?): return n > o ? .extend : n < o ? .shortenNeedsReview : .extend
+        // From a date to "indefinite" or "unclassified" keeps it longer. From no date to a date is the event
+        // the recording waited for (its case closed) or a deliberate, audited operator change (a case unlinked,
+        // a class added): applied, and still protected by the class's grace before anything is destroyed.
+        case (.some, nil), (nil, .some), (nil, nil): return .extend
         }
     }
 }
@@ -226,6 +230,31 @@ public struct RetentionPolicy: Sendable, Equatable {
         return .until(latest.1, className: latest.0.name, action: latest.0.action)
     }
 
+    /// Every class that governs a recording: its own matches and its cases' named classes.
+    public func governingClasses(_ r: RetentionFacts) -> [PolicyClass] {
+        var out = classes.filter { $0.matches(r) }
+        for linked in r.cases {
+            if let name = linked.className, let c = classes.first(where: { $0.name == name }), !out.contains(c) { out.append(c) }
+        }
+        return out
+    }
+
+    /// The grace of class `name` (30 days for an unknown or missing class).
+    public func grace(of name: String?) -> RetentionPeriod {
+        classes.first { $0.name == name }?.grace ?? RetentionPeriod(days: 30)
+    }
+
+    /// A stable text of everything that decides retention: when it changes, every recording is recomputed.
+    public var fingerprint: String {
+        var s = "tz=\(timeZone.identifier)\n"
+        for c in classes {
+            let m = c.match
+            s += "\(c.name)|\(c.trigger.rawValue)|\(c.period)|\(c.action.rawValue)|\(c.grace)|"
+            s += "\(m.direction ?? "")|\(m.queue ?? "")|\((m.tags ?? []).joined(separator: ","))|\(m.hasCase.map { "\($0)" } ?? "")\n"
+        }
+        return s
+    }
+
     /// The event a class counts from; nil when it has not happened yet (a case still open, or none linked).
     private func trigger(_ c: PolicyClass, _ r: RetentionFacts, cases: [RetentionFacts.Case]) -> Date? {
         switch c.trigger {
@@ -252,7 +281,7 @@ public struct RetentionPolicy: Sendable, Equatable {
         guard let map = section.mapping else {
             throw ArchiveError(.config, "\(at(section)): retention must be a mapping (timeZone, classes)")
         }
-        for (key, _) in map where !["timeZone", "classes", "interval"].contains(key.string ?? "") {
+        for (key, _) in map where !["timeZone", "classes", "interval", "backupRetention"].contains(key.string ?? "") {
             problems.append("\(at(key)): unknown key retention.\(key.string ?? "?")")
         }
         var zone = TimeZone(identifier: "UTC")!
@@ -286,7 +315,7 @@ public struct RetentionPolicy: Sendable, Equatable {
 
     private static func parseClass(_ node: Node, at: (Node) -> String) throws(ArchiveError) -> PolicyClass {
         guard let map = node.mapping else { throw ArchiveError(.config, "\(at(node)): a retention class must be a mapping") }
-        let known = ["name", "match", "trigger", "period", "action", "grace"]
+        let known = ["name", "match", "trigger", "period", "action", "grace", "erasureExemption"]
         for (key, _) in map where !known.contains(key.string ?? "") {
             throw ArchiveError(.config, "\(at(key)): unknown key \(key.string ?? "?") in a retention class (known: \(known.joined(separator: ", ")))")
         }
@@ -342,8 +371,15 @@ public struct RetentionPolicy: Sendable, Equatable {
         if trigger == .caseClosed, match.hasCase == false {
             throw ArchiveError(.config, "\(at(node)): class \(name) counts from case closure but matches recordings without a case")
         }
+        var exemption: String?
+        if let e = map["erasureExemption"] {
+            guard let text = e.string, !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw ArchiveError(.config, "\(at(e)): erasureExemption must be text (the legal ground for refusing erasure)")
+            }
+            exemption = text
+        }
         return PolicyClass(
             name: name, match: match, trigger: trigger, period: p, action: action,
-            grace: try period("grace") ?? RetentionPeriod(days: 30))
+            grace: try period("grace") ?? RetentionPeriod(days: 30), erasureExemption: exemption)
     }
 }

@@ -125,3 +125,17 @@ public struct KeyRing: Sendable {
         return try kek.unwrap(wrapped)
     }
 }
+
+extension KeyRing {
+    /// A stable, keyed pseudonym (`p:` and 24 hex digits) for something personal the audit log must point at
+    /// without holding it: a phone number searched for, the subject of an erasure request. The same input gives
+    /// the same pseudonym while the KEK stays the same, so "who looked up this number" can still be answered by
+    /// whoever holds the key; without it the pseudonym says nothing. HMAC-SHA256 under a key derived from the
+    /// current KEK with HKDF (never the KEK itself).
+    public func pseudonym(_ text: String) -> String {
+        let key = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: current.key, info: Data("callarchive audit pseudonym v1".utf8), outputByteCount: 32)
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key)
+        return "p:" + Data(mac).prefix(12).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The retention scheduler: every `retention.interval` it finishes interrupted destructions, erases deferred
+/// erasures whose holds are gone, and executes a `scheduled` plan of what `destroy` classes make due (past
+/// grace). `review` classes only ever wait for an admin (`retention plan`, `approve`, `execute`).
+public final class RetentionService: Service, Sendable {
+    let disposer: Disposer
+    let interval: Mutex<Double?>
+    let logger: Logger
+
+    public init(disposer: Disposer, interval: Double?, logger: Logger) {
+        self.disposer = disposer
+        self.interval = Mutex(interval)
+        self.logger = logger
+    }
+
+    /// Applies a reloaded `retention.interval` (from the next wait on).
+    public func setInterval(_ seconds: Double?) { interval.withLock { $0 = seconds } }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let seconds = self.interval.withLock { $0 } ?? 3600
+                do { try await Task.sleep(for: .milliseconds(Int(seconds * 1000))) } catch { return }
+                guard self.interval.withLock({ $0 }) != nil else { continue }
+                await self.runOnce()
+            }
+        }
+    }
+
+    /// One run now; failures are logged, and the next run tries again.
+    public func runOnce(now: Date = Date()) async {
+        let disposer = self.disposer
+        let result: Result<ExecutionReport?, ArchiveError> = await Blocking.run {
+            do throws(ArchiveError) { return .success(try disposer.runScheduled(now: now)) } catch { return .failure(error) }
+        }
+        switch result {
+        case .success(let report?):
+            logger.notice(
+                "scheduled disposal ran",
+                metadata: [
+                    "retention.plan": "\(report.planID)", "retention.destroyed": "\(report.destroyed)",
+                    "retention.skipped": "\(report.skipped.values.reduce(0, +))",
+                ])
+        case .success(nil):
+            logger.debug("scheduled disposal: nothing due")
+        case .failure(let error):
+            logger.error("scheduled disposal failed; the next run retries", metadata: ["error": "\(error)"])
+        }
+    }
+}

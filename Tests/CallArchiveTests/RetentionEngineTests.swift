@@ -1,0 +1,331 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import CallArchive
+
+/// The retention engine over a real index and store, with an injected clock: recordings are ingested for real
+/// (tiny WAVs with sidecars that set the call's start, direction, tags and cases), then planned, approved and
+/// executed at chosen instants. Nothing sleeps.
+@Suite("Retention engine: retain_until, holds, erasure, disposal")
+struct RetentionEngineTests {
+    static let policyYAML = """
+        retention:
+          timeZone: Europe/London
+          classes:
+            - name: default
+              trigger: call_started
+              period: P1M
+              action: destroy
+              grace: P7D
+            - name: complaints
+              match: {tags: [complaint]}
+              trigger: call_started
+              period: P3M
+              action: review
+              grace: P0D
+            - name: casework
+              trigger: case_closed
+              period: P6M
+              action: destroy
+              grace: P0D
+            - name: safeguarding
+              match: {queue: safeguarding}
+              trigger: call_started
+              period: P1M
+              action: destroy
+              grace: P0D
+              erasureExemption: Children Act 1989 s.47 record-keeping duty
+        """
+
+    struct Fixture {
+        let archive: TestArchive
+        let disposer: Disposer
+        let admin = AuditActor(name: "uid=0(root)", role: "admin")
+        var db: ArchiveDatabase { archive.database }
+
+        init(dir: String, yaml: String = RetentionEngineTests.policyYAML) throws {
+            archive = try TestArchive(root: dir)
+            archive.database.setRetentionPolicy(try RetentionPolicy.parse(yaml: yaml))
+            disposer = Disposer(database: archive.database, store: archive.store, batchSize: 3)
+        }
+
+        /// Ingests a short WAV whose sidecar says when the call started and what it is; returns its id.
+        func ingest(
+            _ name: String, started: String, caller: String = "+441632960001", tags: [String] = [], queue: String? = nil,
+            cases: [String] = []
+        ) throws -> String {
+            var sidecar: [String: Any] = [
+                "call_id": name, "started_at": started, "direction": "inbound", "caller_number": caller, "tags": tags,
+                "case_references": cases,
+            ]
+            if let queue { sidecar["queue"] = queue }
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: sidecar), as: UTF8.self)
+            let samples = WAVFixture.signal(frames: 800, channels: 1, bits: 16, seed: UInt64(abs(name.hashValue) % 1000))
+            let item = try archive.spool(
+                WAVFixture.file(channels: 1, rate: 8000, bits: 16, data: WAVFixture.pcm(samples, bits: 16)), name: name + ".wav",
+                sidecar: json)
+            guard case .archived(let id) = archive.ingestor.ingest(item) else { throw ArchiveError(.usage, "ingest of \(name) failed") }
+            return id.lowercased
+        }
+
+        func retention(_ id: String) throws -> RecordingDetail.Retention? {
+            try db.recordingDetail(UUID(uuidString: id)!)?.retention
+        }
+
+        func audit(_ reason: String = "test") -> AuditRecord {
+            AuditRecord(actor: admin, action: "test", target: nil, outcome: "ok", detail: ["reason": .string(reason)])
+        }
+
+        /// Plans at `now` and returns the plan with all its items.
+        func plan(at now: String) throws -> DisposalPlan {
+            let p = try #require(try disposer.plan(actor: admin, reason: "test", now: date(now)))
+            return try #require(try disposer.show(p.id))
+        }
+
+        func tombstones() throws -> [Row] {
+            try db.read("tombstones") { try Row.fetchAll($0, sql: "SELECT * FROM tombstones ORDER BY recording_id") }
+        }
+    }
+
+    static func date(_ s: String) -> Date { RFC3339.parse(s)! }
+
+    @Test("time-based expiry: month-end clamped in the policy's zone, grace, then destroyed in four steps with a tombstone")
+    func timeBasedExpiry() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir)
+            // 31 January + P1M = 28 February (clamped), same London wall time (GMT in winter).
+            let id = try f.ingest("jan31", started: "2026-01-31T10:00:00Z")
+            let r = try #require(try f.retention(id))
+            #expect(r.retainUntil == "2026-02-28T10:00:00.000Z")
+            #expect(r.policyClass == "default" && r.action == "destroy")
+            #expect(r.disposeAfter == "2026-03-07T10:00:00.000Z", "grace P7D")
+            let objectPath = f.archive.store.objectPath(for: UUID(uuidString: id)!)
+            #expect(fileExists(objectPath))
+
+            #expect(try f.plan(at: "2026-02-28T09:59:59Z").itemCount == 0, "not due a second early")
+            let inGrace = try f.plan(at: "2026-03-01T00:00:00Z")
+            #expect(inGrace.items?.map(\.disposition) == ["blocked"])
+            #expect(inGrace.items?.first?.detail == "in grace until 2026-03-07T10:00:00.000Z")
+            // Executing a plan made in grace destroys nothing, even later: each item is re-checked, and a blocked
+            // item is never executed.
+            #expect(try f.disposer.execute(inGrace.id, actor: f.admin, reason: "t", now: Self.date("2026-03-01T00:00:00Z")).destroyed == 0)
+
+            let due = try f.plan(at: "2026-03-07T10:00:00Z")
+            #expect(due.items?.map(\.disposition) == ["destroy"])
+            #expect(due.items?.first?.rule == "default" && due.items?.first?.dueAt == "2026-02-28T10:00:00.000Z")
+            #expect(due.hash.count == 64)
+            let report = try f.disposer.execute(due.id, actor: f.admin, reason: "t", now: Self.date("2026-03-07T10:00:00Z"))
+            #expect(report.destroyed == 1)
+            #expect(!fileExists(objectPath))
+            #expect(try f.db.recordingDetail(UUID(uuidString: id)!) == nil)
+            let stones = try f.tombstones()
+            #expect(stones.count == 1)
+            #expect(stones.first?["recording_id"] == id && stones.first?["plan_id"] == due.id)
+            #expect((stones.first?["rule"] as String?)?.contains("default") == true)
+            #expect(try f.db.caseCount() == 0)
+            // Again: idempotent — nothing left to do, no second tombstone.
+            #expect(try f.disposer.execute(due.id, actor: f.admin, reason: "t", now: Self.date("2026-03-08T00:00:00Z")).destroyed == 0)
+            #expect(try f.tombstones().count == 1)
+            let audit = try f.db.auditTail(limit: 50)
+            #expect(audit.contains { $0.action == "retention.destroy" && $0.target == id && $0.detail["plan"] == .string(due.id) })
+            #expect(audit.contains { $0.action == "retention.set" && $0.target == id && $0.detail["old"] == .null })
+            let plan = try #require(try f.disposer.show(due.id))
+            #expect(plan.status == "executed" && plan.items?.first?.outcome == "destroyed")
+        }
+    }
+
+    @Test("case-closed expiry: open is indefinite; close starts the clock; reopen stops it; an earlier close date goes to review")
+    func caseClosedExpiry() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir)
+            let id = try f.ingest("case-call", started: "2026-01-05T09:00:00Z", cases: ["C-100"])
+            var r = try #require(try f.retention(id))
+            #expect(r.retainUntil == nil)
+            #expect(r.note?.hasPrefix("indefinite: class casework counts from case closure") == true)
+
+            let actor = AuditActor(name: "uid=1000(op)", role: "operator")
+            func change(_ c: ArchiveDatabase.CaseChange, at now: String) throws {
+                _ = try f.db.changeCase(
+                    reference: "C-100", change: c,
+                    audit: AuditRecord(actor: actor, action: "api.case.status", target: nil, outcome: "ok", detail: [:]),
+                    now: Self.date(now))
+            }
+            try change(.close(at: Self.date("2026-08-31T12:00:00Z")), at: "2026-08-31T12:00:00Z")
+            r = try #require(try f.retention(id))
+            // 31 August (BST) + P6M = 28 February (GMT): same wall time, clamped.
+            #expect(r.retainUntil == "2027-02-28T13:00:00.000Z")
+            #expect(r.policyClass == "casework")
+
+            try change(.reopen, at: "2026-09-01T00:00:00Z")
+            r = try #require(try f.retention(id))
+            #expect(r.retainUntil == nil && r.note?.hasPrefix("indefinite") == true, "reopened: kept until it closes again")
+            #expect(try f.plan(at: "2027-06-01T00:00:00Z").itemCount == 0)
+
+            try change(.close(at: Self.date("2026-10-15T12:00:00Z")), at: "2026-10-15T12:00:00Z")
+            #expect(try f.retention(id)?.retainUntil == "2027-04-15T12:00:00.000Z")
+            // The closing date corrected to an earlier one: shorter, so it waits for an admin.
+            try change(.close(at: Self.date("2026-09-15T12:00:00Z")), at: "2026-10-16T00:00:00Z")
+            r = try #require(try f.retention(id))
+            #expect(r.retainUntil == "2027-04-15T12:00:00.000Z", "never shortened silently")
+            let review = try #require(try f.db.pendingReview(of: UUID(uuidString: id)!))
+            #expect(review.proposedUntil == "2027-03-15T13:00:00.000Z" && review.cause == "case closed")
+            let audit = try f.db.auditTail(limit: 30)
+            #expect(audit.contains { $0.action == "retention.shorten-proposed" && $0.target == id && $0.outcome == "review" })
+
+            let plan = try f.plan(at: "2026-10-16T00:00:00Z")
+            #expect(plan.items?.map(\.disposition) == ["shorten"])
+            _ = try f.disposer.approve(plan.id, actor: f.admin, reason: "closing date corrected", now: Self.date("2026-10-16T01:00:00Z"))
+            #expect(try f.retention(id)?.retainUntil == "2027-03-15T13:00:00.000Z")
+            #expect(try f.db.pendingReview(of: UUID(uuidString: id)!) == nil)
+            #expect(try f.disposer.show(plan.id)?.items?.first?.outcome == "applied")
+        }
+    }
+
+    @Test("overlapping classes: the longest wins, and a review class waits for approval")
+    func overlappingClasses() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir)
+            let id = try f.ingest("complaint", started: "2026-01-10T10:00:00Z", tags: ["complaint"])
+            let r = try #require(try f.retention(id))
+            #expect(r.policyClass == "complaints" && r.retainUntil == "2026-04-10T09:00:00.000Z" && r.action == "review")
+            let plan = try f.plan(at: "2026-04-11T00:00:00Z")
+            #expect(plan.items?.map(\.disposition) == ["review"])
+            let first = try f.disposer.execute(plan.id, actor: f.admin, reason: "t", now: Self.date("2026-04-11T00:00:00Z"))
+            #expect(first.destroyed == 0 && first.notApproved == 1)
+            #expect(try f.retention(id) != nil)
+            // The scheduler never destroys a review class by itself.
+            #expect(try f.disposer.runScheduled(now: Self.date("2026-05-01T00:00:00Z")) == nil)
+            #expect(try f.retention(id) != nil)
+            _ = try f.disposer.approve(plan.id, actor: f.admin, reason: "reviewed", now: Self.date("2026-04-12T00:00:00Z"))
+            let second = try f.disposer.execute(plan.id, actor: f.admin, reason: "t", now: Self.date("2026-04-12T00:00:00Z"))
+            #expect(second.destroyed == 1)
+            #expect(try f.tombstones().count == 1)
+        }
+    }
+
+    @Test("holds beat expiry and erasure; a hold made before an ingest catches it; release, then grace")
+    func holds() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir)
+            let number = "+441632960777"
+            let byNumber = try f.db.createHold(
+                .init(type: "legal", authority: "High Court claim 2026-44", reason: "litigation", reviewAt: Self.date("2026-06-01T00:00:00Z"),
+                      scope: .init(numbers: [number])),
+                audit: f.audit(), now: Self.date("2026-01-01T00:00:00Z"))
+            #expect(byNumber.recordingCount == 0)
+            // Ingested after the hold: caught by its scope.
+            let held = try f.ingest("held", started: "2026-01-02T10:00:00Z", caller: number)
+            let free = try f.ingest("free", started: "2026-01-02T11:00:00Z")
+            #expect(try f.db.hold(byNumber.id)?.recordings == [held])
+            #expect(try f.db.activeHolds(of: UUID(uuidString: held)!) == [byNumber.id])
+
+            // Due and past grace: the held one is blocked, the other is destroyed.
+            let plan = try f.plan(at: "2026-03-01T00:00:00Z")
+            let items = Dictionary(uniqueKeysWithValues: (plan.items ?? []).map { ($0.recordingID, $0) })
+            #expect(items[held]?.disposition == "blocked" && items[held]?.detail == "held by hold \(byNumber.id)")
+            #expect(items[free]?.disposition == "destroy")
+            #expect(try f.disposer.execute(plan.id, actor: f.admin, reason: "t", now: Self.date("2026-03-01T00:00:00Z")).destroyed == 1)
+            #expect(try f.db.holds(state: "active", overdue: true, now: Self.date("2026-07-01T00:00:00Z")).map(\.id) == [byNumber.id])
+
+            // An erasure request for the number: held, so deferred.
+            let erasure = try f.disposer.requestErasure(
+                .number(number), subjectLabel: "p:test", reason: "subject asked by phone", actor: f.admin,
+                backupRetention: RetentionPeriod(days: 35), now: Self.date("2026-03-31T10:00:00Z"))
+            #expect(erasure.items.map(\.decision) == ["deferred"])
+            #expect(erasure.deadline == "2026-04-30T10:00:00.000Z", "one calendar month, London wall time (BST)")
+            #expect(erasure.backupsUnreadableBy == "2026-05-05T10:00:00.000Z")
+            #expect(try f.retention(held) != nil)
+
+            // Release: the deferred erasure goes now (the subject's right does not wait for grace).
+            _ = try f.db.releaseHold(byNumber.id, reason: "claim settled", audit: f.audit(), now: Self.date("2026-04-01T00:00:00Z"))
+            #expect(try f.disposer.processDeferredErasures(now: Self.date("2026-04-01T00:00:00Z")) == 1)
+            #expect(try f.retention(held) == nil)
+            let status = try #require(try f.disposer.erasureStatus(erasure.id))
+            #expect(status.items.map(\.decision) == ["erased"] && status.items.first?.erasedAt != nil)
+            let stones = try f.tombstones()
+            #expect(stones.contains { $0["recording_id"] == held && ($0["erasure_id"] as Int64?) == erasure.id })
+        }
+    }
+
+    @Test("a released hold leaves its recordings in grace; then the scheduler destroys them")
+    func releaseThenGrace() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir)
+            let id = try f.ingest("ranged", started: "2026-01-02T10:00:00Z")
+            let hold = try f.db.createHold(
+                .init(type: "investigation", authority: "DPO", reason: "incident 7", reviewAt: nil,
+                      scope: .init(from: "2026-01-01T00:00:00.000Z", to: "2026-01-03T00:00:00.000Z")),
+                audit: f.audit(), now: Self.date("2026-01-05T00:00:00Z"))
+            #expect(hold.recordingCount == 1)
+            #expect(try f.disposer.runScheduled(now: Self.date("2026-03-01T00:00:00Z")) == nil, "held: nothing to do")
+            _ = try f.db.releaseHold(hold.id, reason: "closed", audit: f.audit(), now: Self.date("2026-03-10T00:00:00Z"))
+            #expect(try f.retention(id)?.disposeAfter == "2026-03-17T00:00:00.000Z", "class default's grace (P7D) from the release")
+            let plan = try f.plan(at: "2026-03-12T00:00:00Z")
+            #expect(plan.items?.first?.detail == "in grace until 2026-03-17T00:00:00.000Z")
+            #expect(try f.disposer.runScheduled(now: Self.date("2026-03-16T23:59:59Z")) == nil)
+            let report = try #require(try f.disposer.runScheduled(now: Self.date("2026-03-17T00:00:00Z")))
+            #expect(report.destroyed == 1)
+            #expect(try f.retention(id) == nil)
+        }
+    }
+
+    @Test("erasure: erased now, or refused with the class's exemption; restriction blocks export but not retention")
+    func erasureAndRestriction() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir)
+            let subject = "+441632960555"
+            let plain = try f.ingest("plain", started: "2026-02-01T10:00:00Z", caller: subject)
+            let protected = try f.ingest("sg", started: "2026-02-02T10:00:00Z", caller: subject, queue: "safeguarding")
+            let changed = try f.db.restrict(.recording(UUID(uuidString: protected)!), ground: "accuracy contested", reason: "subject letter", audit: f.audit())
+            #expect(changed == [protected])
+            #expect(try f.db.recordingDetail(UUID(uuidString: protected)!)?.summary.state == "restricted")
+            #expect(try f.db.restriction(of: UUID(uuidString: protected)!)?.ground == "accuracy contested")
+
+            let e = try f.disposer.requestErasure(
+                .number(subject), subjectLabel: "p:x", reason: "email of 2026-03-01", actor: f.admin,
+                backupRetention: RetentionPeriod(days: 35), now: Self.date("2026-03-02T00:00:00Z"))
+            let byID = Dictionary(uniqueKeysWithValues: e.items.map { ($0.recordingID, $0) })
+            #expect(byID[plain]?.decision == "erased")
+            #expect(byID[protected]?.decision == "refused")
+            #expect(byID[protected]?.detail?.contains("Children Act 1989") == true)
+            #expect(try f.retention(plain) == nil)
+            #expect(!fileExists(f.archive.store.objectPath(for: UUID(uuidString: plain)!)))
+            #expect(try f.retention(protected) != nil)
+            #expect(try f.db.auditTail(limit: 20).contains { $0.action == "erasure.erase" && $0.target == plain })
+        }
+    }
+
+    @Test("a policy change recomputes every recording: longer applies, shorter waits for review")
+    func policyReload() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir)
+            let id = try f.ingest("p", started: "2026-01-10T10:00:00Z")
+            #expect(try f.db.recomputeAllIfPolicyChanged(now: Self.date("2026-01-11T00:00:00Z")) == 0, "first fingerprint")
+            #expect(try f.db.recomputeAllIfPolicyChanged(now: Self.date("2026-01-11T00:00:00Z")) == nil, "same policy: no work")
+            f.db.setRetentionPolicy(try RetentionPolicy.parse(yaml: Self.policyYAML.replacingOccurrences(of: "period: P1M\n      action: destroy\n      grace: P7D", with: "period: P2M\n      action: destroy\n      grace: P7D")))
+            #expect(try f.db.recomputeAllIfPolicyChanged(now: Self.date("2026-01-12T00:00:00Z")) == 1)
+            #expect(try f.retention(id)?.retainUntil == "2026-03-10T10:00:00.000Z")
+            f.db.setRetentionPolicy(try RetentionPolicy.parse(yaml: Self.policyYAML.replacingOccurrences(of: "period: P1M\n      action: destroy\n      grace: P7D", with: "period: P2W\n      action: destroy\n      grace: P7D")))
+            #expect(try f.db.recomputeAllIfPolicyChanged(now: Self.date("2026-01-13T00:00:00Z")) == 1)
+            #expect(try f.retention(id)?.retainUntil == "2026-03-10T10:00:00.000Z", "shorter: not applied")
+            #expect(try f.db.pendingReview(of: UUID(uuidString: id)!)?.proposedUntil == "2026-01-24T10:00:00.000Z")
+        }
+    }
+
+    @Test("forecast counts recordings and bytes per week ahead")
+    func forecast() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir)
+            _ = try f.ingest("a", started: "2026-01-01T10:00:00Z")
+            _ = try f.ingest("b", started: "2026-01-03T10:00:00Z")
+            _ = try f.ingest("c", started: "2026-01-20T10:00:00Z")
+            _ = try f.ingest("d", started: "2026-01-20T11:00:00Z", cases: ["OPEN-1"])
+            let fc = try f.db.forecast(weeks: 4, now: Self.date("2026-01-31T00:00:00Z"))
+            #expect(fc.overdue == 0)
+            #expect(fc.weeks.map(\.recordings) == [2, 0, 1, 0])
+            #expect(fc.weeks[0].bytes > 0)
+            #expect(fc.withoutDate == 1, "the open case keeps d without a date")
+        }
+    }
+}
