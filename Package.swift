@@ -120,7 +120,8 @@ let package = Package(
             exclude: ["FuzzRegressions"],
             swiftSettings: strict),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["CallArchive", "CallArchiveTesting"],
+            name: "EndToEndTests",
+            dependencies: ["CallArchive", "CallArchiveTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         .testTarget(
             name: "CallArchiveServerTests",

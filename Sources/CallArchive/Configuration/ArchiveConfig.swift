@@ -240,7 +240,7 @@ public struct ArchiveConfig: Sendable, Equatable {
     /// `PT1H`, `PT15M`, `PT90S`, `PT1H30M`, a plain number of seconds, or `off` (0).
     static func parseInterval(_ text: String) -> Double? {
         let t = text.trimmingCharacters(in: .whitespaces)
-        if t == "off" || t == "0" { return 0 }
+        if ["off", "false", "no", "0"].contains(t) { return 0 }
         if let n = Double(t), n > 0 { return n }
         guard t.hasPrefix("PT"), t.count > 2 else { return nil }
         var total = 0.0
