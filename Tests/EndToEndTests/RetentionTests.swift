@@ -211,6 +211,67 @@ struct RetentionTests {
         }
     }
 
+    @Test("--check-config names the line of every mistake in the retention classes")
+    func checkConfig() throws {
+        let instance = try TestInstance(label: "retention-cfg")
+        defer { instance.root.remove() }
+        let base = try String(contentsOfFile: instance.configPath, encoding: .utf8)
+        let baseLines = base.split(separator: "\n", omittingEmptySubsequences: false).count - 1
+        let bad = """
+            retention:
+              timeZone: Europe/London
+              classes:
+                - name: default
+                  trigger: call_started
+                  period: P1Y6H
+                  action: destroy
+                - name: cases
+                  trigger: case_closed
+                  period: P6Y
+                  action: shred
+            """
+        try (base + bad + "\n").write(toFile: instance.configPath, atomically: true, encoding: .utf8)
+        let r = try runProcess(Binaries.daemon, ["--check-config", "--config", instance.configPath], cwd: instance.root.path)
+        #expect(r.status == 1)
+        // Yams counts lines from 1: the period is the 6th line of the section, the action the 11th.
+        #expect(r.stderr.contains("line \(baseLines + 6): period must be an ISO 8601 period"), "\(r.stderr)")
+        #expect(r.stderr.contains("line \(baseLines + 11): action must be destroy or review"), "\(r.stderr)")
+        // A daemon refuses to start on it, with the same words.
+        let daemon = try instance.start()
+        daemon.process.waitUntilExit()
+        #expect(daemon.process.terminationStatus == 1)
+        #expect(daemon.log.contains("action must be destroy or review"))
+    }
+
+    @Test("the scheduler disposes of what a destroy class makes due, by itself; SIGHUP re-applies a changed policy")
+    func schedulerAndReload() throws {
+        let instance = try Self.instance("scheduler")
+        defer { instance.root.remove() }
+        // Not due under the shipped test policy (a day): due once the period is shortened... which only goes to
+        // review. So: the policy is lengthened by SIGHUP (applied), and a second recording is due and goes by itself.
+        try Self.drop(instance, "recent", seed: 30, sidecar: ["started_at": RFC3339.format(Date().addingTimeInterval(-3600))])
+        try instance.withDaemon { daemon throws in
+            #expect(waitUntil(timeout: 60) { (try? instance.recordings().count) == 1 })
+            let recent = try #require(try instance.recordings().first)
+            let before = try Self.json(RecordingDetail.self, instance.cli(["show", recent.id, "--json"])).retention.retainUntil
+            let config = try String(contentsOfFile: instance.configPath, encoding: .utf8)
+            try config.replacingOccurrences(of: "interval: \"off\"", with: "interval: \"1\"")
+                .replacingOccurrences(of: "period: P1D\n      action: destroy", with: "period: P1W\n      action: destroy")
+                .write(toFile: instance.configPath, atomically: true, encoding: .utf8)
+            daemon.signal(SIGHUP)
+            #expect(waitUntil(timeout: 30) {
+                (try? Self.json(RecordingDetail.self, instance.cli(["show", recent.id, "--json"])).retention.retainUntil) != before
+            })
+            let after = try Self.json(RecordingDetail.self, instance.cli(["show", recent.id, "--json"])).retention
+            #expect(after.retainUntil.flatMap(RFC3339.parse).map { $0 > Date().addingTimeInterval(6 * 86400) } == true, "P1W applied")
+            #expect(daemon.logSinceStart.contains("retention policy reloaded and applied"))
+            // Due already (started 2020): the scheduler (every second now) destroys it without being asked.
+            try Self.drop(instance, "old", seed: 31, sidecar: ["started_at": "2020-01-01T10:00:00Z"])
+            #expect(waitUntil(timeout: 30) { daemon.logSinceStart.contains("scheduled disposal ran") })
+            #expect(waitUntil(timeout: 30) { (try? instance.recordings().map(\.callID)) == ["recent"] })
+        }
+    }
+
     /// Where to kill the daemon during `retention execute`: strace delivers SIGKILL on entering the first
     /// matching system call on `path` (the call itself fails, so it certainly did not happen).
     enum CrashPoint: String, CaseIterable, Sendable {
@@ -236,16 +297,19 @@ struct RetentionTests {
         var planID = ""
         var due: [String] = []
         var keeper = ""
+        var firstInPlan = ""
         try instance.withDaemon { _ throws in
             #expect(waitUntil(timeout: 60) { (try? instance.recordings().count) == 4 })
             let rows = try instance.recordings()
             due = rows.filter { $0.callID.hasPrefix("due-") }.map(\.id).sorted()
             keeper = try #require(rows.first { $0.callID == "keeper" }).id
+            // The plan lists due items by retain_until: due-0 (started first) comes first.
+            firstInPlan = try #require(rows.first { $0.callID == "due-0" }).id
             planID = try Self.json(DisposalPlan.self, instance.cli(["retention", "plan", "--reason", "t", "--json"])).id
         }
         #expect(due.count == 3)
         let store = try FileStore(root: instance.store)
-        let first = store.objectPath(for: UUID(uuidString: due[0])!)
+        let first = store.objectPath(for: UUID(uuidString: firstInPlan)!)
         let (syscalls, path): (String, String) =
             switch point {
             case .afterKeys: ("unlink,unlinkat", first)

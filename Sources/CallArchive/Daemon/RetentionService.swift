@@ -22,11 +22,14 @@ public final class RetentionService: Service, Sendable {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            // Checked every second, so that a reloaded interval (or "off") takes effect at once.
+            var last = ContinuousClock.now
             while !Task.isCancelled {
-                let seconds = self.interval.withLock { $0 } ?? 3600
-                do { try await Task.sleep(for: .milliseconds(Int(seconds * 1000))) } catch { return }
-                guard self.interval.withLock({ $0 }) != nil else { continue }
+                do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                guard let seconds = self.interval.withLock({ $0 }) else { continue }
+                guard ContinuousClock.now - last >= .milliseconds(Int(seconds * 1000)) else { continue }
                 await self.runOnce()
+                last = ContinuousClock.now
             }
         }
     }
