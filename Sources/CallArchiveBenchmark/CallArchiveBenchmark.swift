@@ -9,13 +9,13 @@ import Glibc
 #endif
 
 /// Benchmarks of the release binaries, printed as tables for the README's "Performance" section: `ingest` (the
-/// default) and `search`. Run on a release build: `.ci/bench` (or `swift build -c release &&
-/// .build/release/callarchive-bench [ingest|search] …`).
+/// default), `search` and `retention`. Run on a release build: `.ci/bench` (or `swift build -c release &&
+/// .build/release/callarchive-bench [ingest|search|retention] …`).
 @main
 struct CallArchiveBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callarchive-bench", abstract: "Benchmarks of callarchived (release build).",
-        subcommands: [IngestBenchmark.self, SearchBenchmark.self], defaultSubcommand: IngestBenchmark.self)
+        subcommands: [IngestBenchmark.self, SearchBenchmark.self, RetentionBenchmark.self], defaultSubcommand: IngestBenchmark.self)
 }
 
 /// Measures ingest against the tools an administrator would otherwise script (sox, flac, sha256sum, xz),

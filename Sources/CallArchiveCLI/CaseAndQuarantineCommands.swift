@@ -5,13 +5,15 @@ import Foundation
 struct CaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "case", abstract: "Show a case; link or unlink recordings; close or reopen it.",
-        subcommands: [CaseShow.self, CaseLink.self, CaseUnlink.self, CaseClose.self, CaseReopen.self])
+        subcommands: [CaseShow.self, CaseLink.self, CaseUnlink.self, CaseClose.self, CaseReopen.self, CaseClass.self])
 }
 
 func printCase(_ c: CaseInfo, json: Bool, changed: Bool? = nil) {
     if json { return changed.map { printJSON(CaseChangeResponse(changed: $0, caseInfo: c)) } ?? printJSON(c) }
     if let changed, !changed { print("no change: case \(c.reference) already was so") }
-    print("case \(c.reference): \(c.status), opened \(c.openedAt)" + (c.closedAt.map { ", closed \($0)" } ?? ""))
+    print(
+        "case \(c.reference): \(c.status), opened \(c.openedAt)" + (c.closedAt.map { ", closed \($0)" } ?? "")
+            + (c.caseClass.map { ", retention class \($0)" } ?? ""))
     printTable(
         ["ID", "STARTED", "DURATION", "FORMAT", "STATE"],
         c.recordings.map { [$0.id, $0.startedAt ?? "-", duration($0.durationS), $0.format, $0.state == "restricted" ? "RESTRICTED" : $0.state] })
@@ -89,6 +91,20 @@ struct CaseReopen: AsyncParsableCommand {
 
     func run() async throws {
         try await changeCase("status", reference, try reasonBody(reason, ["status": .string("open")]), global)
+    }
+}
+
+struct CaseClass: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "class",
+        abstract: "Set the retention class a case's recordings are kept by (at least; their own classes still count).")
+    @Argument(help: "Case reference.") var reference: String
+    @Argument(help: "A class name from the retention policy, or \"none\" to clear it.") var name: String
+    @Option(help: "Why (recorded in the audit log).") var reason: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await changeCase("class", reference, try reasonBody(reason, ["class": name == "none" ? .null : .string(name)]), global)
     }
 }
 

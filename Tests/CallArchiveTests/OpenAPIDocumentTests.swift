@@ -84,9 +84,13 @@ struct OpenAPIDocumentTests {
         let expected: [String: String] = [
             "api.status": "StatusInfo", "api.search": "RecordingPage", "api.show": "RecordingDetail",
             "api.case.show": "CaseInfo", "api.case.link": "CaseChangeResponse", "api.case.unlink": "CaseChangeResponse",
-            "api.case.status": "CaseChangeResponse", "api.quarantine.list": "QuarantineList",
+            "api.case.status": "CaseChangeResponse", "api.case.class": "CaseChangeResponse", "api.quarantine.list": "QuarantineList",
             "api.quarantine.show": "QuarantineEntry", "api.quarantine.retry": "QuarantineEntry",
-            "api.quarantine.discard": "QuarantineEntry",
+            "api.quarantine.discard": "QuarantineEntry", "api.hold.list": "HoldList", "api.hold.create": "HoldInfo",
+            "api.hold.show": "HoldInfo", "api.hold.release": "HoldInfo", "api.restrict": "RestrictionChange",
+            "api.unrestrict": "RestrictionChange", "api.erasure.request": "ErasureStatus", "api.erasure.status": "ErasureStatus",
+            "api.retention.plan": "DisposalPlan", "api.retention.show": "DisposalPlan", "api.retention.approve": "DisposalPlan",
+            "api.retention.execute": "ExecutionReport", "api.retention.forecast": "RetentionForecast",
         ]
         for route in OperatorAPI.routes {
             let responses = try #require(try operation(for: route)?["responses"])
@@ -129,17 +133,22 @@ struct OpenAPIDocumentTests {
         let minimal = try decode(RecordingSummary.self, Self.minimalSummary)
         try expectDocumented(RecordingPage(recordings: [full, minimal], nextCursor: "MjAyNnwx"), as: "RecordingPage")
         try expectDocumented(RecordingPage(recordings: [], nextCursor: nil), as: "RecordingPage")
+        let restricted = Self.fullSummary.replacingOccurrences(of: #""state": "active""#, with: #""state": "restricted""#)
         let detail = try decode(
             RecordingDetail.self,
-            String(Self.fullSummary.dropLast()) + """
+            String(restricted.dropLast()) + """
             , "ended_at": "2026-03-15T10:20:00Z", "caller_number": "+442079460000", "callee_number": "+442079460001",
               "tags": ["vip"], "channel_map": {"0": "caller", "1": "agent"}, "metadata": {"crm": {"ticket": 4411}},
               "source_name": "2026/03/call-1.wav", "payload_kind": "flac+carc1", "bits_per_sample": 16,
               "frames": 4800000,
-              "cases": [{"reference": "C-1", "status": "open", "link_kind": "ingest", "linked_at": "2026-03-15T10:21:00Z"}],
-              "retention": {"state": "active", "retain_until": "2033-03-15T00:00:00Z", "policy_class": "default"}}
+              "cases": [{"reference": "C-1", "status": "closed", "link_kind": "ingest", "linked_at": "2026-03-15T10:21:00Z"}],
+              "retention": {"state": "restricted", "retain_until": "2033-03-15T00:00:00Z", "policy_class": "complaint",
+                "action": "review", "dispose_after": "2033-04-14T00:00:00Z", "holds": [3, 5],
+                "restriction": \(Self.restrictionInfo),
+                "pending_review": \(Self.fullReview)}}
             """)
         try expectDocumented(detail, as: "RecordingDetail")
+        #expect(detail.retention.holds == [3, 5] && detail.retention.restriction != nil && detail.retention.pendingReview != nil)
         let bare = try decode(
             RecordingDetail.self,
             String(Self.minimalSummary.dropLast()) + """
@@ -147,6 +156,15 @@ struct OpenAPIDocumentTests {
               "bits_per_sample": 16, "frames": 8000, "cases": [], "retention": {"state": "restricted"}}
             """)
         try expectDocumented(bare, as: "RecordingDetail")
+        let open = try decode(
+            RecordingDetail.self,
+            String(Self.minimalSummary.dropLast()) + """
+            , "tags": [], "metadata": {}, "source_name": "call-3.wav", "payload_kind": "flac-original",
+              "bits_per_sample": 16, "frames": 8000, "cases": [],
+              "retention": {"state": "active", "note": "indefinite: case C-2 is open", "holds": []}}
+            """)
+        try expectDocumented(open, as: "RecordingDetail")
+        try expectComplete([detail.retention, bare.retention, open.retention], as: "Retention")
     }
 
     @Test("CaseInfo and CaseChangeResponse encode only documented keys and every required one")
@@ -202,6 +220,135 @@ struct OpenAPIDocumentTests {
         try expectDocumented(untargeted, as: "AuditEntry")
     }
 
+    @Test("HoldInfo, HoldScope and HoldList encode only documented keys and every required one")
+    func holds() throws {
+        let full = try decode(HoldInfo.self, Self.fullHold)
+        let minimal = try decode(HoldInfo.self, Self.minimalHold)
+        #expect(full.releasedAt != nil && full.recordings?.count == 2 && full.scope.to != nil)
+        #expect(minimal.reviewAt == nil && minimal.recordings == nil && minimal.scope.from == nil)
+        try expectDocumented(full, as: "HoldInfo")
+        try expectDocumented(minimal, as: "HoldInfo")
+        try expectComplete([full], as: "HoldInfo")
+        try expectDocumented(minimal.scope, as: "HoldScope")
+        try expectComplete([full.scope], as: "HoldScope")
+        let list = try decode(HoldList.self, #"{"holds": [\#(Self.fullHold), \#(Self.minimalHold)]}"#)
+        try expectDocumented(list, as: "HoldList")
+        try expectDocumented(try decode(HoldList.self, #"{"holds": []}"#), as: "HoldList")
+    }
+
+    @Test("RestrictionInfo, RestrictionChange and RetentionReview encode only documented keys and every required one")
+    func restrictionAndReview() throws {
+        let info = try decode(RestrictionInfo.self, Self.restrictionInfo)
+        try expectDocumented(info, as: "RestrictionInfo")
+        try expectComplete([info], as: "RestrictionInfo")
+        let restricted = try decode(
+            RestrictionChange.self, #"{"restricted": true, "changed": ["0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10"]}"#)
+        let lifted = try decode(RestrictionChange.self, #"{"restricted": false, "changed": []}"#)
+        try expectDocumented(restricted, as: "RestrictionChange")
+        try expectDocumented(lifted, as: "RestrictionChange")
+        try expectComplete([restricted], as: "RestrictionChange")
+        let full = try decode(RetentionReview.self, Self.fullReview)
+        let minimal = try decode(
+            RetentionReview.self,
+            #"{"proposed_until": "2027-03-15T00:00:00Z", "proposed_class": "default", "cause": "case closed", "proposed_at": "2026-04-01T12:00:00Z"}"#)
+        #expect(full.currentUntil != nil && minimal.currentUntil == nil)
+        try expectDocumented(full, as: "RetentionReview")
+        try expectDocumented(minimal, as: "RetentionReview")
+        try expectComplete([full], as: "RetentionReview")
+    }
+
+    @Test("ErasureStatus encodes only documented keys and every required one")
+    func erasure() throws {
+        let full = try decode(
+            ErasureStatus.self,
+            """
+            {"id": 7, "subject_kind": "number", "subject": "p:0123456789abcdef01234567", "reason": "erasure request by letter",
+             "requested_by": "uid=0(root)", "received_at": "2026-03-31T09:00:00Z", "deadline": "2026-04-30T09:00:00Z",
+             "backups_unreadable_by": "2026-05-05T09:00:00Z",
+             "items": [
+               {"recording_id": "1c7d2b63-9f1f-4e54-8b1c-3f5e2f7d8b21", "decision": "deferred",
+                "detail": "held by hold 3; erased when the last hold is released"},
+               {"recording_id": "0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10", "decision": "erased",
+                "detail": "last hold released", "erased_at": "2026-04-02T10:00:00Z"},
+               {"recording_id": "2d8e3c74-0a2a-4f65-9c2d-4a6f3a8e9c32", "decision": "refused",
+                "detail": "exemption (class safeguarding): legal obligation"}]}
+            """)
+        let minimal = try decode(
+            ErasureStatus.self,
+            """
+            {"id": 8, "subject_kind": "case", "subject": "p:89abcdef0123456789abcdef", "reason": "erasure request",
+             "requested_by": "uid=0(root)", "received_at": "2026-03-31T09:00:00Z", "deadline": "2026-04-30T09:00:00Z",
+             "backups_unreadable_by": "2026-05-05T09:00:00Z", "items": []}
+            """)
+        try expectDocumented(full, as: "ErasureStatus")
+        try expectDocumented(minimal, as: "ErasureStatus")
+        try expectComplete([full], as: "ErasureStatus")
+        #expect(full.items[0].erasedAt == nil && full.items[1].erasedAt != nil)
+        try expectDocumented(full.items[0], as: "ErasureItem")
+        try expectComplete(full.items, as: "ErasureItem")
+    }
+
+    @Test("DisposalPlan, DisposalItem and ExecutionReport encode only documented keys and every required one")
+    func disposal() throws {
+        let full = try decode(
+            DisposalPlan.self,
+            """
+            {"id": "plan-20261129T151234-a1b2c3", "kind": "manual", "created_at": "2026-11-29T15:12:34Z",
+             "created_by": "uid=1000(alice)", "as_of": "2026-11-29T15:12:34Z", "hash": "\(String(repeating: "a", count: 64))",
+             "status": "executed", "approved_at": "2026-11-29T16:00:00Z", "approved_by": "uid=0(root)",
+             "executed_at": "2026-11-29T16:05:00Z", "counts": {"destroy": 1, "blocked": 1, "review": 1, "shorten": 1},
+             "items": [
+               {"recording_id": "0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10", "disposition": "destroy", "rule": "default",
+                "due_at": "2026-11-01T00:00:00Z", "outcome": "destroyed"},
+               {"recording_id": "1c7d2b63-9f1f-4e54-8b1c-3f5e2f7d8b21", "disposition": "blocked", "rule": "default",
+                "due_at": "2026-11-02T00:00:00Z", "detail": "held by hold 3"},
+               {"recording_id": "2d8e3c74-0a2a-4f65-9c2d-4a6f3a8e9c32", "disposition": "review", "rule": "complaint",
+                "due_at": "2026-11-03T00:00:00Z", "detail": "class complaint needs an admin's approval (retention approve)",
+                "outcome": "skipped: held (hold 5)"},
+               {"recording_id": "3e9f4d85-1b3b-4076-ad3e-5b7a4b9fad43", "disposition": "shorten", "rule": "default",
+                "due_at": "2027-01-01T00:00:00Z", "detail": "shorten from no date to 2027-01-01T00:00:00Z (case closed); applied on approval",
+                "outcome": "applied"}],
+             "item_count": 4}
+            """)
+        let made = try decode(
+            DisposalPlan.self,
+            """
+            {"id": "plan-20261129T151234-d4e5f6", "kind": "scheduled", "created_at": "2026-11-29T15:12:34Z",
+             "created_by": "callarchived", "as_of": "2026-11-29T15:12:34Z", "hash": "\(String(repeating: "b", count: 64))",
+             "status": "planned", "counts": {}, "item_count": 0}
+            """)
+        #expect(full.items?.count == 4 && made.items == nil && made.approvedAt == nil)
+        try expectDocumented(full, as: "DisposalPlan")
+        try expectDocumented(made, as: "DisposalPlan")
+        try expectComplete([full], as: "DisposalPlan")
+        let items = try #require(full.items)
+        let minimalItem = try decode(
+            DisposalItem.self, #"{"recording_id": "0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10", "disposition": "destroy"}"#)
+        try expectDocumented(minimalItem, as: "DisposalItem")
+        try expectComplete(items, as: "DisposalItem")
+        let report = try decode(
+            ExecutionReport.self,
+            #"{"plan_id": "plan-20261129T151234-a1b2c3", "destroyed": 120, "skipped": {"held": 2, "in grace": 1}, "awaiting_approval": 4}"#)
+        #expect(report.destroyed == 120 && report.notApproved == 4)
+        try expectDocumented(report, as: "ExecutionReport")
+        try expectDocumented(ExecutionReport(planID: "plan-20261129T151234-a1b2c3"), as: "ExecutionReport")
+        try expectComplete([report], as: "ExecutionReport")
+    }
+
+    @Test("RetentionForecast encodes only documented keys and every required one")
+    func forecast() throws {
+        let forecast = try decode(
+            RetentionForecast.self,
+            """
+            {"as_of": "2026-03-15T10:15:00Z", "overdue": 3, "overdue_bytes": 1500000, "without_date": 12,
+             "weeks": [{"week": 0, "from": "2026-03-15T10:15:00Z", "recordings": 0, "bytes": 0},
+                       {"week": 1, "from": "2026-03-22T10:15:00Z", "recordings": 40, "bytes": 20000000}]}
+            """)
+        try expectDocumented(forecast, as: "RetentionForecast")
+        try expectComplete([forecast], as: "RetentionForecast")
+        try expectComplete(forecast.weeks, as: "ForecastWeek")
+    }
+
     static let fullSummary = """
         {"id": "0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10", "call_id": "call-1", "started_at": "2026-03-15T10:15:00Z",
          "duration_s": 300.5, "sample_rate": 8000, "channels": 2, "format": "pcm16",
@@ -217,6 +364,29 @@ struct OpenAPIDocumentTests {
          "audio_sha256": "\(String(repeating: "e", count: 64))", "object_sha256": "\(String(repeating: "f", count: 64))",
          "case_references": [], "anomalies": [], "original_size": 8044, "stored_size": 4000,
          "ingested_at": "2026-03-15T10:22:00Z", "state": "restricted"}
+        """
+
+    static let restrictionInfo = """
+        {"ground": "accuracy contested", "reason": "letter from the caller, ticket 5120", "restricted_by": "uid=1000(alice)",
+         "restricted_at": "2026-03-20T09:00:00Z"}
+        """
+    static let fullReview = """
+        {"current_until": "2033-03-15T00:00:00Z", "proposed_until": "2029-03-15T00:00:00Z", "proposed_class": "default",
+         "cause": "case unlinked", "proposed_at": "2026-04-01T12:00:00Z"}
+        """
+    static let fullHold = """
+        {"id": 3, "type": "legal", "authority": "County Court, claim K40CL123", "reason": "litigation hold",
+         "created_by": "uid=1000(alice)", "created_at": "2026-03-15T10:15:00Z", "review_at": "2026-09-30T00:00:00Z",
+         "released_at": "2026-10-01T09:00:00Z", "released_by": "uid=0(root)", "release_reason": "claim settled",
+         "scope": {"recording_ids": ["0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10"], "case_references": ["C-1"],
+                   "numbers": ["+442079460000"], "from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"},
+         "recording_count": 2,
+         "recordings": ["0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10", "1c7d2b63-9f1f-4e54-8b1c-3f5e2f7d8b21"], "overdue": false}
+        """
+    static let minimalHold = """
+        {"id": 4, "type": "sar", "authority": "DPO", "reason": "subject access request", "created_by": "uid=1000(alice)",
+         "created_at": "2026-03-16T10:15:00Z", "scope": {"recording_ids": [], "case_references": ["C-2"], "numbers": []},
+         "recording_count": 0, "overdue": false}
         """
 
     // MARK: Helpers
@@ -279,6 +449,24 @@ struct OpenAPIDocumentTests {
         var problems: [String] = []
         try check(json, against: schema, at: name, problems: &problems)
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
+    }
+
+    /// Together, `values` encode every property that `components/schemas/<name>` documents (top level only): a
+    /// documented key that no full example encodes is misspelt or stale.
+    func expectComplete<T: Encodable>(_ values: [T], as name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var encoded = Set<String>()
+        for value in values {
+            let json = try JSONSerialization.jsonObject(with: Data(APIJSON.encode(value)))
+            encoded.formUnion((json as? [String: Any])?.keys.map { $0 } ?? [])
+        }
+        let schema = try resolve(try #require(document["components"]?["schemas"]?[name], "no schema \(name)", sourceLocation: sourceLocation))
+        var documented = Set<String>()
+        for part in [schema] + (try (schema["allOf"]?.sequence.map(Array.init) ?? []).map(resolve)) {
+            documented.formUnion(part["properties"]?.mapping?.keys.compactMap(\.string) ?? [])
+        }
+        #expect(
+            documented.subtracting(encoded).isEmpty, "\(name): documented but encoded by no example: \(documented.subtracting(encoded).sorted())",
+            sourceLocation: sourceLocation)
     }
 
     /// Every key of every object in `value` is a property of its schema (unless the schema is a free-form map),

@@ -182,6 +182,28 @@ struct RetentionEngineTests {
         }
     }
 
+    @Test("a case's own class keeps its recordings at least that long")
+    func caseClass() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir)
+            let id = try f.ingest("classed", started: "2026-01-05T09:00:00Z", cases: ["C-7"])
+            let audit = AuditRecord(actor: f.admin, action: "api.case.class", target: nil, outcome: "ok", detail: [:])
+            // Closed at once: casework (P6M from closure) beats default (P1M from the call).
+            _ = try f.db.changeCase(
+                reference: "C-7", change: .close(at: Self.date("2026-01-06T00:00:00Z")), audit: audit, now: Self.date("2026-01-06T00:00:00Z"))
+            // 6 January 00:00 GMT + P6M = 6 July 00:00 BST.
+            #expect(try f.retention(id)?.retainUntil == "2026-07-05T23:00:00.000Z")
+            // A class named for the case that ends earlier (safeguarding: P1M from the call) changes nothing.
+            _ = try f.db.changeCase(reference: "C-7", change: .setClass("safeguarding"), audit: audit, now: Self.date("2026-01-07T00:00:00Z"))
+            #expect(try f.retention(id)?.retainUntil == "2026-07-05T23:00:00.000Z", "the latest date still wins")
+            // The closing date moved a year on: casework counts from it, a later date, applied at once.
+            _ = try f.db.changeCase(
+                reference: "C-7", change: .close(at: Self.date("2027-01-06T00:00:00Z")), audit: audit, now: Self.date("2027-01-06T00:00:00Z"))
+            #expect(try f.retention(id)?.retainUntil == "2027-07-05T23:00:00.000Z")
+            #expect(try f.db.caseInfo(reference: "C-7")?.caseClass == "safeguarding")
+        }
+    }
+
     @Test("overlapping classes: the longest wins, and a review class waits for approval")
     func overlappingClasses() throws {
         try withTestDirectory { dir in

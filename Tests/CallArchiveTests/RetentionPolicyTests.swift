@@ -89,6 +89,20 @@ struct RetentionPolicyTests {
         #expect(RetentionPolicy(timeZone: Self.utc, classes: []).decide(r) == .unclassified)
     }
 
+    @Test("an open case keeps a recording with no end date even when only a time-based class applies")
+    func openCaseWithoutCaseClass() {
+        let timeOnly = RetentionPolicy(
+            timeZone: Self.utc,
+            classes: [PolicyClass(name: "default", trigger: .callStarted, period: RetentionPeriod(months: 6), action: .destroy)])
+        let started = date("2025-01-10T10:00:00Z")
+        var r = RetentionFacts(
+            startedAt: started, ingestedAt: started, cases: [.init(reference: "C-9", closedAt: nil)])
+        guard case .indefinite(let why) = timeOnly.decide(r) else { Issue.record("an open case must keep it"); return }
+        #expect(why.contains("C-9"))
+        r.cases[0].closedAt = date("2025-02-01T00:00:00Z")
+        #expect(timeOnly.decide(r) == .until(date("2025-07-10T10:00:00Z"), className: "default", action: .destroy))
+    }
+
     @Test("recomputation extends by itself; a shorter result goes to review, never applied silently")
     func onlyExtends() {
         let early = RetentionDecision.until(date("2026-07-01T00:00:00Z"), className: "default", action: .destroy)

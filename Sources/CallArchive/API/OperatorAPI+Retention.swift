@@ -195,7 +195,7 @@ extension OperatorAPI {
 
     static func planID(_ s: String) throws -> String {
         guard s.hasPrefix("plan-"), s.count <= 40, s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
-            throw Failure(400, "bad-request", "a plan id looks like plan-20261129T1512-a1b2c3 (as retention plan printed it)")
+            throw Failure(400, "bad-request", "a plan id looks like plan-20261129T151234-a1b2c3 (as retention plan printed it)")
         }
         return s
     }

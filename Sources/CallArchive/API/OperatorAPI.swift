@@ -77,6 +77,9 @@ public final class OperatorAPI: Sendable {
             method: "POST", pattern: "/v1/cases/{reference}/status", action: "api.case.status", minimumRole: .operator,
             query: [], body: ["status", "at", "reason"]),
         Route(
+            method: "POST", pattern: "/v1/cases/{reference}/class", action: "api.case.class", minimumRole: .operator,
+            query: [], body: ["class", "reason"]),
+        Route(
             method: "GET", pattern: "/v1/quarantine", action: "api.quarantine.list", minimumRole: .auditor, query: ["state"],
             body: []),
         Route(method: "GET", pattern: "/v1/quarantine/{id}", action: "api.quarantine.show", minimumRole: .auditor, query: [], body: []),
@@ -222,6 +225,8 @@ public final class OperatorAPI: Sendable {
         if let route = matching.first(where: { $0.method == request.method }), let params = Self.match(route.segments, segments) {
             call.action = route.action
             call.target = params["id"]
+            if let id = params["id"], route.pattern.hasPrefix("/v1/holds") { call.target = "hold:" + id }
+            if let id = params["id"], route.pattern.hasPrefix("/v1/erasure-requests") { call.target = "erasure:" + id }
             // A case reference is case content: the audit log (kept for ever) names the case by row id, or by a
             // keyed pseudonym if there is no such case.
             if let ref = params["reference"] {
@@ -268,7 +273,7 @@ public final class OperatorAPI: Sendable {
             let ref = try Self.caseReference(params["reference"]!)
             guard let info = try database.caseInfo(reference: ref) else { throw Failure(404, "not-found", "no case \(ref)") }
             return (.json(info), "ok")
-        case "api.case.link", "api.case.unlink", "api.case.status":
+        case "api.case.link", "api.case.unlink", "api.case.status", "api.case.class":
             return try changeCase(route.action, reference: params["reference"]!, body: body, call: &call)
         case "api.quarantine.list":
             let state = q["state"]
@@ -378,7 +383,9 @@ public final class OperatorAPI: Sendable {
             call.detail["reason"] = .string(reason)
             call.detail["restricted"] = .bool(true)
         } else if let reason = q["reason"] {
-            call.detail["reason"] = .string(String(reason.prefix(1000)))
+            let t = reason.trimmingCharacters(in: .whitespaces)
+            guard !t.isEmpty, t.count <= 1000 else { throw Failure(400, "bad-request", "reason must be 1…1000 characters") }
+            call.detail["reason"] = .string(t)
         }
         let exporter = Exporter(store: store, database: database, keys: keys)
         let plan = try exporter.prepare(id: id, format: format)
@@ -418,6 +425,22 @@ public final class OperatorAPI: Sendable {
             let id = try Self.recordingID(rid)
             call.detail["recording_id"] = .string(id.lowercased)
             change = action == "api.case.link" ? .link(id) : .unlink(id)
+        case "api.case.class":
+            switch body["class"] {
+            case .null?:
+                change = .setClass(nil)
+            case .string(let name)?:
+                let known = database.currentRetentionPolicy.classes.map(\.name)
+                guard known.contains(name) else {
+                    throw Failure(
+                        400, "bad-request",
+                        "no retention class \(Self.printable(name)); the policy has: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
+                }
+                change = .setClass(name)
+            default:
+                throw Failure(400, "bad-request", "class must be a retention class name, or null to clear it")
+            }
+            call.detail["class"] = body["class"]
         default:
             guard case .string(let status)? = body["status"], ["open", "closed"].contains(status) else {
                 throw Failure(400, "bad-request", "status must be \"open\" or \"closed\"")

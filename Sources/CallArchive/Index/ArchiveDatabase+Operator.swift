@@ -461,6 +461,8 @@ extension ArchiveDatabase {
         case unlink(UUID)
         case close(at: Date)
         case reopen
+        /// The retention class the case's recordings are kept by (a class name of the policy), or none.
+        case setClass(String?)
     }
 
     /// Outcome of a case change: the case afterwards, and whether anything changed (linking twice is not an error).
@@ -511,6 +513,11 @@ extension ArchiveDatabase {
                     arguments: [reference])
                 changed = db.changesCount > 0
                 cause = "case reopened"
+            case .setClass(let name):
+                try db.execute(
+                    sql: "UPDATE cases SET class = ? WHERE reference = ? AND class IS NOT ?", arguments: [name, reference, name])
+                changed = db.changesCount > 0
+                cause = "case class set"
             }
             guard let caseID = try Int64.fetchOne(db, sql: "SELECT id FROM cases WHERE reference = ?", arguments: [reference]) else {
                 throw ArchiveError(.notFound, "no case \(reference)")

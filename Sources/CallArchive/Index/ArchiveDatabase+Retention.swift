@@ -603,8 +603,8 @@ extension ArchiveDatabase {
 
     // MARK: Forecast
 
-    /// Recordings and bytes whose retain_until falls in each of the next `weeks` weeks from `now` (week 0 also
-    /// counts everything already due).
+    /// Recordings and bytes whose retain_until falls in each of the next `weeks` weeks from `now`; what is
+    /// already past its date is counted apart (`overdue`).
     public func forecast(weeks: Int, now: Date = Date()) throws(ArchiveError) -> RetentionForecast {
         try read("forecast") { db in
             let start = RFC3339.format(now)

@@ -212,18 +212,23 @@ public struct RetentionPolicy: Sendable, Equatable {
     }
 
     /// `retain_until` = the latest of the recording's own classes (every class that matches: the longest wins)
-    /// and each linked case's class; any class waiting on an open case makes it indefinite.
+    /// and each linked case's class. A linked case that is still open keeps the recording with no end date
+    /// (the casework it belongs to has not finished), whatever the classes say.
     public func decide(_ r: RetentionFacts) -> RetentionDecision {
+        let open = r.cases.filter { $0.closedAt == nil }.map(\.reference).sorted()
         var candidates: [(PolicyClass, Date?)] = []
         for c in classes where c.matches(r) { candidates.append((c, trigger(c, r, cases: r.cases))) }
         for linked in r.cases {
             guard let name = linked.className, let c = classes.first(where: { $0.name == name }) else { continue }
             candidates.append((c, trigger(c, r, cases: [linked])))
         }
+        if !open.isEmpty {
+            let waiting = candidates.first { $0.1 == nil }.map { "class \($0.0.name) counts from case closure; " } ?? ""
+            return .indefinite(reason: waiting + "open: \(open.joined(separator: ", "))")
+        }
         guard !candidates.isEmpty else { return .unclassified }
         if let (c, _) = candidates.first(where: { $0.1 == nil }) {
-            let open = r.cases.filter { $0.closedAt == nil }.map(\.reference).sorted()
-            return .indefinite(reason: "class \(c.name) counts from case closure; open: \(open.joined(separator: ", "))")
+            return .indefinite(reason: "class \(c.name) counts from case closure; open: none")
         }
         let dated = candidates.map { ($0.0, $0.0.period.added(to: $0.1!, in: timeZone)) }
         let latest = dated.max { a, b in a.1 < b.1 || (a.1 == b.1 && a.0.name > b.0.name) }!
