@@ -33,7 +33,7 @@ public final class OperatorAPI: Sendable {
     }
 
     /// The daemon's version, reported by `status`.
-    public static let version = "0.4.0"
+    public static let version = "0.5.0"
 
     /// Requests carry small JSON documents; the server refuses larger bodies before they reach `handle`.
     public static let maximumBodyBytes = 64 * 1024
