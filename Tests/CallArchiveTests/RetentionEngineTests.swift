@@ -61,12 +61,16 @@ struct RetentionEngineTests {
             ]
             if let queue { sidecar["queue"] = queue }
             let json = String(decoding: try JSONSerialization.data(withJSONObject: sidecar), as: UTF8.self)
-            let samples = WAVFixture.signal(frames: 800, channels: 1, bits: 16, seed: UInt64(abs(name.hashValue) % 1000))
-            let item = try archive.spool(
-                WAVFixture.file(channels: 1, rate: 8000, bits: 16, data: WAVFixture.pcm(samples, bits: 16)), name: name + ".wav",
-                sidecar: json)
+            let item = try archive.spool(Self.wav(name), name: name + ".wav", sidecar: json)
             guard case .archived(let id) = archive.ingestor.ingest(item) else { throw ArchiveError(.usage, "ingest of \(name) failed") }
             return id.lowercased
+        }
+
+        /// The WAV `ingest(name, …)` archives (the same bytes for the same name).
+        static func wav(_ name: String) -> [UInt8] {
+            let seed = name.utf8.reduce(UInt64(5381)) { ($0 &* 33) &+ UInt64($1) }
+            let samples = WAVFixture.signal(frames: 800, channels: 1, bits: 16, seed: seed % 100_000)
+            return WAVFixture.file(channels: 1, rate: 8000, bits: 16, data: WAVFixture.pcm(samples, bits: 16))
         }
 
         func retention(_ id: String) throws -> RecordingDetail.Retention? {
@@ -315,6 +319,13 @@ struct RetentionEngineTests {
             #expect(!fileExists(f.archive.store.objectPath(for: UUID(uuidString: plain)!)))
             #expect(try f.retention(protected) != nil)
             #expect(try f.db.auditTail(limit: 20).contains { $0.action == "erasure.erase" && $0.target == plain })
+
+            // The telephony system delivers the erased call again: it is removed from the spool, not archived.
+            let again = try f.archive.spool(Fixture.wav("plain"), name: "plain-again.wav", sidecar: #"{"call_id": "plain"}"#)
+            #expect(f.archive.ingestor.ingest(again) == .destroyedBefore(UUID(uuidString: plain)!))
+            #expect(!fileExists(again.audioPath) && !fileExists(again.sidecarPath!))
+            #expect(try f.retention(plain) == nil && f.db.recordingCount() == 1)
+            #expect(try f.db.auditTail(limit: 5).contains { $0.action == "ingest-destroyed-duplicate" && $0.target == plain })
         }
     }
 

@@ -209,7 +209,7 @@ public final class IngestService: Service, Sendable {
             case .archived:
                 st.stats.archived += 1
                 st.stats.lastIngest = Date()
-            case .duplicate:
+            case .duplicate, .destroyedBefore:
                 st.stats.duplicates += 1
                 st.stats.lastIngest = Date()
             case .quarantined: st.stats.quarantined += 1

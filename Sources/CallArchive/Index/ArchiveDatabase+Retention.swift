@@ -115,6 +115,7 @@ extension ArchiveDatabase {
                         plan_id TEXT,
                         erasure_id INTEGER
                     );
+                    CREATE INDEX tombstones_original ON tombstones(original_sha256);
 
                     CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
                     """)
@@ -757,6 +758,35 @@ public struct RetentionForecast: Codable, Sendable, Equatable {
 }
 
 extension ArchiveDatabase {
+    /// The tombstone of a destroyed recording with these original bytes, if there is one.
+    func tombstone(originalSHA256: String) throws(ArchiveError) -> (id: UUID, destroyedAt: String, rule: String)? {
+        try read("tombstone by hash") { db in
+            try Row.fetchOne(
+                db, sql: "SELECT recording_id, destroyed_at, rule FROM tombstones WHERE original_sha256 = ? LIMIT 1",
+                arguments: [originalSHA256]
+            ).flatMap { row in UUID(uuidString: row["recording_id"]).map { ($0, row["destroyed_at"], row["rule"]) } }
+        }
+    }
+
+    /// True if `id` is archived or was destroyed (a spool removal for it was committed either way).
+    func hasRecordingOrTombstone(_ id: UUID) throws(ArchiveError) -> Bool {
+        try read("recording or tombstone") { db in
+            try Bool.fetchOne(
+                db,
+                sql: "SELECT EXISTS (SELECT 1 FROM recordings WHERE id = ?1) OR EXISTS (SELECT 1 FROM tombstones WHERE recording_id = ?1)",
+                arguments: [id.lowercased]) ?? false
+        }
+    }
+
+    /// A spool file turned out to be a recording that was destroyed: audited; it is not archived again.
+    func recordDestroyedDuplicate(of id: UUID, sourceName: String, now: Date = Date()) throws(ArchiveError) {
+        try write("record destroyed duplicate") { db in
+            try Self.appendAudit(
+                db, now: now, actor: "callarchived", role: "system", action: "ingest-destroyed-duplicate", target: id.lowercased,
+                outcome: "removed", detail: ["source": .string(Redaction.redactNumbers(sourceName))])
+        }
+    }
+
     /// `case#<row id>` for an existing case, nil otherwise (see `caseIDs`).
     public func caseAuditName(reference: String) throws(ArchiveError) -> String? {
         try read("case id") { db in

@@ -33,6 +33,8 @@ public struct Ingestor: Sendable {
     public enum Outcome: Sendable, Equatable {
         case archived(UUID)
         case duplicate(of: UUID)
+        /// A copy of a recording that was destroyed (by retention or erasure): removed, never archived again.
+        case destroyedBefore(UUID)
         case quarantined(code: String)
         /// A failure of this machine (disk, database, key): the input stays in the spool for a later try.
         case failed(String)
@@ -53,6 +55,16 @@ public struct Ingestor: Sendable {
             if let existing = try database.recordingID(originalSHA256: encoded.originalSHA256) {
                 try FileSystem.unlink(encoded.tempPath)
                 return try finishDuplicate(item, of: existing, metadata: metadata, log: log)
+            }
+            // Destroyed before (its time was up, or its subject had it erased): archiving it again would undo that.
+            if let gone = try database.tombstone(originalSHA256: encoded.originalSHA256) {
+                try FileSystem.unlink(encoded.tempPath)
+                try database.recordDestroyedDuplicate(of: gone.id, sourceName: item.relativePath)
+                try removeFromSpool(item, archivedAs: gone.id)
+                log.notice(
+                    "a copy of a destroyed recording arrived; spool copy removed, not archived again",
+                    metadata: ["recording.destroyed": "\(gone.id.lowercased)", "recording.destroyed_at": "\(gone.destroyedAt)"])
+                return .destroyedBefore(gone.id)
             }
             let wrapped = try keys.current.wrap(encoded.dataKey)
             do throws(ArchiveError) {

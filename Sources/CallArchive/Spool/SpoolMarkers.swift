@@ -42,7 +42,7 @@ public enum SpoolMarkers {
             if let r = body.range(of: archived) {
                 let sidecarName = String(body[..<r.lowerBound])
                 let audio = audioFiles(in: dir, sidecarName: sidecarName, names: names)
-                if let id = UUID(uuidString: String(body[r.upperBound...])), try database.hasRecording(id) {
+                if let id = UUID(uuidString: String(body[r.upperBound...])), try database.hasRecordingOrTombstone(id) {
                     // Committed: finish removing the spool copy.
                     for a in audio { try FileSystem.unlink(dir + "/" + a) }
                     try FileSystem.unlink(path)
