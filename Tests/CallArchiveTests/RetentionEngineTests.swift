@@ -346,6 +346,69 @@ struct RetentionEngineTests {
         }
     }
 
+    @Test("over a generated index: every recording's date and the plan agree with dates worked out independently")
+    func generatedIndex() throws {
+        try withTestDirectory { dir in
+            let index = try SyntheticIndex.make(path: dir + "/index.sqlite", count: 3000, seed: "retention-test-1")
+            let db = try ArchiveDatabase(path: index.path)
+            db.setRetentionPolicy(
+                try RetentionPolicy.parse(
+                    yaml: """
+                        retention:
+                          classes:
+                            - {name: default, trigger: call_started, period: P2Y, action: destroy, grace: P0D}
+                            - {name: casework, trigger: case_closed, period: P1Y, action: destroy, grace: P0D}
+                            - {name: complaint, match: {tags: [never-used]}, trigger: call_started, period: P4Y, action: review, grace: P0D}
+                        """))
+            #expect(try db.recomputeAllIfPolicyChanged(now: Self.date("2026-01-01T00:00:00Z")) == 3000)
+
+            // The same dates from the rows, with Foundation's calendar directly (UTC).
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            func plus(_ d: String, years: Int) -> String { RFC3339.format(calendar.date(byAdding: .year, value: years, to: RFC3339.parse(d)!)!) }
+            let rows = try db.read("rows") { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT r.id, coalesce(r.started_at, r.ingested_at) AS at, r.retain_until, r.policy_class,
+                          (SELECT json_group_array(json_object('closed', c.closed_at, 'class', c.class))
+                           FROM recording_cases rc JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = r.id) AS cases
+                        FROM recordings r
+                        """)
+            }
+            let asOf = "2027-03-01T00:00:00.000Z"
+            var expectDestroy = Set<String>()
+            var expectReview = Set<String>()
+            var indefinite = 0
+            for row in rows {
+                struct Link: Decodable { var closed: String?; var `class`: String? }
+                let links = try JSONDecoder().decode([Link].self, from: Data((row["cases"] as String).utf8))
+                let id: String = row["id"]
+                if links.contains(where: { $0.closed == nil }) {
+                    indefinite += 1
+                    #expect((row["retain_until"] as String?) == nil, "\(id): an open case keeps it")
+                    continue
+                }
+                var candidates = [(plus(row["at"], years: 2), "default")]
+                for l in links {
+                    candidates.append((plus(l.closed!, years: 1), "casework"))
+                    if l.class == "complaint" { candidates.append((plus(row["at"], years: 4), "complaint")) }
+                }
+                let best = candidates.max { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 > $1.1) }!
+                #expect(row["retain_until"] == best.0 && row["policy_class"] == best.1, "\(id)")
+                if best.0 <= asOf { if best.1 == "complaint" { expectReview.insert(id) } else { expectDestroy.insert(id) } }
+            }
+            #expect(indefinite > 0 && !expectDestroy.isEmpty && !expectReview.isEmpty && expectDestroy.count < 3000 - indefinite)
+
+            let disposer = Disposer(database: db, store: try FileStore(root: dir + "/store"))
+            let plan = try #require(try disposer.plan(actor: AuditActor(name: "t", role: "admin"), reason: "t", now: Self.date(asOf)))
+            let items = try #require(try disposer.show(plan.id, limit: 10_000)?.items)
+            #expect(Set(items.filter { $0.disposition == "destroy" }.map(\.recordingID)) == expectDestroy)
+            #expect(Set(items.filter { $0.disposition == "review" }.map(\.recordingID)) == expectReview)
+            #expect(items.allSatisfy { ($0.dueAt ?? "") <= asOf })
+        }
+    }
+
     @Test("forecast counts recordings and bytes per week ahead")
     func forecast() throws {
         try withTestDirectory { dir in

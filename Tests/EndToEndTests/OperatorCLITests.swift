@@ -228,7 +228,8 @@ struct OperatorCLITests {
         // Cases are named by row id in the audit log (it cannot be erased; a reference is case content).
         let newCase = try #require(try ArchiveDatabase(path: instance.index).caseAuditName(reference: "NEW-1"))
         #expect(api.contains { $0.action == "api.case.link" && $0.target == newCase && $0.detail["reason"] == .string("same caller") })
-        #expect(!audit.contains { "\($0.target ?? "") \($0.detail)".contains("NEW-1") })
+        let named = audit.filter { "\($0.target ?? "") \($0.detail)".contains("NEW-1") }
+        #expect(named.isEmpty, "the audit log names a case reference: \(named.map { "\($0.action) \($0.target ?? "-") \($0.detail)" })")
         #expect(api.contains { $0.action == "api.show" && $0.outcome == "not-found" })
         #expect(api.contains { $0.action == "api.quarantine.discard" && $0.outcome == "ok" && $0.detail["reason"] == .string("junk") })
         #expect(api.contains { $0.action == "api.search" && $0.detail["query"] != nil })

@@ -104,7 +104,10 @@ struct RetentionTests {
             #expect(try Self.json([RecordingSummary].self, instance.cli(["search", "--number", canaryNumber, "--json"])).map(\.id) == [canary.id])
             #expect(try instance.cli(["case", "show", canaryCase]).status == 0)
             let detail = try Self.json(RecordingDetail.self, instance.cli(["show", canary.id, "--json"]))
-            #expect(detail.callerNumber == canaryNumber && detail.retention.policyClass == "short")
+            #expect(detail.callerNumber == canaryNumber && detail.retention.retainUntil == nil, "its case is open")
+            // The case is closed: only now does the recording's own class date it.
+            #expect(try instance.cli(["case", "close", canaryCase, "--reason", "helpline case finished"]).status == 0)
+            #expect(try Self.json(RecordingDetail.self, instance.cli(["show", canary.id, "--json"])).retention.policyClass == "short")
             #expect(detail.metadata["notes"] == .string(canaryNote))
             let heard = instance.root.sub("heard.wav")
             #expect(try instance.cli(["export", canary.id, "--wav", "-o", heard]).status == 0)

@@ -153,12 +153,14 @@ extension ArchiveDatabase {
         }
     }
 
+    /// A decision as the audit log records it: no case references (the reason of an indefinite decision names
+    /// the open cases, so it stays in the recording's row, which disposal deletes).
     static func describe(_ d: RetentionDecision?) -> JSONValue {
         switch d {
         case nil: .null
         case .until(let date, let c, let a)?:
             .object(["retain_until": .string(RFC3339.format(date)), "class": .string(c), "action": .string(a.rawValue)])
-        case .indefinite(let reason)?: .object(["indefinite": .string(reason)])
+        case .indefinite?: .object(["indefinite": .bool(true)])
         case .unclassified?: .object(["unclassified": .bool(true)])
         }
     }
