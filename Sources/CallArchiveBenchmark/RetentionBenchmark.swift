@@ -60,8 +60,12 @@ struct RetentionBenchmark: ParsableCommand {
     }
 
     func validate() throws {
-        guard recordings > 0, due > 0, due <= recordings else { throw ValidationError("need 0 < --due <= --recordings") }
-        guard batchSize > 0, objectSize >= 0 else { throw ValidationError("--batch-size must be positive, --object-size not negative") }
+        guard recordings > 0, due > 0, due <= recordings else {
+            throw ValidationError("need 0 < --due <= --recordings")
+        }
+        guard batchSize > 0, objectSize >= 0 else {
+            throw ValidationError("--batch-size must be positive, --object-size not negative")
+        }
     }
 
     func run() throws {
@@ -78,32 +82,46 @@ struct RetentionBenchmark: ParsableCommand {
         var results: [Figures] = []
         for (n, d) in passes { results.append(try pass(recordings: n, due: d)) }
 
-        print("\n## Retention disposal (Disposer, batches of \(batchSize), one \(objectSize)-byte object file per due recording)\n")
+        print(
+            "\n## Retention disposal (Disposer, batches of \(batchSize), one \(objectSize)-byte object file per due recording)\n"
+        )
         table(
-            ["index (MiB)", "due", "plan s", "plan items", "plan µs / due", "execute s", "destroyed/s", "execute µs / due", "CPU s (plan + execute)"],
+            [
+                "index (MiB)", "due", "plan s", "plan items", "plan µs / due", "execute s", "destroyed/s",
+                "execute µs / due", "CPU s (plan + execute)",
+            ],
             results.map { f in
                 [
-                    "\(f.recordings) (\(f.indexBytes / 1_048_576))", "\(f.due)", fmt(f.planSeconds, 2), "\(f.planItems)", fmt(f.planSeconds / Double(f.due) * 1e6, 1),
+                    "\(f.recordings) (\(f.indexBytes / 1_048_576))", "\(f.due)", fmt(f.planSeconds, 2),
+                    "\(f.planItems)", fmt(f.planSeconds / Double(f.due) * 1e6, 1),
                     fmt(f.executeSeconds, 1), fmt(f.perSecond, 0), fmt(f.executeSeconds / Double(f.due) * 1e6, 0),
                     "\(fmt(f.planCPU, 2)) + \(fmt(f.executeCPU, 1))",
                 ]
             })
         print("\n## Where execution spends its time (wall s; per due recording in µs)\n")
         table(
-            ["index", "due", "batches", "1. read batch, re-check, delete keys", "2. unlink objects, fsync dirs", "3. metadata, tombstones, audit", "4. checkpoint, plan executed"],
+            [
+                "index", "due", "batches", "1. read batch, re-check, delete keys", "2. unlink objects, fsync dirs",
+                "3. metadata, tombstones, audit", "4. checkpoint, plan executed",
+            ],
             results.map { f in
                 func cell(_ s: Double) -> String { "\(fmt(s, 1)) (\(fmt(s / Double(f.due) * 1e6, 0)))" }
                 return [
-                    "\(f.recordings)", "\(f.due)", "\(f.steps.batches)", cell(f.steps.keys), cell(f.steps.objects), cell(f.steps.metadata),
+                    "\(f.recordings)", "\(f.due)", "\(f.steps.batches)", cell(f.steps.keys), cell(f.steps.objects),
+                    cell(f.steps.metadata),
                     cell(f.steps.tail),
                 ]
             })
         print("\n## Checks after execution\n")
         table(
-            ["index", "due", "destroyed", "tombstones", "recordings left (expected)", "data keys left", "object files left", "WAL bytes", "consistent"],
+            [
+                "index", "due", "destroyed", "tombstones", "recordings left (expected)", "data keys left",
+                "object files left", "WAL bytes", "consistent",
+            ],
             results.map { f in
                 [
-                    "\(f.recordings)", "\(f.due)", "\(f.destroyed)", "\(f.tombstones)", "\(f.remaining) (\(f.recordings - f.due))",
+                    "\(f.recordings)", "\(f.due)", "\(f.destroyed)", "\(f.tombstones)",
+                    "\(f.remaining) (\(f.recordings - f.due))",
                     "\(f.keysLeft)", "\(f.objectsLeft)", "\(f.walBytes)", f.consistent ? "yes" : "NO",
                 ]
             })
@@ -115,16 +133,21 @@ struct RetentionBenchmark: ParsableCommand {
                 + "\(fmt(main.planSeconds, 2)) s, "
                 + (main.planSeconds < 2 ? "met" : "NOT met")
                 + (main.recordings == 1_000_000 && main.due == 100_000 ? "" : " (not the target's sizes)"))
-        print("target: at least 1,000 destroyed/s — \(fmt(main.perSecond, 0))/s, " + (main.perSecond >= 1000 ? "met" : "NOT met"))
+        print(
+            "target: at least 1,000 destroyed/s — \(fmt(main.perSecond, 0))/s, "
+                + (main.perSecond >= 1000 ? "met" : "NOT met"))
         if results.count == 3 {
             let (a, b, c) = (results[0], results[1], results[2])
             func ratio(_ x: Double, _ y: Double) -> String { fmt(x / y, 2) }
             print(
                 "scaling: a tenth of the due set on the same index took \(ratio(b.planSeconds, a.planSeconds))× the plan time and "
                     + "\(ratio(b.executeSeconds, a.executeSeconds))× the execution time; the same due set on an index a tenth the size took "
-                    + "\(ratio(c.planSeconds, b.planSeconds))× and \(ratio(c.executeSeconds, b.executeSeconds))× (1.00 = independent of index size)")
+                    + "\(ratio(c.planSeconds, b.planSeconds))× and \(ratio(c.executeSeconds, b.executeSeconds))× (1.00 = independent of index size)"
+            )
         }
-        if results.contains(where: { !$0.consistent }) { throw BenchError("a pass left the archive inconsistent (see the checks)") }
+        if results.contains(where: { !$0.consistent }) {
+            throw BenchError("a pass left the archive inconsistent (see the checks)")
+        }
     }
 
     // MARK: - One pass
@@ -150,7 +173,9 @@ struct RetentionBenchmark: ParsableCommand {
         sync()
         let t3 = now()
         let indexBytes = fileSize(index.path)
-        print("set-up: retain_until on every row and \(ids.count) due in \(fmt(t2 - t1, 1)) s; \(ids.count) object files in \(fmt(t3 - t2, 1)) s")
+        print(
+            "set-up: retain_until on every row and \(ids.count) due in \(fmt(t2 - t1, 1)) s; \(ids.count) object files in \(fmt(t3 - t2, 1)) s"
+        )
 
         let steps = StepClock()
         let disposer = Disposer(database: database, store: store, batchSize: batchSize, afterStep: { steps.record($0) })
@@ -158,7 +183,8 @@ struct RetentionBenchmark: ParsableCommand {
 
         let c0 = cpuSeconds()
         let p0 = now()
-        guard let plan = try disposer.plan(kind: "manual", actor: actor, reason: "retention benchmark", now: clock) else {
+        guard let plan = try disposer.plan(kind: "manual", actor: actor, reason: "retention benchmark", now: clock)
+        else {
             throw BenchError("no plan was made")
         }
         let planSeconds = now() - p0
@@ -185,7 +211,8 @@ struct RetentionBenchmark: ParsableCommand {
         }
         return Figures(
             recordings: n, due: d, indexBytes: indexBytes, planSeconds: planSeconds, planCPU: c1 - c0,
-            planItems: planItems, executeSeconds: executeSeconds, executeCPU: c2 - c1, destroyed: report.destroyed, steps: totals,
+            planItems: planItems, executeSeconds: executeSeconds, executeCPU: c2 - c1, destroyed: report.destroyed,
+            steps: totals,
             tombstones: counts.tombstones, remaining: counts.remaining, keysLeft: counts.keys,
             objectsLeft: countFiles(store.objectsDirectory), walBytes: fileSize(index.path + "-wal"))
     }
