@@ -315,12 +315,14 @@ public final class ArchiveDatabase: Sendable {
     }
 
     /// Appends a hash-linked audit entry: `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical JSON of the entry)`.
+    /// `at` is `now` formatted, for callers that append many entries at one instant.
     static func appendAudit(
-        _ db: Database, now: Date, actor: String, role: String, action: String, target: String?, outcome: String,
-        detail: [String: JSONValue]
+        _ db: Database, now: Date, at: String? = nil, actor: String, role: String, action: String, target: String?,
+        outcome: String, detail: [String: JSONValue]
     ) throws {
-        let prev = try String.fetchOne(db, sql: "SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1") ?? String(repeating: "0", count: 64)
-        let at = RFC3339.format(now)
+        let prev = try String.fetchOne(db.cachedStatement(sql: "SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
+            ?? String(repeating: "0", count: 64)
+        let at = at ?? RFC3339.format(now)
         let detailJSON = json(detail)
         let entry: [String: JSONValue] = [
             "at": .string(at), "actor": .string(actor), "role": .string(role), "action": .string(action),
@@ -328,11 +330,12 @@ public final class ArchiveDatabase: Sendable {
         ]
         var h = SHA256()
         h.update(data: Array((prev + "\n" + json(entry)).utf8))
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO audit_log (at, actor, role, action, target, outcome, detail, prev_hash, hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [at, actor, role, action, target, outcome, detailJSON, prev, h.finalize().hexString])
+                """
+        ).execute(arguments: [at, actor, role, action, target, outcome, detailJSON, prev, h.finalize().hexString])
     }
 
     /// One write transaction; GRDB and SQLite errors become `ArchiveError`s without the SQL arguments.

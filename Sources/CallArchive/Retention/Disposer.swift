@@ -237,7 +237,6 @@ public final class Disposer: Sendable {
                 report.destroyed += outcome.destroyed
                 for (reasonText, n) in outcome.skipped { report.skipped[reasonText, default: 0] += n }
             }
-            try checkpoint()
             try database.write("plan executed") { db in
                 try db.execute(
                     sql: "UPDATE disposal_plans SET status = 'executed', executed_at = ? WHERE id = ?",
@@ -250,6 +249,8 @@ public final class Disposer: Sendable {
                         "awaiting_approval": .number(Double(report.notApproved)),
                     ])
             }
+            // Last, so that the WAL is empty when execute returns.
+            try checkpoint()
             return report
         }
     }
@@ -303,9 +304,8 @@ public final class Disposer: Sendable {
                 let skip = try Self.check(db, t, holds: holds, now: nowText)
                 if case .plan(let plan) = t.job {
                     if let skip {
-                        try db.execute(
-                            sql: "UPDATE disposal_items SET outcome = ? WHERE plan_id = ? AND recording_id = ?",
-                            arguments: ["skipped: " + skip, plan, t.id])
+                        try db.cachedStatement(sql: "UPDATE disposal_items SET outcome = ? WHERE plan_id = ? AND recording_id = ?")
+                            .execute(arguments: ["skipped: " + skip, plan, t.id])
                     }
                 } else if case .erasure(let req) = t.job, let skip, skip.hasPrefix("held") {
                     // Held since the decision: deferred after all.
@@ -317,9 +317,9 @@ public final class Disposer: Sendable {
                     outcome.skipped[skip.components(separatedBy: " (").first ?? skip, default: 0] += 1
                     continue
                 }
-                try db.execute(
-                    sql: "UPDATE recordings SET state = 'destroying', destroy_job = ? WHERE id = ?", arguments: [t.job.text, t.id])
-                try db.execute(sql: "DELETE FROM data_keys WHERE recording_id = ?", arguments: [t.id])
+                try db.cachedStatement(sql: "UPDATE recordings SET state = 'destroying', destroy_job = ? WHERE id = ?")
+                    .execute(arguments: [t.job.text, t.id])
+                try db.cachedStatement(sql: "DELETE FROM data_keys WHERE recording_id = ?").execute(arguments: [t.id])
                 marked.append(t.id)
             }
             return marked
@@ -331,7 +331,7 @@ public final class Disposer: Sendable {
         afterStep?("objects")
         // Step 3: metadata out, tombstones in.
         try database.write("destroy: metadata and tombstones") { db in
-            for id in marked { try Self.finishDestroy(db, id: id, actor: actor, now: now) }
+            for id in marked { try Self.finishDestroy(db, id: id, actor: actor, now: now, nowText: nowText) }
         }
         afterStep?("metadata")
         outcome.destroyed = marked.count
@@ -343,17 +343,17 @@ public final class Disposer: Sendable {
     static func check(_ db: Database, _ t: Target, holds: ArchiveDatabase.ActiveHolds, now: String) throws -> String? {
         guard
             let r = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT r.id, r.state, r.retain_until, r.retention_action, r.dispose_after, r.release_grace_until,
-                      r.caller_number, r.callee_number, \(ArchiveDatabase.whenSQL) AS at
-                    FROM recordings r WHERE r.id = ?
-                    """, arguments: [t.id])
+                db.cachedStatement(
+                    sql: """
+                        SELECT r.id, r.state, r.retain_until, r.retention_action, r.dispose_after, r.release_grace_until,
+                          r.caller_number, r.callee_number, \(ArchiveDatabase.whenSQL) AS at
+                        FROM recordings r WHERE r.id = ?
+                        """), arguments: [t.id])
         else { return "gone (already destroyed)" }
         let state: String = r["state"]
         guard state == "active" || state == "restricted" else { return "gone (\(state))" }
         let cases = holds.byCase.isEmpty ? [] : try String.fetchAll(
-            db, sql: "SELECT c.reference FROM recording_cases rc JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = ?",
+            db.cachedStatement(sql: "SELECT c.reference FROM recording_cases rc JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = ?"),
             arguments: [t.id])
         let held = holds.holds(id: t.id, caller: r["caller_number"], callee: r["callee_number"], when: r["at"], cases: cases)
         if !held.isEmpty { return "held (" + held.map { "hold \($0)" }.joined(separator: ", ") + ")" }
@@ -368,6 +368,10 @@ public final class Disposer: Sendable {
         return nil
     }
 
+    /// Unlinks the objects, then makes the unlinks durable: a directory fsync each when they are few; one
+    /// `syncfs` of the store's filesystem when a batch spans many of the 65,536 shard directories (one fsync
+    /// per object then cost more than the unlink itself; syncfs commits the journal once, and reports write-back
+    /// errors since Linux 5.8).
     private func removeObjects(_ ids: [String]) throws(ArchiveError) {
         var dirs = Set<String>()
         for id in ids {
@@ -376,18 +380,25 @@ public final class Disposer: Sendable {
             try FileSystem.unlink(path)
             dirs.insert(FileSystem.parentDirectory(path))
         }
+        if dirs.count > Self.directoryFsyncLimit, try FileSystem.syncFilesystem(containing: store.objectsDirectory) { return }
         for dir in dirs.sorted() where FileSystem.isDirectory(dir) { try FileSystem.syncDirectory(dir) }
     }
 
-    /// Step 3 for one recording already marked `destroying` (its key gone, its object unlinked).
-    static func finishDestroy(_ db: Database, id: String, actor: AuditActor, now: Date) throws {
+    /// Above this many directories in one batch, one syncfs replaces their fsyncs.
+    static let directoryFsyncLimit = 16
+
+    /// Step 3 for one recording already marked `destroying` (its key gone, its object unlinked). Statements are
+    /// cached: this runs once per destroyed recording, and preparing a dozen statements each time cost more than
+    /// executing them.
+    static func finishDestroy(_ db: Database, id: String, actor: AuditActor, now: Date, nowText: String) throws {
+        func run(_ sql: String, _ arguments: StatementArguments) throws { try db.cachedStatement(sql: sql).execute(arguments: arguments) }
         guard
             let r = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT original_sha256, audio_sha256, object_sha256, policy_class, retain_until, ingested_at, destroy_job
-                    FROM recordings WHERE id = ? AND state = 'destroying'
-                    """, arguments: [id])
+                db.cachedStatement(
+                    sql: """
+                        SELECT original_sha256, audio_sha256, object_sha256, policy_class, retain_until, ingested_at, destroy_job
+                        FROM recordings WHERE id = ? AND state = 'destroying'
+                        """), arguments: [id])
         else { return }
         let job: String = r["destroy_job"] ?? ""
         var planID: String?
@@ -400,38 +411,40 @@ public final class Disposer: Sendable {
             erasureID = Int64(job.dropFirst("erasure:".count))
             rule = "erasure request \(erasureID.map(String.init) ?? "?")"
         }
-        let caseIDs = try Int64.fetchAll(db, sql: "SELECT case_id FROM recording_cases WHERE recording_id = ?", arguments: [id])
-        try db.execute(sql: "DELETE FROM recording_tags WHERE recording_id = ?", arguments: [id])
-        try db.execute(sql: "DELETE FROM recording_cases WHERE recording_id = ?", arguments: [id])
-        try db.execute(sql: "DELETE FROM restrictions WHERE recording_id = ?", arguments: [id])
-        try db.execute(sql: "DELETE FROM retention_reviews WHERE recording_id = ?", arguments: [id])
-        try db.execute(sql: "DELETE FROM data_keys WHERE recording_id = ?", arguments: [id])
-        try db.execute(sql: "DELETE FROM recordings WHERE id = ?", arguments: [id])
+        let caseIDs = try Int64.fetchAll(
+            db.cachedStatement(sql: "SELECT case_id FROM recording_cases WHERE recording_id = ?"), arguments: [id])
+        try run("DELETE FROM recording_tags WHERE recording_id = ?", [id])
+        if !caseIDs.isEmpty { try run("DELETE FROM recording_cases WHERE recording_id = ?", [id]) }
+        try run("DELETE FROM restrictions WHERE recording_id = ?", [id])
+        try run("DELETE FROM retention_reviews WHERE recording_id = ?", [id])
+        try run("DELETE FROM data_keys WHERE recording_id = ?", [id])
+        try run("DELETE FROM recordings WHERE id = ?", [id])
         // A case with no recording left is case content with nothing to keep it for.
         var casesDeleted = 0
-        for c in caseIDs where try Bool.fetchOne(db, sql: "SELECT NOT EXISTS (SELECT 1 FROM recording_cases WHERE case_id = ?)", arguments: [c]) == true {
-            try db.execute(sql: "DELETE FROM cases WHERE id = ?", arguments: [c])
+        for c in caseIDs
+        where try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT NOT EXISTS (SELECT 1 FROM recording_cases WHERE case_id = ?)"), arguments: [c]) == true
+        {
+            try run("DELETE FROM cases WHERE id = ?", [c])
             casesDeleted += 1
         }
-        let nowText = RFC3339.format(now)
-        try db.execute(
-            sql: """
-                INSERT OR IGNORE INTO tombstones (recording_id, original_sha256, audio_sha256, object_sha256, policy_class, rule,
-                  ingested_at, retain_until, destroyed_at, plan_id, erasure_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
+        try run(
+            """
+            INSERT OR IGNORE INTO tombstones (recording_id, original_sha256, audio_sha256, object_sha256, policy_class, rule,
+              ingested_at, retain_until, destroyed_at, plan_id, erasure_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
                 id, r["original_sha256"] as String, r["audio_sha256"] as String, r["object_sha256"] as String,
                 r["policy_class"] as String?, rule, r["ingested_at"] as String, r["retain_until"] as String?, nowText, planID, erasureID,
             ])
         if let planID {
-            try db.execute(
-                sql: "UPDATE disposal_items SET outcome = 'destroyed' WHERE plan_id = ? AND recording_id = ?", arguments: [planID, id])
+            try run("UPDATE disposal_items SET outcome = 'destroyed' WHERE plan_id = ? AND recording_id = ?", [planID, id])
         }
         if let erasureID {
-            try db.execute(
-                sql: "UPDATE erasure_items SET decision = 'erased', erased_at = ? WHERE request_id = ? AND recording_id = ?",
-                arguments: [nowText, erasureID, id])
+            try run(
+                "UPDATE erasure_items SET decision = 'erased', erased_at = ? WHERE request_id = ? AND recording_id = ?",
+                [nowText, erasureID, id])
         }
         var detail: [String: JSONValue] = [
             "rule": .string(rule), "original_sha256": .string(r["original_sha256"]),
@@ -440,8 +453,8 @@ public final class Disposer: Sendable {
         if let planID { detail["plan"] = .string(planID) }
         if let erasureID { detail["erasure_request"] = .number(Double(erasureID)) }
         try ArchiveDatabase.appendAudit(
-            db, now: now, actor: actor.name, role: actor.role, action: erasureID == nil ? "retention.destroy" : "erasure.erase",
-            target: id, outcome: "destroyed", detail: detail)
+            db, now: now, at: nowText, actor: actor.name, role: actor.role,
+            action: erasureID == nil ? "retention.destroy" : "erasure.erase", target: id, outcome: "destroyed", detail: detail)
     }
 
     /// Completes destructions a crash interrupted (recordings marked `destroying`: key already gone).
@@ -459,8 +472,9 @@ public final class Disposer: Sendable {
             for id in ids { try db.execute(sql: "DELETE FROM data_keys WHERE recording_id = ?", arguments: [id]) }
         }
         try removeObjects(ids)
+        let nowText = RFC3339.format(now)
         try database.write("destroy: finish interrupted") { db in
-            for id in ids { try Self.finishDestroy(db, id: id, actor: ArchiveDatabase.systemActor, now: now) }
+            for id in ids { try Self.finishDestroy(db, id: id, actor: ArchiveDatabase.systemActor, now: now, nowText: nowText) }
         }
         try checkpoint()
         return ids.count
