@@ -5,6 +5,24 @@ import Testing
 
 @Suite("Sidecars, file-name patterns, phone numbers, timestamps")
 struct MetadataTests {
+    @Test("RFC 3339 formatting agrees with Foundation's calendar for instants from 1900 to 2200, to the millisecond")
+    func formatMatchesCalendar() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        var rng = SystemRandomNumberGenerator()
+        var instants = [-2_208_988_800_000, -1, 0, 1, 951_782_400_000, 4_102_444_799_999, 7_258_118_399_999] as [Int64]
+        for _ in 0..<20_000 { instants.append(Int64.random(in: -2_208_988_800_000...7_258_118_399_999, using: &rng)) }
+        for ms in instants {
+            let d = Date(timeIntervalSince1970: Double(ms) / 1000)
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: Double(ms.floorDiv(1000))))
+            let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, Int(ms.floorMod(1000)))
+            guard RFC3339.format(d) == expected else {
+                Issue.record("\(ms): \(RFC3339.format(d)) != \(expected)")
+                return
+            }
+        }
+    }
+
     @Test("a sidecar's documented keys are read, unknown keys kept, case references merged")
     func sidecar() throws {
         let json = """

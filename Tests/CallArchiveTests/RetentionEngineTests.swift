@@ -47,7 +47,8 @@ struct RetentionEngineTests {
         init(dir: String, yaml: String = RetentionEngineTests.policyYAML) throws {
             archive = try TestArchive(root: dir)
             archive.database.setRetentionPolicy(try RetentionPolicy.parse(yaml: yaml))
-            disposer = Disposer(database: archive.database, store: archive.store, batchSize: 3)
+            try archive.database.recomputeAllIfPolicyChanged()
+            disposer = Disposer(database: archive.database, store: archive.store, batchSize: 3, policyWait: .zero)
         }
 
         /// Ingests a short WAV whose sidecar says when the call started and what it is; returns its id.
@@ -334,10 +335,14 @@ struct RetentionEngineTests {
         try withTestDirectory { dir in
             let f = try Fixture(dir: dir)
             let id = try f.ingest("p", started: "2026-01-10T10:00:00Z")
-            #expect(try f.db.recomputeAllIfPolicyChanged(now: Self.date("2026-01-11T00:00:00Z")) == 0, "first fingerprint")
             #expect(try f.db.recomputeAllIfPolicyChanged(now: Self.date("2026-01-11T00:00:00Z")) == nil, "same policy: no work")
+            #expect(try f.db.policyApplied())
             f.db.setRetentionPolicy(try RetentionPolicy.parse(yaml: Self.policyYAML.replacingOccurrences(of: "period: P1M\n      action: destroy\n      grace: P7D", with: "period: P2M\n      action: destroy\n      grace: P7D")))
+            // Until the new policy is applied to every recording, nothing is planned by the old dates.
+            #expect(try !f.db.policyApplied())
+            #expect(throws: ArchiveError.self) { _ = try f.disposer.plan(actor: f.admin, reason: "t", now: Self.date("2026-01-12T00:00:00Z")) }
             #expect(try f.db.recomputeAllIfPolicyChanged(now: Self.date("2026-01-12T00:00:00Z")) == 1)
+            #expect(try f.db.policyApplied())
             #expect(try f.retention(id)?.retainUntil == "2026-03-10T10:00:00.000Z")
             f.db.setRetentionPolicy(try RetentionPolicy.parse(yaml: Self.policyYAML.replacingOccurrences(of: "period: P1M\n      action: destroy\n      grace: P7D", with: "period: P2W\n      action: destroy\n      grace: P7D")))
             #expect(try f.db.recomputeAllIfPolicyChanged(now: Self.date("2026-01-13T00:00:00Z")) == 1)

@@ -46,9 +46,6 @@ public struct ArchiveDaemon: Sendable {
         }
         let recovery = try Recovery.run(
             store: store, database: database, quarantine: quarantine, spool: config.spoolPath, logger: logger)
-        if let changed = try database.recomputeAllIfPolicyChanged() {
-            logger.notice("retention policy applied to the index", metadata: ["retention.recordings_changed": "\(changed)"])
-        }
         let retentionService = RetentionService(disposer: disposer, interval: config.retentionInterval, logger: logger)
         let ingestor = Ingestor(
             store: store, database: database, keys: keys, quarantine: quarantine,
@@ -59,14 +56,8 @@ public struct ArchiveDaemon: Sendable {
                 let new = try await ArchiveConfig.load(path: configPath)
                 database.setRetentionPolicy(new.retention)
                 retentionService.setInterval(new.retentionInterval)
-                let result: Result<Int?, ArchiveError> = await Blocking.run {
-                    do throws(ArchiveError) { return .success(try database.recomputeAllIfPolicyChanged()) } catch { return .failure(error) }
-                }
-                if case .success(let changed?) = result {
-                    logger.notice("retention policy reloaded and applied", metadata: ["retention.recordings_changed": "\(changed)"])
-                } else if case .failure(let error) = result {
-                    logger.error("retention policy reloaded but not yet applied to every recording", metadata: ["error": "\(error)"])
-                }
+                // Applied to the index in the background by the retention service; disposal waits for it.
+                retentionService.policyChanged()
                 return IngestSettings(new)
             }
         } else {

@@ -9,6 +9,8 @@ import Synchronization
 public final class RetentionService: Service, Sendable {
     let disposer: Disposer
     let interval: Mutex<Double?>
+    /// Set at start and by `policyChanged`: the policy must be applied to every recording before anything else.
+    let recomputeRequested = Mutex(true)
     let logger: Logger
 
     public init(disposer: Disposer, interval: Double?, logger: Logger) {
@@ -20,16 +22,48 @@ public final class RetentionService: Service, Sendable {
     /// Applies a reloaded `retention.interval` (from the next wait on).
     public func setInterval(_ seconds: Double?) { interval.withLock { $0 = seconds } }
 
+    /// The database's policy was replaced (reload): recompute every recording, in the background.
+    public func policyChanged() { recomputeRequested.withLock { $0 = true } }
+
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             // Checked every second, so that a reloaded interval (or "off") takes effect at once.
             var last = ContinuousClock.now
             while !Task.isCancelled {
+                if self.recomputeRequested.withLock({ let r = $0; $0 = false; return r }) { await self.applyPolicy() }
                 do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                // A policy change is applied before anything is disposed of by it.
+                if self.recomputeRequested.withLock({ $0 }) { continue }
                 guard let seconds = self.interval.withLock({ $0 }) else { continue }
                 guard ContinuousClock.now - last >= .milliseconds(Int(seconds * 1000)) else { continue }
                 await self.runOnce()
                 last = ContinuousClock.now
+            }
+        }
+    }
+
+    /// Recomputes every recording if the policy differs from the one last applied. Plan and execute wait for
+    /// this (a changed policy on 1,000,000 recordings takes minutes; the daemon ingests and answers meanwhile).
+    func applyPolicy() async {
+        let database = disposer.database
+        let started = ContinuousClock.now
+        let result: Result<Int?, ArchiveError> = await Blocking.run {
+            do throws(ArchiveError) { return .success(try database.recomputeAllIfPolicyChanged()) } catch { return .failure(error) }
+        }
+        switch result {
+        case .success(let changed?):
+            logger.notice(
+                "retention policy applied to the index",
+                metadata: [
+                    "retention.recordings_changed": "\(changed)",
+                    "retention.seconds": "\(String(format: "%.1f", Double((ContinuousClock.now - started).components.seconds)))",
+                ])
+        case .success(nil): break
+        case .failure(let error):
+            logger.error("retention policy could not be applied; retried in a minute", metadata: ["error": "\(error)"])
+            Task {
+                try? await Task.sleep(for: .seconds(60))
+                self.policyChanged()
             }
         }
     }

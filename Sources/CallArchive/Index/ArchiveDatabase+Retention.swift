@@ -130,6 +130,20 @@ extension ArchiveDatabase {
         retentionPolicy.withLock { $0 = policy }
     }
 
+    static func fingerprintHash(_ policy: RetentionPolicy) -> String {
+        SHA256.hash(data: Data(policy.fingerprint.utf8)).hexString
+    }
+
+    /// True once every recording's retention was computed under the policy in force (`recomputeAllIfPolicyChanged`
+    /// finished for it). Until then stored dates may be stale, and nothing may be disposed of by them.
+    public func policyApplied() throws(ArchiveError) -> Bool {
+        let current = Self.fingerprintHash(currentRetentionPolicy)
+        let applied = try read("policy fingerprint") { db in
+            try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'retention_policy'")
+        }
+        return applied == current
+    }
+
     public var currentRetentionPolicy: RetentionPolicy { retentionPolicy.withLock { $0 } }
 
     // MARK: retain_until
@@ -168,11 +182,11 @@ extension ArchiveDatabase {
     /// The facts retention decides on, read inside the caller's transaction.
     static func retentionFacts(_ db: Database, _ row: Row) throws -> RetentionFacts {
         let cases = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT c.reference, c.closed_at, c.class FROM recording_cases rc JOIN cases c ON c.id = rc.case_id
-                WHERE rc.recording_id = ? ORDER BY c.reference
-                """, arguments: [row["id"] as String]
+            db.cachedStatement(
+                sql: """
+                    SELECT c.reference, c.closed_at, c.class FROM recording_cases rc JOIN cases c ON c.id = rc.case_id
+                    WHERE rc.recording_id = ? ORDER BY c.reference
+                    """), arguments: [row["id"] as String]
         ).map { c in
             RetentionFacts.Case(
                 reference: c["reference"], closedAt: (c["closed_at"] as String?).flatMap(RFC3339.parse), className: c["class"])
@@ -196,7 +210,7 @@ extension ArchiveDatabase {
     ) throws -> RetentionChange {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT \(retentionColumns) FROM recordings WHERE id = ?", arguments: [id]),
+                db.cachedStatement(sql: "SELECT \(retentionColumns) FROM recordings WHERE id = ?"), arguments: [id]),
             row["state"] as String != "destroying"
         else { return .unchanged }
         let new = policy.decide(try retentionFacts(db, row))
@@ -205,7 +219,7 @@ extension ArchiveDatabase {
         switch change {
         case .unchanged:
             // Back where it was: a pending shortening no longer applies.
-            try db.execute(sql: "DELETE FROM retention_reviews WHERE recording_id = ?", arguments: [id])
+            try db.cachedStatement(sql: "DELETE FROM retention_reviews WHERE recording_id = ?").execute(arguments: [id])
         case .extend:
             var disposeAfter: String?
             if case .until(let date, let c, _) = new {
@@ -217,12 +231,13 @@ extension ArchiveDatabase {
                 className = c
                 action = a.rawValue
             }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE recordings SET retain_until = ?, policy_class = ?, retention_action = ?, retention_note = ?,
                       dispose_after = ? WHERE id = ?
-                    """, arguments: [new.date.map(RFC3339.format), className, action, note(new), disposeAfter, id])
-            try db.execute(sql: "DELETE FROM retention_reviews WHERE recording_id = ?", arguments: [id])
+                    """
+            ).execute(arguments: [new.date.map(RFC3339.format), className, action, note(new), disposeAfter, id])
+            try db.cachedStatement(sql: "DELETE FROM retention_reviews WHERE recording_id = ?").execute(arguments: [id])
             try appendAudit(
                 db, now: now, actor: actor.name, role: actor.role, action: "retention.set", target: id, outcome: "ok",
                 detail: ["cause": .string(cause), "old": describe(old), "new": describe(new)])
@@ -253,7 +268,7 @@ extension ArchiveDatabase {
     @discardableResult
     public func recomputeAllIfPolicyChanged(now: Date = Date(), batch: Int = 2000) throws(ArchiveError) -> Int? {
         let policy = currentRetentionPolicy
-        let fingerprint = SHA256.hash(data: Data(policy.fingerprint.utf8)).hexString
+        let fingerprint = Self.fingerprintHash(policy)
         let applied = try read("policy fingerprint") { db in
             try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'retention_policy'")
         }

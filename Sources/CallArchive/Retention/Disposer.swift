@@ -23,10 +23,16 @@ public final class Disposer: Sendable {
     private let running = Mutex(())
     /// Items per transaction.
     public let batchSize: Int
+    /// How long plan and execute wait for a changed policy to be applied to every recording before refusing.
+    public let policyWait: Duration
     /// Test hook: called with the step just finished ("keys", "objects", "metadata"); a test kills the process here.
     let afterStep: (@Sendable (String) -> Void)?
 
-    public init(database: ArchiveDatabase, store: FileStore, batchSize: Int = 500, afterStep: (@Sendable (String) -> Void)? = nil) {
+    public init(
+        database: ArchiveDatabase, store: FileStore, batchSize: Int = 500, policyWait: Duration = .seconds(30),
+        afterStep: (@Sendable (String) -> Void)? = nil
+    ) {
+        self.policyWait = policyWait
         self.database = database
         self.store = store
         self.batchSize = batchSize
@@ -39,7 +45,24 @@ public final class Disposer: Sendable {
     /// and each blocked one with its blocker, plus shortenings awaiting approval. A `scheduled` plan keeps only
     /// what the scheduler will destroy by itself (and is not stored when that is nothing).
     public func plan(kind: String = "manual", actor: AuditActor, reason: String, now: Date = Date()) throws(ArchiveError) -> DisposalPlan? {
-        try running.withLock { _ throws(ArchiveError) in try makePlan(kind: kind, actor: actor, reason: reason, now: now) }
+        try waitForPolicy()
+        return try running.withLock { _ throws(ArchiveError) in try makePlan(kind: kind, actor: actor, reason: reason, now: now) }
+    }
+
+
+    /// Dates computed under an older policy may be stale: nothing is planned or destroyed by them. Waits (a
+    /// policy change on a large index is applied in the background) and refuses after `policyWait`.
+    func waitForPolicy() throws(ArchiveError) {
+        let deadline = ContinuousClock.now + policyWait
+        while try !database.policyApplied() {
+            guard ContinuousClock.now < deadline else {
+                throw ArchiveError(
+                    .conflict,
+                    "the retention policy is still being applied to the index (a start or reload changed it); "
+                        + "nothing is planned or destroyed until it is done: try again in a few minutes")
+            }
+            usleep(50_000)
+        }
     }
 
     private func makePlan(kind: String, actor: AuditActor, reason: String, now: Date) throws(ArchiveError) -> DisposalPlan? {
@@ -205,7 +228,8 @@ public final class Disposer: Sendable {
     /// Executes a plan: every `destroy` item (and `review` items once the plan is approved) is re-checked and, if
     /// still due, destroyed. Executing again resumes: items already done are skipped.
     public func execute(_ id: String, actor: AuditActor, reason: String, now: Date = Date()) throws(ArchiveError) -> ExecutionReport {
-        try running.withLock { _ throws(ArchiveError) in
+        try waitForPolicy()
+        return try running.withLock { _ throws(ArchiveError) in
             _ = try finishInterruptedLocked(now: now)
             let status = try database.read("plan status") { db in
                 try String.fetchOne(db, sql: "SELECT status FROM disposal_plans WHERE id = ?", arguments: [id])
@@ -260,6 +284,8 @@ public final class Disposer: Sendable {
     public func runScheduled(now: Date = Date()) throws(ArchiveError) -> ExecutionReport? {
         _ = try finishInterrupted(now: now)
         _ = try processDeferredErasures(now: now)
+        // A changed policy not yet applied to every recording: its dates may be stale; the next run will do.
+        guard try database.policyApplied() else { return nil }
         guard let plan = try plan(kind: "scheduled", actor: ArchiveDatabase.systemActor, reason: "scheduled disposal", now: now) else {
             return nil
         }

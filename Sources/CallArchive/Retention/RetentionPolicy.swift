@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Yams
 
 /// An ISO 8601 period of whole years, months, weeks and days: `P7Y`, `P6M`, `P2W`, `P1Y6M15D`.
@@ -55,14 +56,28 @@ public struct RetentionPeriod: Sendable, Equatable, CustomStringConvertible {
     /// shorter month (31 January + P1M = 28 or 29 February; 29 February + P1Y = 28 February), then days, which
     /// keep the local time of day across daylight-saving changes.
     public func added(to date: Date, in timeZone: TimeZone) -> Date {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
+        let calendar = Self.calendar(timeZone)
         var d = date
         if years != 0 || months != 0 {
             d = calendar.date(byAdding: DateComponents(year: years, month: months), to: d) ?? d
         }
         if days != 0 { d = calendar.date(byAdding: .day, value: days, to: d) ?? d }
         return d
+    }
+}
+
+extension RetentionPeriod {
+    /// Gregorian calendars by zone, made once each (making one costs more than the arithmetic).
+    private static let calendars = Mutex<[String: Calendar]>([:])
+
+    static func calendar(_ zone: TimeZone) -> Calendar {
+        calendars.withLock { cache in
+            if let c = cache[zone.identifier] { return c }
+            var c = Calendar(identifier: .gregorian)
+            c.timeZone = zone
+            cache[zone.identifier] = c
+            return c
+        }
     }
 }
 
