@@ -138,6 +138,35 @@ struct OperatorAccessTests {
         let discard = try run(as: op, cli, ["quarantine", "discard", "\(quarantineID)", "--reason", "r"] + socket)
         #expect(discard.status == 4 && discard.stderr.contains(Self.groups.admin), "\(discard.stderr)")
 
+        // Retention: auditors read, operators plan, hold and restrict; only admins execute, release, lift, erase,
+        // and export restricted audio (with a reason).
+        let plan = try run(as: auditor, cli, ["retention", "plan", "--reason", "r"] + socket)
+        #expect(plan.status == 4, "\(plan.stderr)")
+        let opPlan = try run(as: op, cli, ["retention", "plan", "--reason", "monthly", "--json"] + socket)
+        #expect(opPlan.status == 0, "\(opPlan.stderr)")
+        let planID = try JSONDecoder().decode(DisposalPlan.self, from: Data(opPlan.stdout.utf8)).id
+        #expect(try run(as: auditor, cli, ["retention", "show", planID] + socket).status == 0)
+        let opExecute = try run(as: op, cli, ["retention", "execute", planID, "--reason", "r"] + socket)
+        #expect(opExecute.status == 4 && opExecute.stderr.contains(Self.groups.admin), "\(opExecute.stderr)")
+        let hold = try run(
+            as: op, cli, ["hold", "create", "--type", "complaint", "--authority", "complaints team", "--reason", "r", "--id", id, "--json"] + socket)
+        #expect(hold.status == 0, "\(hold.stderr)")
+        let holdID = try JSONDecoder().decode(HoldInfo.self, from: Data(hold.stdout.utf8)).id
+        #expect(try run(as: op, cli, ["hold", "release", "\(holdID)", "--reason", "r"] + socket).status == 4)
+        #expect(try run(as: op, cli, ["restrict", "--id", id, "--ground", "objection", "--reason", "r"] + socket).status == 0)
+        let restrictedExport = try run(as: op, cli, ["export", id, "-o", outDir + "/r.wav", "--reason", "court"] + socket)
+        #expect(restrictedExport.status == 4 && restrictedExport.stderr.contains("restricted"), "\(restrictedExport.stderr)")
+        #expect(try run(as: op, cli, ["unrestrict", "--id", id, "--reason", "r"] + socket).status == 4)
+        #expect(try run(as: op, cli, ["erasure", "request", "--id", id, "--reason", "r"] + socket).status == 4)
+        #expect(try run(as: auditor, cli, ["retention", "forecast"] + socket).status == 0)
+        #expect(try run(as: auditor, cli, ["hold", "list"] + socket).status == 0)
+        let adminDir = instance.root.sub("admin-out")
+        try FileManager.default.createDirectory(atPath: adminDir, withIntermediateDirectories: false)
+        chown(adminDir, user("catest-admin").uid, user("catest-admin").gid)
+        let adminOut = adminDir + "/r.wav"
+        #expect(try run(as: user("catest-admin"), cli, ["export", id, "-o", adminOut] + socket).status == 4, "no reason: refused")
+        #expect(try run(as: user("catest-admin"), cli, ["export", id, "-o", adminOut, "--reason", "court order 7"] + socket).status == 0)
+
         // Admin (by group): discard.
         #expect(try run(as: user("catest-admin"), cli, ["quarantine", "discard", "\(quarantineID)", "--reason", "junk"] + socket).status == 0)
 
@@ -153,6 +182,8 @@ struct OperatorAccessTests {
         #expect(denied.contains { $0.actor == actor(auditor) && $0.action == "api.case.link" })
         #expect(denied.contains { $0.actor == actor(op) && $0.role == "operator" && $0.action == "api.quarantine.discard" })
         #expect(audit.contains { $0.actor == actor(op) && $0.action == "api.audio" && $0.outcome == "ok" })
+        #expect(denied.contains { $0.actor == actor(op) && $0.action == "api.retention.execute" })
+        #expect(audit.contains { $0.action == "api.audio" && $0.outcome == "ok" && $0.detail["restricted"] == .bool(true) && $0.detail["reason"] == .string("court order 7") })
         #expect(audit.contains { $0.actor == actor(user("catest-admin")) && $0.role == "admin" && $0.action == "api.quarantine.discard" && $0.outcome == "ok" })
         #expect(daemon.isRunning)
     }
