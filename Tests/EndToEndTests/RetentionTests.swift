@@ -59,6 +59,18 @@ struct RetentionTests {
         try JSONSerialization.data(withJSONObject: s).write(to: URL(fileURLWithPath: instance.spool + "/" + name + ".json"))
     }
 
+    /// Waits until the daemon has archived `count` recordings; on a timeout, says what the spool, quarantine and
+    /// log hold.
+    static func waitForRecordings(_ instance: TestInstance, _ daemon: DaemonProcess, _ count: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        let done = waitUntil(timeout: 180) { (try? instance.recordings().count) == count }
+        #expect(
+            done,
+            """
+            spool: \(instance.spoolContents()); quarantine: \((try? FileManager.default.contentsOfDirectory(atPath: instance.quarantine)) ?? [])
+            \(daemon.logSinceStart.suffix(4000))
+            """, sourceLocation: sourceLocation)
+    }
+
     static func json<T: Decodable>(_ type: T.Type, _ r: ProcessResult) throws -> T {
         guard r.status == 0 else { throw CorpusError(message: "callarchive failed (\(r.status)): \(r.stderr)") }
         return try JSONDecoder().decode(T.self, from: Data(r.stdout.utf8))
@@ -96,7 +108,7 @@ struct RetentionTests {
             instance, "call-keeper", seed: 2,
             sidecar: ["started_at": RFC3339.format(Date()), "direction": "inbound", "caller_number": "+441632960200"])
         try instance.withDaemon { daemon throws in
-            #expect(waitUntil(timeout: 60) { (try? instance.recordings().count) == 2 })
+            Self.waitForRecordings(instance, daemon, 2)
             let rows = try instance.recordings()
             let canary = try #require(rows.first { $0.callID == "call-canary" })
             let keeper = try #require(rows.first { $0.callID == "call-keeper" })
@@ -164,7 +176,7 @@ struct RetentionTests {
         let instance = try Self.instance("hold-cli")
         defer { instance.root.remove() }
         let number = "+441632960333"
-        try instance.withDaemon { _ throws in
+        try instance.withDaemon { daemon throws in
             // A hold made before the recording arrives catches it.
             let hold = try Self.json(
                 HoldInfo.self,
@@ -176,7 +188,7 @@ struct RetentionTests {
             try Self.drop(instance, "held-call", seed: 3, sidecar: ["started_at": "2020-01-01T10:00:00Z", "caller_number": number])
             try Self.drop(
                 instance, "sg-call", seed: 4, sidecar: ["started_at": "2020-01-01T11:00:00Z", "caller_number": number, "queue": "safeguarding"])
-            #expect(waitUntil(timeout: 60) { (try? instance.recordings().count) == 2 })
+            Self.waitForRecordings(instance, daemon, 2)
             let rows = try instance.recordings()
             let held = try #require(rows.first { $0.callID == "held-call" })
             let sg = try #require(rows.first { $0.callID == "sg-call" })
@@ -254,7 +266,7 @@ struct RetentionTests {
         // review. So: the policy is lengthened by SIGHUP (applied), and a second recording is due and goes by itself.
         try Self.drop(instance, "recent", seed: 30, sidecar: ["started_at": RFC3339.format(Date().addingTimeInterval(-3600))])
         try instance.withDaemon { daemon throws in
-            #expect(waitUntil(timeout: 60) { (try? instance.recordings().count) == 1 })
+            Self.waitForRecordings(instance, daemon, 1)
             let recent = try #require(try instance.recordings().first)
             let before = try Self.json(RecordingDetail.self, instance.cli(["show", recent.id, "--json"])).retention.retainUntil
             let config = try String(contentsOfFile: instance.configPath, encoding: .utf8)
@@ -263,7 +275,7 @@ struct RetentionTests {
                 .write(toFile: instance.configPath, atomically: true, encoding: .utf8)
             daemon.signal(SIGHUP)
             #expect(
-                waitUntil(timeout: 30) {
+                waitUntil(timeout: 120) {
                     (try? Self.json(RecordingDetail.self, instance.cli(["show", recent.id, "--json"])).retention.retainUntil) != before
                 }, "\(daemon.logSinceStart.suffix(3000))")
             let after = try Self.json(RecordingDetail.self, instance.cli(["show", recent.id, "--json"])).retention
@@ -271,8 +283,8 @@ struct RetentionTests {
             #expect(daemon.logSinceStart.contains("retention policy applied to the index"))
             // Due already (started 2020): the scheduler (every second now) destroys it without being asked.
             try Self.drop(instance, "old", seed: 31, sidecar: ["started_at": "2020-01-01T10:00:00Z"])
-            #expect(waitUntil(timeout: 30) { daemon.logSinceStart.contains("scheduled disposal ran") })
-            #expect(waitUntil(timeout: 30) { (try? instance.recordings().map(\.callID)) == ["recent"] })
+            #expect(waitUntil(timeout: 120) { daemon.logSinceStart.contains("scheduled disposal ran") })
+            #expect(waitUntil(timeout: 120) { (try? instance.recordings().map(\.callID)) == ["recent"] })
         }
     }
 
@@ -302,8 +314,8 @@ struct RetentionTests {
         var due: [String] = []
         var keeper = ""
         var firstInPlan = ""
-        try instance.withDaemon { _ throws in
-            #expect(waitUntil(timeout: 60) { (try? instance.recordings().count) == 4 })
+        try instance.withDaemon { daemon throws in
+            Self.waitForRecordings(instance, daemon, 4)
             let rows = try instance.recordings()
             due = rows.filter { $0.callID.hasPrefix("due-") }.map(\.id).sorted()
             keeper = try #require(rows.first { $0.callID == "keeper" }).id
@@ -333,10 +345,10 @@ struct RetentionTests {
         p.standardOutput = handle
         p.standardError = handle
         try p.run()
-        #expect(waitUntil(timeout: 60) { FileManager.default.fileExists(atPath: instance.socketPath) && (try? instance.cli(["status"]).status) == 0 })
+        #expect(waitUntil(timeout: 180) { FileManager.default.fileExists(atPath: instance.socketPath) && (try? instance.cli(["status"]).status) == 0 })
         let execute = try instance.cli(["retention", "execute", planID, "--reason", "t"])
         #expect(execute.status != 0, "the daemon was to die mid-execution: \(execute.stdout)")
-        #expect(waitUntil(timeout: 30) { !p.isRunning })
+        #expect(waitUntil(timeout: 120) { !p.isRunning })
         if p.isRunning { p.terminate() }
         p.waitUntilExit()
 
