@@ -283,7 +283,7 @@ struct RetentionTests {
             #expect(daemon.logSinceStart.contains("retention policy applied to the index"))
             // Due already (started 2020): the scheduler (every second now) destroys it without being asked.
             try Self.drop(instance, "old", seed: 31, sidecar: ["started_at": "2020-01-01T10:00:00Z"])
-            #expect(waitUntil(timeout: 120) { daemon.logSinceStart.contains("scheduled disposal ran") })
+            #expect(waitUntil(timeout: 120) { daemon.logSinceStart.contains("scheduled disposal ran") }, "\(daemon.logSinceStart.suffix(4000))")
             #expect(waitUntil(timeout: 120) { (try? instance.recordings().map(\.callID)) == ["recent"] })
         }
     }
