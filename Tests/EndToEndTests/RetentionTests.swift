@@ -56,7 +56,11 @@ struct RetentionTests {
         try Data(wav(seed: seed)).write(to: URL(fileURLWithPath: instance.spool + "/" + name + ".wav"))
         var s = sidecar
         s["call_id"] = name
-        try JSONSerialization.data(withJSONObject: s).write(to: URL(fileURLWithPath: instance.spool + "/" + name + ".json"))
+        // As the spool contract asks: written under a hidden name, then renamed (a half-written sidecar is
+        // bad input, and the daemon may look at any moment).
+        let part = instance.spool + "/." + name + ".json.part"
+        try JSONSerialization.data(withJSONObject: s).write(to: URL(fileURLWithPath: part))
+        rename(part, instance.spool + "/" + name + ".json")
     }
 
     /// Waits until the daemon has archived `count` recordings; on a timeout, says what the spool, quarantine and
