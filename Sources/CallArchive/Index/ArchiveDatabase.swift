@@ -324,18 +324,29 @@ public final class ArchiveDatabase: Sendable {
             ?? String(repeating: "0", count: 64)
         let at = at ?? RFC3339.format(now)
         let detailJSON = json(detail)
+        let hash = auditHash(
+            prev: prev, at: at, actor: actor, role: role, action: action, target: target, outcome: outcome, detail: detail)
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO audit_log (at, actor, role, action, target, outcome, detail, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [at, actor, role, action, target, outcome, detailJSON, prev, hash])
+    }
+
+    /// The hash of one audit entry: SHA-256 of the previous entry's hash, a newline, and the canonical JSON
+    /// (sorted keys) of the entry's fields. Appending and verifying both use this, and nothing else.
+    static func auditHash(
+        prev: String, at: String, actor: String, role: String, action: String, target: String?, outcome: String,
+        detail: [String: JSONValue]
+    ) -> String {
         let entry: [String: JSONValue] = [
             "at": .string(at), "actor": .string(actor), "role": .string(role), "action": .string(action),
             "target": target.map(JSONValue.string) ?? .null, "outcome": .string(outcome), "detail": .object(detail),
         ]
         var h = SHA256()
         h.update(data: Array((prev + "\n" + json(entry)).utf8))
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO audit_log (at, actor, role, action, target, outcome, detail, prev_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(arguments: [at, actor, role, action, target, outcome, detailJSON, prev, h.finalize().hexString])
+        return h.finalize().hexString
     }
 
     /// One write transaction; GRDB and SQLite errors become `ArchiveError`s without the SQL arguments.
