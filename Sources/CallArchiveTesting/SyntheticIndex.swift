@@ -102,54 +102,13 @@ public struct SyntheticIndex: Sendable {
         return SyntheticIndex(path: path, sample: sample, generationSeconds: seconds)
     }
 
-    /// `RFC3339.format` for milliseconds since the epoch, without `Calendar` (which costs microseconds a call, and
-    /// the generator formats millions of times). A test checks that the two agree.
-    public static func rfc3339(milliseconds ms: Int64) -> String {
-        let days = ms.floorDivided(by: 86_400_000)
-        let rem = ms - days * 86_400_000
-        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        var out = [UInt8](repeating: 0, count: 24)
-        func put(_ v: Int64, _ at: Int, _ width: Int) {
-            var v = v
-            for i in stride(from: at + width - 1, through: at, by: -1) {
-                out[i] = 0x30 + UInt8(v % 10)
-                v /= 10
-            }
-        }
-        put(year, 0, 4)
-        out[4] = 0x2D
-        put(month, 5, 2)
-        out[7] = 0x2D
-        put(day, 8, 2)
-        out[10] = 0x54
-        put(rem / 3_600_000, 11, 2)
-        out[13] = 0x3A
-        put(rem / 60_000 % 60, 14, 2)
-        out[16] = 0x3A
-        put(rem / 1000 % 60, 17, 2)
-        out[19] = 0x2E
-        put(rem % 1000, 20, 3)
-        out[23] = 0x5A
-        return String(decoding: out, as: UTF8.self)
-    }
+    /// `RFC3339.format` for milliseconds since the epoch (the generator formats millions of times).
+    public static func rfc3339(milliseconds ms: Int64) -> String { RFC3339.format(milliseconds: ms) }
 }
 
 private func padded(_ v: Int, _ width: Int) -> String {
     let s = String(v)
     return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-}
-
-extension Int64 {
-    fileprivate func floorDivided(by d: Int64) -> Int64 { (self >= 0 ? self : self - d + 1) / d }
 }
 
 // MARK: - Generator

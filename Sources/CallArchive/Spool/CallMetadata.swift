@@ -226,13 +226,16 @@ public enum RFC3339 {
 
     /// UTC, millisecond precision (rounded, so `…42.423Z` in a sidecar stays `…42.423Z`):
     /// `2024-09-24T18:09:42.423Z`. Sorts as text in time order (years 0…9999).
-    /// Civil date from the day count (H. Hinnant's `civil_from_days`) rather than through `Calendar`: retention
-    /// formats several dates per recording, and a million recordings made `Calendar` the larger part of the cost.
     public static func format(_ d: Date) -> String {
-        let ms = Int64((d.timeIntervalSince1970 * 1000).rounded())
-        let seconds = ms.floorDiv(1000)
-        let days = seconds.floorDiv(86_400)
-        let secondOfDay = seconds.floorMod(86_400)
+        format(milliseconds: Int64((d.timeIntervalSince1970 * 1000).rounded()))
+    }
+
+    /// `format` for milliseconds since the epoch. The civil date comes from the day count (H. Hinnant's
+    /// `civil_from_days`) rather than through `Calendar`, which cost microseconds a call: retention formats
+    /// several dates per recording, and the synthetic-index generator millions.
+    public static func format(milliseconds ms: Int64) -> String {
+        let days = ms.floorDiv(86_400_000)
+        let rem = ms - days * 86_400_000
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097
@@ -256,13 +259,13 @@ public enum RFC3339 {
         out[7] = 0x2D
         put(day, 8, 2)
         out[10] = 0x54
-        put(secondOfDay / 3600, 11, 2)
+        put(rem / 3_600_000, 11, 2)
         out[13] = 0x3A
-        put(secondOfDay / 60 % 60, 14, 2)
+        put(rem / 60_000 % 60, 14, 2)
         out[16] = 0x3A
-        put(secondOfDay % 60, 17, 2)
+        put(rem / 1000 % 60, 17, 2)
         out[19] = 0x2E
-        put(ms.floorMod(1000), 20, 3)
+        put(rem % 1000, 20, 3)
         out[23] = 0x5A
         return String(decoding: out, as: UTF8.self)
     }
