@@ -511,6 +511,21 @@ extension ArchiveDatabase {
 
         var isEmpty: Bool { byID.isEmpty && byCase.isEmpty && byNumber.isEmpty && ranges.isEmpty }
 
+        /// The active holds that cover the recording of `row`, which has `id`, `caller_number`, `callee_number`
+        /// and `at` (the call's start, `whenSQL`) from `holdColumns`. Its case references are read only when some
+        /// hold is scoped by case.
+        func holds(_ db: Database, row: Row) throws -> [Int64] {
+            if isEmpty { return [] }
+            let id: String = row["id"]
+            let cases = byCase.isEmpty ? [] : try String.fetchAll(
+                db.cachedStatement(sql: "SELECT c.reference FROM recording_cases rc JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = ?"),
+                arguments: [id])
+            return holds(id: id, caller: row["caller_number"], callee: row["callee_number"], when: row["at"], cases: cases)
+        }
+
+        /// What `holds(_:row:)` needs from `recordings r`.
+        static let holdColumns = "r.id, r.caller_number, r.callee_number, \(whenSQL) AS at"
+
         /// The active holds that cover a recording (sorted, without repeats).
         func holds(id: String, caller: String?, callee: String?, when: String, cases: [String]) -> [Int64] {
             if isEmpty { return [] }
@@ -602,13 +617,9 @@ extension ArchiveDatabase {
     public func activeHolds(of id: UUID) throws(ArchiveError) -> [Int64] {
         try read("holds of recording") { db in
             guard let r = try Row.fetchOne(
-                db, sql: "SELECT id, caller_number, callee_number, \(Self.whenSQL) AS at FROM recordings r WHERE id = ?",
-                arguments: [id.lowercased])
+                db, sql: "SELECT \(ActiveHolds.holdColumns) FROM recordings r WHERE r.id = ?", arguments: [id.lowercased])
             else { return [] }
-            let cases = try String.fetchAll(
-                db, sql: "SELECT c.reference FROM recording_cases rc JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = ?",
-                arguments: [id.lowercased])
-            return try ActiveHolds(db).holds(id: r["id"], caller: r["caller_number"], callee: r["callee_number"], when: r["at"], cases: cases)
+            return try ActiveHolds(db).holds(db, row: r)
         }
     }
 

@@ -78,18 +78,15 @@ public final class Disposer: Sendable {
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT r.id, r.retain_until, r.policy_class, r.retention_action, r.dispose_after, r.release_grace_until,
-                      r.caller_number, r.callee_number, \(ArchiveDatabase.whenSQL) AS at
+                    SELECT \(ArchiveDatabase.ActiveHolds.holdColumns), r.retain_until, r.policy_class, r.retention_action,
+                      r.dispose_after, r.release_grace_until
                     FROM recordings r WHERE r.retain_until <= ? AND r.state IN ('active', 'restricted')
                     ORDER BY r.retain_until, r.id
                     """, arguments: [nowText])
-            let caseStatement = try db.cachedStatement(
-                sql: "SELECT c.reference FROM recording_cases rc JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = ?")
             while let r = try rows.next() {
                 let rid: String = r["id"]
                 due.insert(rid)
-                let cases = holds.byCase.isEmpty ? [] : try String.fetchAll(caseStatement, arguments: [rid])
-                let held = holds.holds(id: rid, caller: r["caller_number"], callee: r["callee_number"], when: r["at"], cases: cases)
+                let held = try holds.holds(db, row: r)
                 let graceEnd = max(r["dispose_after"] as String? ?? "", r["release_grace_until"] as String? ?? "")
                 var item = DisposalItem(
                     recordingID: rid, disposition: "destroy", rule: r["policy_class"], dueAt: r["retain_until"], detail: nil)
@@ -256,7 +253,7 @@ public final class Disposer: Sendable {
                 after = last.seq
                 let items = batch.filter { $0.disposition == "destroy" || approved }
                 report.notApproved += batch.count - items.count
-                let targets = items.map { Target(id: $0.id, job: .plan(id), needsApproval: $0.disposition == "review", approved: approved) }
+                let targets = items.map { Target(id: $0.id, job: .plan(id), approved: approved) }
                 let outcome = try destroy(targets, actor: actor, now: now)
                 report.destroyed += outcome.destroyed
                 for (reasonText, n) in outcome.skipped { report.skipped[reasonText, default: 0] += n }
@@ -308,14 +305,12 @@ public final class Disposer: Sendable {
     struct Target {
         var id: String
         var job: Job
-        var needsApproval = false
         var approved = false
     }
 
     struct BatchOutcome {
         var destroyed = 0
         var skipped: [String: Int] = [:]
-        var destroyedIDs: [String] = []
     }
 
     /// Steps 1–3 for a batch (each target re-checked in step 1's transaction).
@@ -361,7 +356,6 @@ public final class Disposer: Sendable {
         }
         afterStep?("metadata")
         outcome.destroyed = marked.count
-        outcome.destroyedIDs = marked
         return outcome
     }
 
@@ -371,17 +365,14 @@ public final class Disposer: Sendable {
             let r = try Row.fetchOne(
                 db.cachedStatement(
                     sql: """
-                        SELECT r.id, r.state, r.retain_until, r.retention_action, r.dispose_after, r.release_grace_until,
-                          r.caller_number, r.callee_number, \(ArchiveDatabase.whenSQL) AS at
+                        SELECT \(ArchiveDatabase.ActiveHolds.holdColumns), r.state, r.retain_until, r.retention_action,
+                          r.dispose_after, r.release_grace_until
                         FROM recordings r WHERE r.id = ?
                         """), arguments: [t.id])
         else { return "gone (already destroyed)" }
         let state: String = r["state"]
         guard state == "active" || state == "restricted" else { return "gone (\(state))" }
-        let cases = holds.byCase.isEmpty ? [] : try String.fetchAll(
-            db.cachedStatement(sql: "SELECT c.reference FROM recording_cases rc JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = ?"),
-            arguments: [t.id])
-        let held = holds.holds(id: t.id, caller: r["caller_number"], callee: r["callee_number"], when: r["at"], cases: cases)
+        let held = try holds.holds(db, row: r)
         if !held.isEmpty { return "held (" + held.map { "hold \($0)" }.joined(separator: ", ") + ")" }
         guard case .plan = t.job else { return nil }
         guard let until: String = r["retain_until"], until <= now else {
@@ -546,12 +537,14 @@ public final class Disposer: Sendable {
                 var counts: [String: Int] = [:]
                 for id in ids {
                     guard let row = try Row.fetchOne(
-                        db, sql: "SELECT \(ArchiveDatabase.retentionColumns), caller_number, callee_number, \(ArchiveDatabase.whenSQL) AS at FROM recordings r WHERE id = ?",
-                        arguments: [id])
+                        db,
+                        sql: """
+                            SELECT \(ArchiveDatabase.retentionColumns), \(ArchiveDatabase.ActiveHolds.holdColumns)
+                            FROM recordings r WHERE r.id = ?
+                            """, arguments: [id])
                     else { continue }
                     let facts = try ArchiveDatabase.retentionFacts(db, row)
-                    let held = holds.holds(
-                        id: id, caller: row["caller_number"], callee: row["callee_number"], when: row["at"], cases: facts.cases.map(\.reference))
+                    let held = try holds.holds(db, row: row)
                     let decision: String
                     var detail: String?
                     if let exempt = policy.governingClasses(facts).first(where: { $0.erasureExemption != nil }) {
@@ -612,8 +605,7 @@ public final class Disposer: Sendable {
                 var ready: [(Int64, String)] = []
                 for p in pending {
                     guard let r = try Row.fetchOne(
-                        db, sql: "SELECT caller_number, callee_number, \(ArchiveDatabase.whenSQL) AS at, state FROM recordings r WHERE id = ?",
-                        arguments: [p.id])
+                        db, sql: "SELECT \(ArchiveDatabase.ActiveHolds.holdColumns) FROM recordings r WHERE r.id = ?", arguments: [p.id])
                     else {
                         // Destroyed meanwhile (by retention or another request): erased all the same.
                         try db.execute(
@@ -621,11 +613,7 @@ public final class Disposer: Sendable {
                             arguments: [RFC3339.format(now), p.req, p.id])
                         continue
                     }
-                    let cases = try String.fetchAll(
-                        db, sql: "SELECT c.reference FROM recording_cases rc JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = ?",
-                        arguments: [p.id])
-                    guard holds.holds(id: p.id, caller: r["caller_number"], callee: r["callee_number"], when: r["at"], cases: cases).isEmpty
-                    else { continue }
+                    guard try holds.holds(db, row: r).isEmpty else { continue }
                     try db.execute(
                         sql: "UPDATE erasure_items SET decision = 'erase', detail = 'last hold released' WHERE request_id = ? AND recording_id = ?",
                         arguments: [p.req, p.id])
