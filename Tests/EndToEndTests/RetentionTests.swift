@@ -191,7 +191,8 @@ struct RetentionTests {
             #expect(hold.recordingCount == 0)
             try Self.drop(instance, "held-call", seed: 3, sidecar: ["started_at": "2020-01-01T10:00:00Z", "caller_number": number])
             try Self.drop(
-                instance, "sg-call", seed: 4, sidecar: ["started_at": "2020-01-01T11:00:00Z", "caller_number": number, "queue": "safeguarding"])
+                instance, "sg-call", seed: 4,
+                sidecar: ["started_at": "2020-01-01T11:00:00Z", "caller_number": number, "queue": "safeguarding", "case_references": ["SG-1"]])
             Self.waitForRecordings(instance, daemon, 2)
             let rows = try instance.recordings()
             let held = try #require(rows.first { $0.callID == "held-call" })
@@ -206,6 +207,12 @@ struct RetentionTests {
             #expect(restricted.changed == [held.id])
             #expect(try instance.cli(["search"]).stdout.contains("RESTRICTED"))
             #expect(try instance.cli(["show", held.id]).stdout.contains("accuracy contested"))
+            // By case, and visible in the case's listing too.
+            let byCase = try Self.json(
+                RestrictionChange.self, instance.cli(["restrict", "--case", "SG-1", "--ground", "objection", "--reason", "letter 4", "--json"]))
+            #expect(byCase.changed == [sg.id])
+            let caseListing = try instance.cli(["case", "show", "SG-1"])
+            #expect(caseListing.status == 0 && caseListing.stdout.contains("RESTRICTED"), "\(caseListing.stdout)")
             let out = instance.root.sub("r.wav")
             let refused = try instance.cli(["export", held.id, "-o", out])
             #expect(refused.status != 0 && refused.stderr.contains("reason"))
