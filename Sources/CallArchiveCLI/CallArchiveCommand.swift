@@ -22,7 +22,7 @@ struct CallArchiveCommand: AsyncParsableCommand {
         version: OperatorAPI.version,
         subcommands: [
             Status.self, Search.self, Show.self, Export.self, CaseCommand.self, QuarantineCommand.self, HoldCommand.self,
-            Restrict.self, Unrestrict.self, ErasureCommand.self, RetentionCommand.self, Keygen.self,
+            Restrict.self, Unrestrict.self, ErasureCommand.self, RetentionCommand.self, SubjectAccessCommand.self, AuditCommand.self, Verify.self, Keygen.self,
         ])
 
     /// ArgumentParser's own usage exit code is 64 (EX_USAGE); this tool promises 2.
@@ -184,14 +184,24 @@ func reasonBody(_ reason: String, _ extra: [String: JSONValue] = [:]) throws -> 
 
 struct Keygen: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create a new key-encryption key file (mode 0600).",
-        discussion: "Give it to the daemon with systemd `LoadCredential=callarchive.key:PATH` or keys.kekPath. Works offline.")
+        abstract: "Create a new key file (mode 0600): the key-encryption key, or with --signing the audit signing key.",
+        discussion: """
+            The KEK: give it to the daemon with systemd `LoadCredential=callarchive.key:PATH` or keys.kekPath.
+            The signing key (Ed25519; signs audit checkpoints, must not be the KEK): `LoadCredential=callarchive-signing.key:PATH`
+            or keys.signingKeyPath. Works offline.
+            """)
     @Option(help: "Where to write the key; the file must not exist.") var out: String
+    @Flag(help: "Create the audit checkpoint signing key (Ed25519) instead of a key-encryption key.") var signing = false
 
     func run() throws {
         do {
-            let key = try KeyEncryptionKey.generate(writingTo: out)
-            print("wrote \(out) (key id \(key.id))")
+            if signing {
+                let key = try AuditSigningKey.generate(writingTo: out)
+                print("wrote \(out) (signing key id \(key.publicKey.id), public key \(key.publicKey.base64))")
+            } else {
+                let key = try KeyEncryptionKey.generate(writingTo: out)
+                print("wrote \(out) (key id \(key.id))")
+            }
         } catch {
             FileHandle.standardError.write(Data("callarchive: \(error.description)\n".utf8))
             throw ExitCode(Exit.error)

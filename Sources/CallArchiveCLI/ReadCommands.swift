@@ -23,6 +23,7 @@ struct Status: AsyncParsableCommand {
                 ("last ingest", s.lastIngestAt ?? "none since start"),
                 ("last error", s.lastError ?? "none since start"),
                 ("since start", "\(s.since.archived) archived, \(s.since.duplicates) duplicates, \(s.since.quarantined) quarantined, \(s.since.failed) failed"),
+                ("fixity", s.fixity.map(fixityLine) ?? "not available"),
                 ("you", "uid \(s.caller.uid), role \(s.caller.role)"),
             ]
             for (k, v) in rows { print(k.padding(toLength: 14, withPad: " ", startingAt: 0) + v) }

@@ -57,17 +57,19 @@ public struct OperatorClient: Sendable {
         return response
     }
 
-    /// A `GET` whose body is streamed to `onBody` as it arrives (audio exports of gigabytes: nothing is
-    /// buffered whole). `onHead` sees the status and headers first. Throws `.truncated` if the connection ends
+    /// A request (a `GET` unless `method` says otherwise, with an optional JSON `body`) whose response body is
+    /// streamed to `onBody` as it arrives (audio exports of gigabytes, fixity progress: nothing is buffered
+    /// whole). `onHead` sees the status and headers first. Throws `.truncated` if the connection ends
     /// before the body is complete (before the final chunk, before Content-Length bytes, or short of
     /// `x-expected-length`), so a cut transfer never looks like a short file; whatever `onBody` received is
     /// then incomplete. An error thrown by `onHead` or `onBody` ends the transfer as `.aborted`.
     public func download(
-        target: String, onHead: (_ status: Int, _ headers: [(name: String, value: String)]) throws -> Void,
+        method: String = "GET", target: String, body: [UInt8]? = nil,
+        onHead: (_ status: Int, _ headers: [(name: String, value: String)]) throws -> Void,
         onBody: (UnsafeRawBufferPointer) throws -> Void
     ) async throws(ClientError) {
         try await exchange(
-            method: "GET", target: target, body: nil,
+            method: method, target: target, body: body,
             onHead: { status, headers throws(ClientError) in
                 do { try onHead(status, headers) } catch {
                     throw ClientError(.aborted, "the download was stopped: \(error)", underlying: error)

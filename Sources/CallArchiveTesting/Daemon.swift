@@ -30,14 +30,18 @@ public struct TestInstance: Sendable {
     public var store: String { root.sub("store") }
     public var index: String { root.sub("index.sqlite") }
     public var key: String { root.sub("kek.key") }
+    public var signingKey: String { root.sub("signing.key") }
+    public var checkpoints: String { root.sub("checkpoints.jsonl") }
     public var logPath: String { root.sub("daemon.log") }
 
-    /// Creates the directories, a KEK (with `callarchive keygen`) and a config file.
+    /// Creates the directories, a KEK and a signing key (with `callarchive keygen`) and a config file.
     public init(label: String, settings: [String: String] = [:]) throws {
         root = try TestDirectory(label)
         for d in ["spool", "quarantine", "store", "run"] { try root.makeDirectory(d) }
         let r = try runProcess(Binaries.cli, ["keygen", "--out", key])
         guard r.status == 0 else { throw CorpusError(message: "keygen failed: \(r.stderr)") }
+        let s = try runProcess(Binaries.cli, ["keygen", "--signing", "--out", signingKey])
+        guard s.status == 0 else { throw CorpusError(message: "keygen --signing failed: \(s.stderr)") }
         try writeConfig(settings)
     }
 
@@ -46,7 +50,8 @@ public struct TestInstance: Sendable {
         var values: [String: String] = [
             "spool.path": spool, "spool.requireSidecar": "true", "spool.rescanSeconds": "0.5",
             "quarantine.path": quarantine, "store.path": store, "store.minFreeBytes": "0",
-            "store.minFreePercent": "0", "index.path": index, "keys.kekPath": key,
+            "store.minFreePercent": "0", "index.path": index, "keys.kekPath": key, "keys.signingKeyPath": signingKey,
+            "audit.checkpointPath": checkpoints,
             "api.socket": root.sub("run/control.sock"), "log.level": "info",
         ]
         for (k, v) in settings { values[k] = v }

@@ -91,6 +91,9 @@ struct OpenAPIDocumentTests {
             "api.unrestrict": "RestrictionChange", "api.erasure.request": "ErasureStatus", "api.erasure.status": "ErasureStatus",
             "api.retention.plan": "DisposalPlan", "api.retention.show": "DisposalPlan", "api.retention.approve": "DisposalPlan",
             "api.retention.execute": "ExecutionReport", "api.retention.forecast": "RetentionForecast",
+            "api.disclosure": "DisclosureRecord",
+            "api.audit.list": "AuditPage", "api.audit.verify": "AuditReport", "api.audit.checkpoint": "AuditCheckpoint",
+            "api.audit.checkpoints": "CheckpointList", "api.fixity.status": "FixityReport",
         ]
         for route in OperatorAPI.routes {
             let responses = try #require(try operation(for: route)?["responses"])
@@ -100,6 +103,12 @@ struct OpenAPIDocumentTests {
                 #expect(Set(content.keys.compactMap(\.string)) == ["audio/wav", "audio/flac"])
                 let headers = Set(ok["headers"]?.mapping?.keys.compactMap(\.string) ?? [])
                 #expect(headers.isSuperset(of: ["x-original-sha256", "x-expected-length", "content-disposition"]))
+                continue
+            }
+            if route.action == "api.fixity.check" {
+                // Streamed: one FixityEvent per line.
+                #expect(Set(content.keys.compactMap(\.string)) == ["application/x-ndjson"])
+                #expect(ok["content"]?["application/x-ndjson"]?["schema"]?["$ref"]?.string == "#/components/schemas/FixityEvent")
                 continue
             }
             let name = try #require(expected[route.action], "\(route.action): which type does it return? add it here")
@@ -118,11 +127,13 @@ struct OpenAPIDocumentTests {
              "quarantined": 2, "spool_backlog": 0, "ingest_paused": false, "store_free_bytes": 1000000,
              "last_ingest_at": "2026-03-15T10:15:10Z", "last_error": "no sidecar",
              "since": {"archived": 3, "duplicates": 0, "quarantined": 2, "failed": 0},
-             "caller": {"uid": 0, "role": "admin"}}
+             "caller": {"uid": 0, "role": "admin"}, "fixity": \(Self.fullFixityStatus)}
             """)
+        #expect(full.fixity?.outstanding == ["changed": 1, "untracked": 1])
         var minimal = full
         minimal.lastIngestAt = nil
         minimal.lastError = nil
+        minimal.fixity = nil
         try expectDocumented(full, as: "StatusInfo")
         try expectDocumented(minimal, as: "StatusInfo")
     }
@@ -212,12 +223,53 @@ struct OpenAPIDocumentTests {
             AuditEntry.self,
             """
             {"seq": 7, "at": "2026-03-15T10:15:00Z", "actor": "uid=1000(alice)", "role": "operator",
-             "action": "api.case.link", "target": "C-1", "outcome": "ok", "detail": {"status": 200}}
+             "action": "api.case.link", "target": "C-1", "outcome": "ok", "detail": {"status": 200},
+             "prev_hash": "\(String(repeating: "a", count: 64))", "hash": "\(String(repeating: "b", count: 64))"}
             """)
         try expectDocumented(audit, as: "AuditEntry")
         var untargeted = audit
         untargeted.target = nil
         try expectDocumented(untargeted, as: "AuditEntry")
+        try expectDocumented(AuditPage(entries: [audit, untargeted], nextAfter: 9), as: "AuditPage")
+        try expectDocumented(AuditPage(entries: [], nextAfter: nil), as: "AuditPage")
+    }
+
+    @Test("AuditReport, AuditCheckpoint and CheckpointList encode only documented keys and every required one")
+    func auditVerification() throws {
+        let checkpoint = try decode(
+            AuditCheckpoint.self,
+            """
+            {"format": "callarchive-checkpoint-v1", "seq": 12, "head_hash": "\(String(repeating: "c", count: 64))",
+             "at": "2026-03-15T10:15:00Z", "reason": "scheduled", "key_id": "sig-0123456789abcdef",
+             "public_key": "\(Data(repeating: 1, count: 32).base64EncodedString())",
+             "signature": "\(Data(repeating: 2, count: 64).base64EncodedString())"}
+            """)
+        try expectDocumented(checkpoint, as: "AuditCheckpoint")
+        try expectComplete([checkpoint], as: "AuditCheckpoint")
+        try expectDocumented(
+            CheckpointList(path: "/var/lib/callarchive/audit-checkpoints.jsonl", signingKeyID: "sig-0123456789abcdef",
+                signingPublicKey: checkpoint.publicKey, checkpoints: [checkpoint]), as: "CheckpointList")
+        let bad = try decode(
+            AuditReport.self,
+            """
+            {"ok": false, "chain": {"verified": 11, "head_seq": 11, "head_hash": "\(String(repeating: "d", count: 64))"},
+             "checkpoints": [{"source": "checkpoint file line 1", "seq": 12, "at": "2026-03-15T10:15:00Z", "ok": false,
+                              "problem": "entries 12…12 were removed"}],
+             "first_bad": 12, "problem": "entries 12…12 were removed", "signing_key_id": "sig-0123456789abcdef",
+             "signing_public_key": "\(checkpoint.publicKey)"}
+            """)
+        try expectDocumented(bad, as: "AuditReport")
+        try expectComplete([bad], as: "AuditReport")
+        try expectDocumented(bad.chain, as: "AuditVerification")
+        try expectDocumented(bad.checkpoints[0], as: "CheckpointResult")
+        let broken = try decode(
+            AuditVerification.self, #"{"verified": 3, "head_seq": 3, "head_hash": "\#(String(repeating: "e", count: 64))", "first_bad": 4, "problem": "entry 4 was altered"}"#)
+        try expectDocumented(broken, as: "AuditVerification")
+        try expectComplete([broken], as: "AuditVerification")
+        let empty = AuditReport(
+            ok: true, chain: AuditVerification(verified: 0), checkpoints: [], firstBad: nil, problem: nil,
+            signingKeyID: "sig-0123456789abcdef", signingPublicKey: checkpoint.publicKey)
+        try expectDocumented(empty, as: "AuditReport")
     }
 
     @Test("HoldInfo, HoldScope and HoldList encode only documented keys and every required one")
@@ -348,6 +400,75 @@ struct OpenAPIDocumentTests {
         try expectComplete([forecast], as: "RetentionForecast")
         try expectComplete(forecast.weeks, as: "ForecastWeek")
     }
+
+    @Test("DisclosureRecord encodes only documented keys and every required one")
+    func disclosure() throws {
+        let full = try decode(
+            DisclosureRecord.self,
+            """
+            {"audit_seq": 42, "at": "2026-03-31T09:00:00Z", "subject_kind": "number", "subject": "p:0123456789abcdef01234567",
+             "recipient": "the data subject, by recorded delivery", "bag_sha256": "\(String(repeating: "a", count: 64))",
+             "recording_ids": ["0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10"], "withheld_ids": ["1c7d2b63-9f1f-4e54-8b1c-3f5e2f7d8b21"],
+             "not_in_bag": ["2d8e3c74-0a2a-4f65-9c2d-4a6f3a8e9c32"]}
+            """)
+        try expectDocumented(full, as: "DisclosureRecord")
+        try expectComplete([full], as: "DisclosureRecord")
+        var bare = full
+        bare.withheldIDs = []
+        bare.notInBag = []
+        try expectDocumented(bare, as: "DisclosureRecord")
+    }
+
+    @Test("FixityReport, FixityStatus, FixityResult, FixityRunReport and FixityEvent encode only documented keys and every required one")
+    func fixity() throws {
+        let status = try decode(FixityStatus.self, Self.fullFixityStatus)
+        try expectDocumented(status, as: "FixityStatus")
+        try expectComplete([status], as: "FixityStatus")
+        let off = try decode(
+            FixityStatus.self,
+            """
+            {"enabled": false, "cycle_days": 30, "overdue": 0, "failures_outstanding": 0, "outstanding": {},
+             "since": {"checked": 0, "bytes": 0, "ok": 0, "changed": 0, "missing": 0, "unreadable": 0, "untracked": 0}}
+            """)
+        try expectDocumented(off, as: "FixityStatus")
+        try expectComplete([status.since], as: "FixityCounts")
+        let changed = try decode(
+            FixityResult.self,
+            """
+            {"object": "objects/7a/10/0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10.fca", "recording_id": "0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10",
+             "outcome": "changed", "checked_at": "2026-03-15T10:15:00Z", "bytes": 5000000,
+             "expected_sha256": "\(String(repeating: "a", count: 64))", "found_sha256": "\(String(repeating: "b", count: 64))",
+             "detail": "its 5000000 bytes hash to …", "advice": "restore … from a backup copy"}
+            """)
+        let untracked = try decode(
+            FixityResult.self,
+            #"{"object": "objects/00/00/stray.fca", "outcome": "untracked", "checked_at": "2026-03-15T10:15:00Z", "bytes": 0}"#)
+        try expectDocumented(changed, as: "FixityResult")
+        try expectDocumented(untracked, as: "FixityResult")
+        try expectComplete([changed], as: "FixityResult")
+        let report = FixityReport(status: status, failures: [changed, untracked])
+        try expectDocumented(report, as: "FixityReport")
+        try expectComplete([report], as: "FixityReport")
+        var run = FixityRunReport(startedAt: "2026-03-15T10:15:00Z", total: 2, totalBytes: 5_000_100)
+        run.completedAt = "2026-03-15T10:16:00Z"
+        run.complete = true
+        run.counts = status.since
+        try expectDocumented(run, as: "FixityRunReport")
+        try expectComplete([run], as: "FixityRunReport")
+        let events = [
+            FixityEvent(start: 2, bytes: 5_000_100), FixityEvent(progress: 1, of: 2, bytes: 5_000_000, of: 5_000_100),
+            FixityEvent(result: changed), FixityEvent(summary: run),
+        ]
+        for e in events { try expectDocumented(e, as: "FixityEvent") }
+        try expectComplete(events, as: "FixityEvent")
+    }
+
+    static let fullFixityStatus = """
+        {"enabled": true, "bytes_per_second": 8388608, "cycle_days": 30, "pass_started_at": "2026-03-01T00:00:00Z",
+         "pass_progress": 0.5, "last_pass_completed_at": "2026-03-01T00:00:00Z", "overdue": 0, "failures_outstanding": 2,
+         "outstanding": {"changed": 1, "untracked": 1},
+         "since": {"checked": 10, "bytes": 1000000, "ok": 8, "changed": 1, "missing": 0, "unreadable": 0, "untracked": 1}}
+        """
 
     static let fullSummary = """
         {"id": "0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10", "call_id": "call-1", "started_at": "2026-03-15T10:15:00Z",

@@ -208,8 +208,9 @@ struct OperatorCLITests {
         let missing = try runProcess(Binaries.cli, ["status", "--socket", instance.root.sub("nowhere.sock")])
         #expect(missing.status == 1 && missing.stderr.contains("callarchived"))
 
-        // A stored object damaged near its end fails mid-transfer: the CLI reports it, leaves no file and no .part,
-        // and the audit log says the export was incomplete.
+        // A stored object damaged near its end is refused before a byte is sent (every export re-hashes the object
+        // first: fixity): the CLI reports it, leaves no file and no .part, and the audit log has the refusal and the
+        // fixity failure. (A transfer that fails midway is StreamingTests' business.)
         let victimRow = try #require(all.max { $0.storedSize < $1.storedSize })
         let objectPath = try FileStore(root: instance.store).objectPath(for: #require(UUID(uuidString: victimRow.id)))
         var object = try Data(contentsOf: URL(fileURLWithPath: objectPath))
@@ -217,7 +218,7 @@ struct OperatorCLITests {
         try object.write(to: URL(fileURLWithPath: objectPath))
         let damaged = instance.root.sub("damaged.wav")
         let cut = try instance.cli(["export", victimRow.id, "--original", "-o", damaged])
-        #expect(cut.status == 1, "\(cut.stderr)")
+        #expect(cut.status == 1 && cut.stderr.contains("failed its fixity check (changed)"), "\(cut.stderr)")
         #expect(!FileManager.default.fileExists(atPath: damaged) && !FileManager.default.fileExists(atPath: damaged + ".part"))
 
         // Every request above is in the audit log, with who, role, what and outcome.
@@ -233,7 +234,8 @@ struct OperatorCLITests {
         #expect(api.contains { $0.action == "api.show" && $0.outcome == "not-found" })
         #expect(api.contains { $0.action == "api.quarantine.discard" && $0.outcome == "ok" && $0.detail["reason"] == .string("junk") })
         #expect(api.contains { $0.action == "api.search" && $0.detail["query"] != nil })
-        #expect(api.contains { $0.action == "api.audio" && $0.target == victimRow.id && $0.outcome == "incomplete" })
+        #expect(api.contains { $0.action == "api.audio" && $0.target == victimRow.id && $0.outcome == "conflict" })
+        #expect(audit.contains { $0.action == "fixity.check" && $0.target == victimRow.id && $0.outcome == "changed" })
         #expect(daemon.isRunning)
     }
 }

@@ -57,6 +57,12 @@ public struct APIResponse: Sendable {
 /// the peer has gone, which ends the producer.
 public protocol ByteSink: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer) throws(ArchiveError)
+    /// Sends what was written so far now, rather than once a chunk is full (progress lines). Default: nothing.
+    func flush() throws(ArchiveError)
+}
+
+extension ByteSink {
+    public func flush() throws(ArchiveError) {}
 }
 
 /// The error document of every failed request.

@@ -14,15 +14,22 @@ public final class OperatorAPI: Sendable {
     let ingest: IngestService?
     /// Disposal and erasure (nil in tests of the API without retention).
     let disposer: Disposer?
+    /// Signs audit checkpoints (nil in tests of the API without one: checkpoint routes answer 503).
+    let checkpointer: AuditCheckpointer?
+    /// Fixity checks on demand and their figures (nil in tests of the API without one: fixity routes answer 503).
+    let fixity: FixityAuditor?
     let startedAt: Date
     /// Quarantine retries and discards move and delete files: one at a time.
     private let quarantineLock = Mutex(())
 
     public init(
         database: ArchiveDatabase, store: FileStore, keys: KeyRing, config: ArchiveConfig, policy: AccessPolicy,
-        ingest: IngestService?, disposer: Disposer? = nil, startedAt: Date = Date()
+        ingest: IngestService?, disposer: Disposer? = nil, checkpointer: AuditCheckpointer? = nil, fixity: FixityAuditor? = nil,
+        startedAt: Date = Date()
     ) {
         self.disposer = disposer
+        self.fixity = fixity
+        self.checkpointer = checkpointer
         self.database = database
         self.store = store
         self.keys = keys
@@ -122,6 +129,23 @@ public final class OperatorAPI: Sendable {
         Route(
             method: "GET", pattern: "/v1/retention/forecast", action: "api.retention.forecast", minimumRole: .auditor,
             query: ["weeks"], body: []),
+        Route(
+            method: "GET", pattern: "/v1/audit", action: "api.audit.list", minimumRole: .auditor,
+            query: ["actor", "action", "target", "outcome", "from", "to", "after", "limit"], body: []),
+        Route(method: "GET", pattern: "/v1/audit/verify", action: "api.audit.verify", minimumRole: .auditor, query: [], body: []),
+        Route(
+            method: "POST", pattern: "/v1/audit/checkpoints", action: "api.audit.checkpoint", minimumRole: .auditor, query: [],
+            body: ["reason"]),
+        Route(
+            method: "GET", pattern: "/v1/audit/checkpoints", action: "api.audit.checkpoints", minimumRole: .auditor, query: [],
+            body: []),
+        Route(
+            method: "POST", pattern: "/v1/disclosures", action: "api.disclosure", minimumRole: .operator, query: [],
+            body: disclosureFields),
+        Route(method: "GET", pattern: "/v1/fixity", action: "api.fixity.status", minimumRole: .auditor, query: [], body: []),
+        Route(
+            method: "POST", pattern: "/v1/fixity/checks", action: "api.fixity.check", minimumRole: .operator, query: [],
+            body: ["recording_ids", "all", "reason"]),
     ]
 
     // MARK: Handling
@@ -153,6 +177,7 @@ public final class OperatorAPI: Sendable {
             case .conflict: self.init(409, "conflict", error.message)
             case .usage: self.init(400, "bad-request", error.message)
             case .key: self.init(410, "unreadable", error.message)
+            case .fixityFailed: self.init(409, "fixity-failed", error.message + (error.cause.map { " (\($0))" } ?? ""))
             default: self.init(500, "internal", "\(error.message) [\(error.code)]; the daemon's log has details")
             }
         }
@@ -292,6 +317,10 @@ public final class OperatorAPI: Sendable {
             "api.erasure.request", "api.erasure.status", "api.retention.plan", "api.retention.show", "api.retention.approve",
             "api.retention.execute", "api.retention.forecast":
             return try retention(route.action, params: params, query: q, body: body, call: &call)
+        case "api.disclosure": return (.json(try recordDisclosure(body, role: role, call: &call)), "ok")
+        case "api.audit.list", "api.audit.verify", "api.audit.checkpoint", "api.audit.checkpoints":
+            return try audit(route.action, query: q, body: body, call: &call)
+        case "api.fixity.status", "api.fixity.check": return try fixityRoute(route.action, body: body, call: &call)
         default:
             throw Failure(500, "internal", "route \(route.action) has no handler")
         }
@@ -312,7 +341,7 @@ public final class OperatorAPI: Sendable {
             since: StatusInfo.Counters(
                 archived: stats?.archived ?? 0, duplicates: stats?.duplicates ?? 0, quarantined: stats?.quarantined ?? 0,
                 failed: stats?.failed ?? 0),
-            caller: StatusInfo.Caller(uid: peer.uid, role: role.rawValue))
+            caller: StatusInfo.Caller(uid: peer.uid, role: role.rawValue), fixity: try? fixity?.status())
     }
 
     private func search(_ q: [String: String], call: inout Call) throws -> RecordingPage {
@@ -387,7 +416,7 @@ public final class OperatorAPI: Sendable {
             guard !t.isEmpty, t.count <= 1000 else { throw Failure(400, "bad-request", "reason must be 1…1000 characters") }
             call.detail["reason"] = .string(t)
         }
-        let exporter = Exporter(store: store, database: database, keys: keys)
+        let exporter = Exporter(store: store, database: database, keys: keys, fixity: fixity)
         let plan = try exporter.prepare(id: id, format: format)
         let ext = format == .original ? (plan.contentType == "audio/flac" ? "flac" : "wav") : format.rawValue
         var headers = [("content-disposition", "attachment; filename=\"\(id.lowercased).\(ext)\"")]
@@ -699,6 +728,8 @@ public struct StatusInfo: Codable, Sendable, Equatable {
     public var since: Counters
     /// Who asked, as the daemon sees it.
     public var caller: Caller
+    /// The fixity auditor's figures (absent when the daemon has none).
+    public var fixity: FixityStatus?
 
     public struct Counters: Codable, Sendable, Equatable {
         public var archived: Int
@@ -713,7 +744,7 @@ public struct StatusInfo: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, recordings, cases, quarantined, since, caller
+        case version, recordings, cases, quarantined, since, caller, fixity
         case startedAt = "started_at"
         case uptimeSeconds = "uptime_s"
         case spoolBacklog = "spool_backlog"

@@ -41,6 +41,19 @@ public struct ArchiveConfig: Sendable, Equatable {
     /// How long backups keep a copy of what the live archive erased (`retention.backupRetention`); an
     /// erasure answer says by when the last backup copy becomes unreadable.
     public var backupRetention = RetentionPeriod(days: 35)
+    /// The Ed25519 key that signs audit checkpoints (`keys.signingKeyPath`); never the KEK.
+    public var signingKeyPath: String?
+    public var devSigningKeyPath = "var/keys/dev-signing.key"
+    /// Where signed audit checkpoints are appended, one JSON line each (`audit.checkpointPath`).
+    public var checkpointPath = "/var/lib/callarchive/audit-checkpoints.jsonl"
+    /// How often a checkpoint is signed (`audit.checkpointInterval`); nil = only after disposals and on demand.
+    public var checkpointInterval: Double? = 86_400
+    /// A shell command each checkpoint line is piped to (`audit.checkpointCommand`): syslog, a remote host.
+    public var checkpointCommand: String?
+    /// Read rate of the background fixity auditor in bytes per second (`fixity.bytesPerSecond`); nil = off.
+    public var fixityBytesPerSecond: Int64? = 8 << 20
+    /// Every stored object is re-hashed at least this often (`fixity.cycleDays`).
+    public var fixityCycleDays = 30
 
     public init() {}
 
@@ -76,6 +89,13 @@ public struct ArchiveConfig: Sendable, Equatable {
         ("retention.interval", .string, "how often disposal runs: PT1H, PT15M, 3600 (seconds) or off"),
         ("retention.backupRetention", .string, "ISO 8601 period after which backups no longer hold erased data"),
         ("retention.classes", .list, "retention classes (see Config/callarchive.yaml)"),
+        ("keys.signingKeyPath", .string, "Ed25519 audit-checkpoint signing key (mode 0600); default $CREDENTIALS_DIRECTORY/callarchive-signing.key"),
+        ("keys.devSigningKeyPath", .string, "where the development signing key lives (created when keys.generateDevKey is true)"),
+        ("audit.checkpointPath", .string, "file signed audit checkpoints are appended to (outside the index)"),
+        ("audit.checkpointInterval", .string, "how often a checkpoint is signed: P1D, PT1H, seconds, or off"),
+        ("audit.checkpointCommand", .string, "shell command each checkpoint line is piped to on stdin (syslog, a remote host)"),
+        ("fixity.bytesPerSecond", .string, "read rate of the background fixity auditor: bytes, or 8MiB, 512KiB, 1GiB; 0 or off disables it"),
+        ("fixity.cycleDays", .int, "every stored object is re-hashed at least this often (days, 1-3650)"),
     ]
 
     /// Loads and validates; throws with every problem listed, each naming its key.
@@ -198,6 +218,21 @@ public struct ArchiveConfig: Sendable, Equatable {
         if let p = RetentionPeriod(iso: backup) { c.backupRetention = p } else {
             problems.append("key retention.backupRetention must be an ISO 8601 period (P35D, P3M)")
         }
+        optStr("keys.signingKeyPath", &c.signingKeyPath)
+        str("keys.devSigningKeyPath", &c.devSigningKeyPath)
+        str("audit.checkpointPath", &c.checkpointPath)
+        var checkpointEvery = "P1D"
+        str("audit.checkpointInterval", &checkpointEvery)
+        if let seconds = Self.parseInterval(checkpointEvery) { c.checkpointInterval = seconds > 0 ? seconds : nil } else {
+            problems.append("key audit.checkpointInterval must be an ISO 8601 duration (P1D, PT1H), a number of seconds, or off")
+        }
+        optStr("audit.checkpointCommand", &c.checkpointCommand)
+        var fixityRate = "8MiB"
+        str("fixity.bytesPerSecond", &fixityRate)
+        if let rate = Self.parseByteRate(fixityRate) { c.fixityBytesPerSecond = rate > 0 ? rate : nil } else {
+            problems.append("key fixity.bytesPerSecond must be a number of bytes per second (8388608, 8MiB, 512KiB), or off (got \(fixityRate))")
+        }
+        int("fixity.cycleDays", &c.fixityCycleDays)
         problems += c.valueProblems()
         if !problems.isEmpty {
             throw ArchiveError(.config, "configuration is invalid:\n  - " + problems.joined(separator: "\n  - "))
@@ -237,21 +272,25 @@ public struct ArchiveConfig: Sendable, Equatable {
         }
     }
 
-    /// `PT1H`, `PT15M`, `PT90S`, `PT1H30M`, a plain number of seconds, or `off` (0).
+    /// `P1D`, `PT1H`, `PT15M`, `PT90S`, `P1DT12H`, a plain number of seconds, or `off` (0). Days are 86,400 s
+    /// (an interval between runs, not a calendar date).
     static func parseInterval(_ text: String) -> Double? {
         let t = text.trimmingCharacters(in: .whitespaces)
         if ["off", "false", "no", "0"].contains(t) { return 0 }
         if let n = Double(t), n > 0 { return n }
-        guard t.hasPrefix("PT"), t.count > 2 else { return nil }
+        guard t.hasPrefix("P"), t.count > 1, t != "PT" else { return nil }
         var total = 0.0
         var number = ""
-        for c in t.dropFirst(2) {
+        var inTime = false
+        for c in t.dropFirst() {
             if c.isNumber { number.append(c); continue }
+            if c == "T", !inTime, number.isEmpty { inTime = true; continue }
             guard let n = Double(number) else { return nil }
-            switch c {
-            case "H": total += n * 3600
-            case "M": total += n * 60
-            case "S": total += n
+            switch (c, inTime) {
+            case ("D", false): total += n * 86_400
+            case ("H", true): total += n * 3600
+            case ("M", true): total += n * 60
+            case ("S", true): total += n
             default: return nil
             }
             number = ""
@@ -259,9 +298,29 @@ public struct ArchiveConfig: Sendable, Equatable {
         return number.isEmpty && total > 0 ? total : nil
     }
 
+    /// `8388608`, `8MiB`, `8 MiB`, `512K`, `1GiB` (binary multiples), or `off`/`false`/`0` (0).
+    static func parseByteRate(_ text: String) -> Int64? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if ["off", "false", "no", "0"].contains(t.lowercased()) { return 0 }
+        let digits = t.prefix { $0.isASCII && $0.isNumber }
+        guard let n = Int64(digits), n > 0 else { return nil }
+        let unit = t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+        let shift: Int64
+        switch unit {
+        case "", "b": shift = 0
+        case "k", "kib", "kb": shift = 10
+        case "m", "mib", "mb": shift = 20
+        case "g", "gib", "gb": shift = 30
+        default: return nil
+        }
+        guard n <= Int64.max >> shift else { return nil }
+        return n << shift
+    }
+
     /// Range and consistency checks that need no filesystem.
     func valueProblems() -> [String] {
         var p: [String] = []
+        if !(1...3650).contains(fixityCycleDays) { p.append("key fixity.cycleDays must be 1…3650 (got \(fixityCycleDays))") }
         if !(0...8).contains(flacLevel) { p.append("key ingest.flacLevel must be 0…8 (got \(flacLevel))") }
         if concurrency < 0 || concurrency > 64 { p.append("key ingest.concurrency must be 0…64 (got \(concurrency))") }
         if rescanSeconds <= 0 { p.append("key spool.rescanSeconds must be positive") }
@@ -294,12 +353,23 @@ public struct ArchiveConfig: Sendable, Equatable {
         return generateDevKey ? devKeyPath : nil
     }
 
+    /// Where the audit signing key comes from: `keys.signingKeyPath`, else
+    /// `$CREDENTIALS_DIRECTORY/callarchive-signing.key`, else the development signing key.
+    public func signingKeyLocation(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let signingKeyPath { return signingKeyPath }
+        if let dir = environment["CREDENTIALS_DIRECTORY"], FileSystem.exists(dir + "/callarchive-signing.key") {
+            return dir + "/callarchive-signing.key"
+        }
+        return generateDevKey ? devSigningKeyPath : nil
+    }
+
     /// Checks that need the filesystem: directories and the key file. Returns the problems found.
     public func environmentProblems(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
         var p: [String] = []
         let dirs = [
             ("spool.path", spoolPath), ("quarantine.path", quarantinePath), ("store.path", storePath),
             ("index.path", FileSystem.parentDirectory(indexPath)), ("api.socket", FileSystem.parentDirectory(apiSocket)),
+            ("audit.checkpointPath", FileSystem.parentDirectory(checkpointPath)),
         ]
         for (key, dir) in dirs where !FileSystem.isDirectory(dir) {
             if FileSystem.exists(dir) {
@@ -315,6 +385,17 @@ public struct ArchiveConfig: Sendable, Equatable {
         } else {
             p.append(
                 "no key-encryption key: set keys.kekPath, or pass callarchive.key with systemd LoadCredential=, or (development only) keys.generateDevKey: true"
+            )
+        }
+        if let signing = signingKeyLocation(environment: environment) {
+            if FileSystem.exists(signing) || !generateDevKey || signing != devSigningKeyPath {
+                do { try KeyEncryptionKey.checkPermissions(signing, environment: environment) } catch {
+                    p.append("key keys.signingKeyPath: \(error.message.replacingOccurrences(of: "keygen --out", with: "keygen --signing --out"))")
+                }
+            }
+        } else {
+            p.append(
+                "no audit signing key: set keys.signingKeyPath (create one with `callarchive keygen --signing --out PATH`), or pass callarchive-signing.key with systemd LoadCredential=, or (development only) keys.generateDevKey: true"
             )
         }
         return p

@@ -15,6 +15,9 @@ public struct ArchiveDaemon: Sendable {
     public let operatorAPI: OperatorAPI
     public let disposer: Disposer
     public let retentionService: RetentionService
+    public let checkpointer: AuditCheckpointer
+    public let auditService: AuditService
+    public let fixityService: FixityService
 
     /// Opens everything the daemon needs, generating a development KEK if the config allows it.
     public static func open(config: ArchiveConfig, configPath: String?, logger: Logger) async throws(ArchiveError)
@@ -23,7 +26,7 @@ public struct ArchiveDaemon: Sendable {
         if config.createDirectories {
             for dir in [
                 config.spoolPath, config.quarantinePath, config.storePath, FileSystem.parentDirectory(config.indexPath),
-                FileSystem.parentDirectory(config.apiSocket),
+                FileSystem.parentDirectory(config.apiSocket), FileSystem.parentDirectory(config.checkpointPath),
             ] {
                 try FileSystem.makeDirectories(dir)
             }
@@ -33,11 +36,23 @@ public struct ArchiveDaemon: Sendable {
             throw ArchiveError(.config, "cannot start:\n  - " + problems.joined(separator: "\n  - "))
         }
         let keys = try loadKeys(config: config, logger: logger)
+        let signingKey = try loadSigningKey(config: config, logger: logger)
         let store = try FileStore(root: config.storePath)
         let database = try ArchiveDatabase(path: config.indexPath)
+        try database.auditStart(kekID: keys.current.id, signingKey: signingKey.publicKey, version: OperatorAPI.version)
         database.setRetentionPolicy(config.retention)
+        let checkpointer = try AuditCheckpointer(
+            database: database, key: signingKey, path: config.checkpointPath, command: config.checkpointCommand, logger: logger)
+        let auditService = AuditService(checkpointer: checkpointer, interval: config.checkpointInterval, logger: logger)
         let quarantine = Quarantine(root: config.quarantinePath, spoolRoot: config.spoolPath)
         let disposer = Disposer(database: database, store: store)
+        // Every disposal is pinned by a signed checkpoint at once (DESIGN §8): what was destroyed, and that it was
+        // recorded, cannot later be rewritten unnoticed.
+        disposer.onDisposal {
+            do { try checkpointer.checkpoint(reason: "disposal") } catch {
+                logger.error("audit checkpoint after disposal failed", metadata: ["error": "\(error)"])
+            }
+        }
         // Destructions a crash interrupted are finished before anything else looks at the store (their keys are
         // already gone; recovery would otherwise report their objects as orphans).
         let finished = try disposer.finishInterrupted()
@@ -47,17 +62,38 @@ public struct ArchiveDaemon: Sendable {
         let recovery = try Recovery.run(
             store: store, database: database, quarantine: quarantine, spool: config.spoolPath, logger: logger)
         let retentionService = RetentionService(disposer: disposer, interval: config.retentionInterval, logger: logger)
+        let fixity = FixityAuditor(database: database, store: store, settings: .init(config), logger: logger)
+        let fixityService = FixityService(auditor: fixity, logger: logger)
         let ingestor = Ingestor(
             store: store, database: database, keys: keys, quarantine: quarantine,
             flacLevel: config.flacLevel, filenamePattern: config.filenamePattern, logger: logger)
         let reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?
         if let configPath {
             reload = { () async throws(ArchiveError) -> IngestSettings in
-                let new = try await ArchiveConfig.load(path: configPath)
+                let new: ArchiveConfig
+                do throws(ArchiveError) {
+                    new = try await ArchiveConfig.load(path: configPath)
+                } catch {
+                    try? database.appendAudit(
+                        AuditRecord(
+                            actor: ArchiveDatabase.systemActor, action: "config.reload", target: nil, outcome: "error",
+                            detail: ["error": .string(Redaction.redactNumbers(error.message))]))
+                    throw error
+                }
                 database.setRetentionPolicy(new.retention)
                 retentionService.setInterval(new.retentionInterval)
+                auditService.setInterval(new.checkpointInterval)
+                fixity.setSettings(.init(new))
                 // Applied to the index in the background by the retention service; disposal waits for it.
                 retentionService.policyChanged()
+                try? database.appendAudit(
+                    AuditRecord(
+                        actor: ArchiveDatabase.systemActor, action: "config.reload", target: nil, outcome: "ok",
+                        detail: [
+                            "retention_policy": .string(new.retention.fingerprint),
+                            "retention_interval": new.retentionInterval.map { .number($0) } ?? .string("off"),
+                            "checkpoint_interval": new.checkpointInterval.map { .number($0) } ?? .string("off"),
+                        ]))
                 return IngestSettings(new)
             }
         } else {
@@ -73,10 +109,11 @@ public struct ArchiveDaemon: Sendable {
             })
         let api = OperatorAPI(
             database: database, store: store, keys: keys, config: config, policy: AccessPolicy(config: config),
-            ingest: service, disposer: disposer)
+            ingest: service, disposer: disposer, checkpointer: checkpointer, fixity: fixity)
         return ArchiveDaemon(
             config: config, store: store, database: database, keys: keys, ingestService: service, recovery: recovery,
-            operatorAPI: api, disposer: disposer, retentionService: retentionService)
+            operatorAPI: api, disposer: disposer, retentionService: retentionService, checkpointer: checkpointer,
+            auditService: auditService, fixityService: fixityService)
     }
 
     static func loadKeys(config: ArchiveConfig, logger: Logger) throws(ArchiveError) -> KeyRing {
@@ -93,11 +130,30 @@ public struct ArchiveDaemon: Sendable {
         return KeyRing(current: try KeyEncryptionKey.load(from: path))
     }
 
+    static func loadSigningKey(config: ArchiveConfig, logger: Logger) throws(ArchiveError) -> AuditSigningKey {
+        guard let path = config.signingKeyLocation() else {
+            throw ArchiveError(
+                .key,
+                "no audit signing key configured (keys.signingKeyPath or LoadCredential=callarchive-signing.key); create one with `callarchive keygen --signing --out PATH`"
+            )
+        }
+        if config.generateDevKey, path == config.devSigningKeyPath, !FileSystem.exists(path) {
+            try FileSystem.makeDirectories(FileSystem.parentDirectory(path))
+            try AuditSigningKey.generate(writingTo: path)
+            logger.warning(
+                "generated a DEVELOPMENT audit signing key; never use it in production (use LoadCredential=callarchive-signing.key)",
+                metadata: ["key.path": "\(path)"])
+        }
+        return try AuditSigningKey.load(from: path)
+    }
+
     /// The service group: SIGTERM/SIGINT stop the services in reverse order — `front` (the operator socket)
     /// first, then intake, which lets files in flight finish.
     public func serviceGroup(logger: Logger, front: [any Service] = []) -> ServiceGroup {
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: ingestService), .init(service: retentionService)] + front.map { .init(service: $0) },
+            services: [.init(service: auditService), .init(service: ingestService), .init(service: retentionService),
+                .init(service: fixityService)]
+                + front.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         // Below the unit's TimeoutStopSec (90 s): an export still streaming is then cut (its client sees a

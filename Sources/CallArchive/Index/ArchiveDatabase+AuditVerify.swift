@@ -14,6 +14,14 @@ public struct AuditVerification: Codable, Sendable, Equatable {
 
     public var ok: Bool { firstBad == nil }
 
+    public init(verified: Int, headSeq: Int64? = nil, headHash: String? = nil, firstBad: Int64? = nil, problem: String? = nil) {
+        self.verified = verified
+        self.headSeq = headSeq
+        self.headHash = headHash
+        self.firstBad = firstBad
+        self.problem = problem
+    }
+
     enum CodingKeys: String, CodingKey {
         case verified, problem
         case headSeq = "head_seq"
@@ -27,16 +35,18 @@ extension ArchiveDatabase {
     /// with none missing, each entry's `prev_hash` must be the previous entry's hash, and each entry's hash must
     /// be the hash of its own content. An edited, deleted, inserted or reordered row breaks one of these at
     /// the first place it touches, which is reported. (Truncation of the tail is invisible to the chain alone:
-    /// signed checkpoints, kept outside the database, are what catch it.) One read transaction, streamed.
+    /// signed checkpoints, kept outside the database, are what catch it — `AuditVerifier`.) One read
+    /// transaction, streamed; the stored detail text is hashed as it is (`AuditEntryHash`).
     public func verifyAuditChain() throws(ArchiveError) -> AuditVerification {
         try read("verify audit chain") { db in
             var result = AuditVerification(verified: 0)
-            var prev = String(repeating: "0", count: 64)
+            var prev = AuditEntryHash.genesis
             var expected: Int64 = 1
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT seq, at, actor, role, action, target, outcome, detail, prev_hash, hash FROM audit_log ORDER BY seq")
+            let statement = try db.makeStatement(
+                sql: "SELECT seq, at, actor, role, action, target, outcome, detail, prev_hash, hash FROM audit_log ORDER BY seq")
+            let rows = try Row.fetchCursor(statement)
             while let row = try rows.next() {
-                let seq: Int64 = row["seq"]
+                let seq: Int64 = row[0]
                 func bad(_ at: Int64, _ why: String) -> AuditVerification {
                     result.firstBad = at
                     result.problem = why
@@ -45,18 +55,13 @@ extension ArchiveDatabase {
                 if seq != expected {
                     return bad(expected, "entry \(expected) is missing (the next entry present is \(seq))")
                 }
-                let storedPrev: String = row["prev_hash"]
-                guard storedPrev == prev else {
+                guard (row[8] as String) == prev else {
                     return bad(seq, "entry \(seq) does not follow entry \(seq - 1): its prev_hash is not that entry's hash")
                 }
-                let detailText: String = row["detail"]
-                guard
-                    let detail = try? JSONDecoder().decode([String: JSONValue].self, from: Data(detailText.utf8))
-                else { return bad(seq, "entry \(seq) has a detail that is not a JSON object") }
-                let hash = Self.auditHash(
-                    prev: prev, at: row["at"], actor: row["actor"], role: row["role"], action: row["action"],
-                    target: row["target"], outcome: row["outcome"], detail: detail)
-                guard hash == (row["hash"] as String) else {
+                let hash = AuditEntryHash.hash(
+                    prev: prev, at: row[1], actor: row[2], role: row[3], action: row[4], target: row[5], outcome: row[6],
+                    detailJSON: row[7])
+                guard hash == (row[9] as String) else {
                     return bad(seq, "entry \(seq) was altered: its content does not hash to its stored hash")
                 }
                 prev = hash
@@ -66,6 +71,20 @@ extension ArchiveDatabase {
                 result.headHash = hash
             }
             return result
+        }
+    }
+
+    /// The newest entry's sequence number and hash (nil while the log is empty).
+    func auditHead() throws(ArchiveError) -> (seq: Int64, hash: String)? {
+        try read("audit head") { db in
+            try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").map { ($0[0], $0[1]) }
+        }
+    }
+
+    /// The stored hash of entry `seq`, if there is such an entry.
+    func auditHash(at seq: Int64) throws(ArchiveError) -> String? {
+        try read("audit entry hash") { db in
+            try String.fetchOne(db, sql: "SELECT hash FROM audit_log WHERE seq = ?", arguments: [seq])
         }
     }
 }

@@ -598,6 +598,18 @@ extension ArchiveDatabase {
         }
     }
 
+    /// Appends many audit entries in one transaction, in order (benchmarks; imports).
+    public func appendAudit(_ records: [AuditRecord], now: Date = Date()) throws(ArchiveError) {
+        let at = RFC3339.format(now)
+        try write("audit batch") { db in
+            for record in records {
+                try Self.appendAudit(
+                    db, now: now, at: at, actor: record.actor.name, role: record.actor.role, action: record.action,
+                    target: record.target, outcome: record.outcome, detail: record.detail)
+            }
+        }
+    }
+
     /// The last `limit` audit entries, newest last (for tests and, later, `audit` commands).
     public func auditTail(limit: Int = 100) throws(ArchiveError) -> [AuditEntry] {
         try read("audit tail") { db in
@@ -607,7 +619,7 @@ extension ArchiveDatabase {
     }
 }
 
-/// One audit log entry as stored.
+/// One audit log entry as stored (`audit list`, `GET /v1/audit`). Field names are stable.
 public struct AuditEntry: Codable, Sendable, Equatable {
     public var seq: Int64
     public var at: String
@@ -617,6 +629,13 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     public var target: String?
     public var outcome: String
     public var detail: [String: JSONValue]
+    public var prevHash: String
+    public var hash: String
+
+    enum CodingKeys: String, CodingKey {
+        case seq, at, actor, role, action, target, outcome, detail, hash
+        case prevHash = "prev_hash"
+    }
 
     init(row: Row) {
         seq = row["seq"]
@@ -627,5 +646,7 @@ public struct AuditEntry: Codable, Sendable, Equatable {
         target = row["target"]
         outcome = row["outcome"]
         detail = RecordingDetail.decodeJSON(row["detail"]) ?? [:]
+        prevHash = row["prev_hash"]
+        hash = row["hash"]
     }
 }

@@ -261,7 +261,7 @@ extension ArchiveDatabase {
         return change
     }
 
-    static let systemActor = AuditActor(name: "callarchived", role: "system")
+    public static let systemActor = AuditActor(name: "callarchived", role: "system")
 
     /// Recomputes every recording when the policy differs from the one last applied (at start and on reload),
     /// in transactions of `batch` recordings. Returns how many changed (extended or proposed for shortening).

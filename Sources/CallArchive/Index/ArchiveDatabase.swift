@@ -170,6 +170,7 @@ public final class ArchiveDatabase: Sendable {
                     """)
         }
         registerRetentionMigration(&m)
+        registerFixityMigration(&m)
         return m
     }
 
@@ -321,11 +322,12 @@ public final class ArchiveDatabase: Sendable {
         outcome: String, detail: [String: JSONValue]
     ) throws {
         let prev = try String.fetchOne(db.cachedStatement(sql: "SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
-            ?? String(repeating: "0", count: 64)
+            ?? AuditEntryHash.genesis
         let at = at ?? RFC3339.format(now)
         let detailJSON = json(detail)
-        let hash = auditHash(
-            prev: prev, at: at, actor: actor, role: role, action: action, target: target, outcome: outcome, detail: detail)
+        let hash = AuditEntryHash.hash(
+            prev: prev, at: at, actor: actor, role: role, action: action, target: target, outcome: outcome,
+            detailJSON: detailJSON)
         try db.cachedStatement(
             sql: """
                 INSERT INTO audit_log (at, actor, role, action, target, outcome, detail, prev_hash, hash)
@@ -334,19 +336,14 @@ public final class ArchiveDatabase: Sendable {
         ).execute(arguments: [at, actor, role, action, target, outcome, detailJSON, prev, hash])
     }
 
-    /// The hash of one audit entry: SHA-256 of the previous entry's hash, a newline, and the canonical JSON
-    /// (sorted keys) of the entry's fields. Appending and verifying both use this, and nothing else.
+    /// The hash of one audit entry (`AuditEntryHash`). Appending and verifying both use it, and nothing else.
     static func auditHash(
         prev: String, at: String, actor: String, role: String, action: String, target: String?, outcome: String,
         detail: [String: JSONValue]
     ) -> String {
-        let entry: [String: JSONValue] = [
-            "at": .string(at), "actor": .string(actor), "role": .string(role), "action": .string(action),
-            "target": target.map(JSONValue.string) ?? .null, "outcome": .string(outcome), "detail": .object(detail),
-        ]
-        var h = SHA256()
-        h.update(data: Array((prev + "\n" + json(entry)).utf8))
-        return h.finalize().hexString
+        AuditEntryHash.hash(
+            prev: prev, at: at, actor: actor, role: role, action: action, target: target, outcome: outcome,
+            detailJSON: json(detail))
     }
 
     /// One write transaction; GRDB and SQLite errors become `ArchiveError`s without the SQL arguments.

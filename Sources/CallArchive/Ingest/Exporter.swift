@@ -7,11 +7,14 @@ public struct Exporter: Sendable {
     public var store: FileStore
     public var database: ArchiveDatabase
     public var keys: KeyRing
+    /// Counts and logs the fixity check every export starts with (nil: the check still runs and is recorded).
+    public var fixity: FixityAuditor?
 
-    public init(store: FileStore, database: ArchiveDatabase, keys: KeyRing) {
+    public init(store: FileStore, database: ArchiveDatabase, keys: KeyRing, fixity: FixityAuditor? = nil) {
         self.store = store
         self.database = database
         self.keys = keys
+        self.fixity = fixity
     }
 
     /// Writes recording `id` to `path` as `format`. The file appears only when complete (written as
@@ -35,14 +38,14 @@ public struct Exporter: Sendable {
         }
     }
 
-    /// Everything that can fail before a byte is written: the recording exists, has its data key, and the key
-    /// unwraps. A socket server sends its response head only after this succeeded.
+    /// Everything that can fail before a byte is written: the recording exists, has its data key, its object is
+    /// the one archived (re-hashed: a changed, missing or unreadable object is recorded as a fixity failure and
+    /// refused with `fixityFailed`), and the key unwraps. A socket server sends its response head only after this
+    /// succeeded.
     public func prepare(id: UUID, format: ExportFormat) throws(ArchiveError) -> ExportPlan {
         let stored = try database.storedKey(for: id)
+        try FixityAuditor.checkBeforeExport(id, store: store, database: database, auditor: fixity)
         let dek = try keys.unwrap(stored.wrapped, kekID: stored.kekID)
-        guard FileSystem.exists(store.objectPath(for: id)) else {
-            throw ArchiveError(.corruptObject, "the stored object of recording \(id) is missing from the store")
-        }
         let playbackBits = stored.encoding.isG711 ? 16 : (max(8, stored.bitsPerSample) + 7) / 8 * 8
         let length: Int64?
         let contentType: String

@@ -27,6 +27,8 @@ public final class Disposer: Sendable {
     public let policyWait: Duration
     /// Test hook: called with the step just finished ("keys", "objects", "metadata"); a test kills the process here.
     let afterStep: (@Sendable (String) -> Void)?
+    /// Called after anything was destroyed (the daemon signs an audit checkpoint then: DESIGN §8).
+    private let disposalObserver = Mutex<(@Sendable () -> Void)?>(nil)
 
     public init(
         database: ArchiveDatabase, store: FileStore, batchSize: Int = 500, policyWait: Duration = .seconds(30),
@@ -38,6 +40,11 @@ public final class Disposer: Sendable {
         self.batchSize = batchSize
         self.afterStep = afterStep
     }
+
+    /// Sets what runs after every disposal that destroyed something (once per execution or erasure, not per batch).
+    public func onDisposal(_ observer: @escaping @Sendable () -> Void) { disposalObserver.withLock { $0 = observer } }
+
+    private func disposed() { disposalObserver.withLock { $0 }?() }
 
     // MARK: Plans
 
@@ -272,6 +279,7 @@ public final class Disposer: Sendable {
             }
             // Last, so that the WAL is empty when execute returns.
             try checkpoint()
+            if report.destroyed > 0 { disposed() }
             return report
         }
     }
@@ -494,6 +502,7 @@ public final class Disposer: Sendable {
             for id in ids { try Self.finishDestroy(db, id: id, actor: ArchiveDatabase.systemActor, now: now, nowText: nowText) }
         }
         try checkpoint()
+        disposed()
         return ids.count
     }
 
@@ -585,7 +594,10 @@ public final class Disposer: Sendable {
             for chunk in stride(from: 0, to: ids.count, by: batchSize).map({ Array(ids[$0..<min($0 + batchSize, ids.count)]) }) {
                 _ = try destroy(chunk.map { Target(id: $0, job: .erasure(req)) }, actor: actor, now: now)
             }
-            if !ids.isEmpty { try checkpoint() }
+            if !ids.isEmpty {
+                try checkpoint()
+                disposed()
+            }
         }
     }
 
@@ -624,7 +636,10 @@ public final class Disposer: Sendable {
             for (req, id) in ready {
                 erased += try destroy([Target(id: id, job: .erasure(req))], actor: ArchiveDatabase.systemActor, now: now).destroyed
             }
-            if erased > 0 { try checkpoint() }
+            if erased > 0 {
+                try checkpoint()
+                disposed()
+            }
         }
         return erased
     }

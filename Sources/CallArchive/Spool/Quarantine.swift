@@ -5,6 +5,11 @@ public struct Quarantine: Sendable {
     public var root: String
     public var spoolRoot: String
 
+    public init(root: String, spoolRoot: String) {
+        self.root = root
+        self.spoolRoot = spoolRoot
+    }
+
     /// The reason file's content (stable field names).
     public struct Reason: Codable, Sendable {
         public var code: String

@@ -1,0 +1,108 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Makes signed checkpoints of the audit log (DESIGN §8): on a schedule (`AuditService`), after every disposal
+/// (`Disposer.onDisposal`) and on demand (`POST /v1/audit/checkpoints`).
+///
+/// A checkpoint is first announced in the log (`audit.checkpoint`), then the head — that announcement — is
+/// signed, appended to the checkpoint file and fsynced, and finally piped to `audit.checkpointCommand` if one is
+/// configured. A crash between the announcement and the file leaves an announced checkpoint that was never
+/// written, which verification does not count on; nothing else.
+public final class AuditCheckpointer: Sendable {
+    let database: ArchiveDatabase
+    let key: AuditSigningKey
+    public let file: CheckpointFile
+    let command: String?
+    let logger: Logger
+    /// One checkpoint at a time; holds the last one made (or read from the file at start).
+    private let state: Mutex<AuditCheckpoint?>
+
+    public var publicKey: AuditPublicKey { key.publicKey }
+
+    public init(database: ArchiveDatabase, key: AuditSigningKey, path: String, command: String?, logger: Logger) throws(ArchiveError) {
+        self.database = database
+        self.key = key
+        file = CheckpointFile(path: path)
+        self.command = command
+        self.logger = logger
+        state = Mutex(try file.last())
+    }
+
+    /// The last checkpoint made.
+    public var last: AuditCheckpoint? { state.withLock { $0 } }
+
+    /// Makes a checkpoint now. Unless `force`, nothing is made when nothing was logged since the last one.
+    /// Returns the checkpoint, or nil when none was needed.
+    @discardableResult
+    public func checkpoint(reason: String, actor: AuditActor = ArchiveDatabase.systemActor, detail: [String: JSONValue] = [:], force: Bool = false, now: Date = Date())
+        throws(ArchiveError) -> AuditCheckpoint?
+    {
+        let made: AuditCheckpoint? = try state.withLock { last throws(ArchiveError) -> AuditCheckpoint? in
+            if !force, let last, let head = try database.auditHead(), head.seq == last.seq { return nil }
+            var entry = detail
+            entry["checkpoint"] = .string(reason)
+            entry["key_id"] = .string(key.publicKey.id)
+            try database.appendAudit(
+                AuditRecord(actor: actor, action: "audit.checkpoint", target: nil, outcome: "ok", detail: entry), now: now)
+            guard let head = try database.auditHead() else { return nil }
+            let c = try AuditCheckpoint.make(seq: head.seq, headHash: head.hash, at: RFC3339.format(now), reason: reason, key: key)
+            try file.append(c)
+            last = c
+            return c
+        }
+        guard let made else { return nil }
+        logger.info(
+            "audit checkpoint signed",
+            metadata: ["audit.seq": "\(made.seq)", "audit.reason": "\(reason)", "audit.key_id": "\(made.keyID)"])
+        if let command {
+            // At stop the process is about to exit: wait (a little) for the command to take it.
+            pipe(made, to: command, wait: reason == "stop" ? 10 : 0)
+        }
+        return made
+    }
+
+    /// Sends the checkpoint line to the configured command's stdin, on a thread of its own (a slow remote must not
+    /// hold up disposal or the socket). Failures are logged and audited; the file already holds the checkpoint.
+    private func pipe(_ checkpoint: AuditCheckpoint, to command: String, wait seconds: Double) {
+        let done = DispatchSemaphore(value: 0)
+        let logger = self.logger
+        let database = self.database
+        let thread = Thread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", command]
+            let input = Pipe()
+            process.standardInput = input
+            process.standardOutput = FileHandle.nullDevice
+            let errors = Pipe()
+            process.standardError = errors
+            var failure: String?
+            do {
+                try process.run()
+                input.fileHandleForWriting.write(Data(checkpoint.line.utf8))
+                try? input.fileHandleForWriting.close()
+                let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                if process.terminationStatus != 0 {
+                    failure = "exited with status \(process.terminationStatus): "
+                        + String(decoding: stderr.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+            } catch {
+                failure = "could not be started: \(error)"
+            }
+            defer { done.signal() }
+            if let failure {
+                logger.error(
+                    "audit.checkpointCommand failed; the checkpoint is in the checkpoint file only",
+                    metadata: ["audit.seq": "\(checkpoint.seq)", "error": "\(Redaction.redactNumbers(failure))"])
+                try? database.appendAudit(
+                    AuditRecord(
+                        actor: ArchiveDatabase.systemActor, action: "audit.checkpoint-export", target: nil, outcome: "error",
+                        detail: ["seq": .number(Double(checkpoint.seq)), "error": .string(Redaction.redactNumbers(failure))]))
+            }
+        }
+        thread.start()
+        if seconds > 0 { _ = done.wait(timeout: .now() + seconds) }
+    }
+}

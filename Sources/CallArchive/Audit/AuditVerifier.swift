@@ -1,0 +1,129 @@
+import Foundation
+
+/// `audit verify`: the hash chain, then every checkpoint — genuine (this archive's key, unaltered) and still
+/// extended by the log (the entry it names is there, with the hash it signed). Reports the first bad sequence
+/// number over all of it.
+public struct AuditReport: Codable, Sendable, Equatable {
+    public struct CheckpointResult: Codable, Sendable, Equatable {
+        /// Where the checkpoint came from: `checkpoint file line 3`, `FILE line 1`.
+        public var source: String
+        public var seq: Int64?
+        public var at: String?
+        public var ok: Bool
+        public var problem: String?
+    }
+
+    public var ok: Bool
+    public var chain: AuditVerification
+    public var checkpoints: [CheckpointResult]
+    /// The first entry that is bad, missing or altered, over the chain and every checkpoint.
+    public var firstBad: Int64?
+    public var problem: String?
+    /// The key checkpoints must be signed by.
+    public var signingKeyID: String
+    public var signingPublicKey: String
+
+    public init(
+        ok: Bool, chain: AuditVerification, checkpoints: [CheckpointResult], firstBad: Int64?, problem: String?,
+        signingKeyID: String, signingPublicKey: String
+    ) {
+        self.ok = ok
+        self.chain = chain
+        self.checkpoints = checkpoints
+        self.firstBad = firstBad
+        self.problem = problem
+        self.signingKeyID = signingKeyID
+        self.signingPublicKey = signingPublicKey
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case ok, chain, checkpoints, problem
+        case firstBad = "first_bad"
+        case signingKeyID = "signing_key_id"
+        case signingPublicKey = "signing_public_key"
+    }
+}
+
+public enum AuditVerifier {
+    /// Verifies the chain and `checkpoints` (each with a label for its source) against the trusted key.
+    public static func verify(
+        database: ArchiveDatabase, trusting key: AuditPublicKey, checkpoints sources: [(label: String, text: String)]
+    ) throws(ArchiveError) -> AuditReport {
+        let chain = try database.verifyAuditChain()
+        // Checkpoints signed before a signing-key rotation stay checkable: every start records its key's public
+        // half in the log, and the part of the log that verifies vouches for those records.
+        let earlier = try database.recordedSigningKeys(upTo: chain.headSeq ?? 0).filter { $0 != key }
+        return try verify(
+            chain: chain, hashAt: { (seq: Int64) throws(ArchiveError) in try database.auditHash(at: seq) },
+            trusting: key, earlier: earlier, checkpoints: sources)
+    }
+
+    /// The same, given the chain's verification and a way to read an entry's stored hash: the CLI checks an
+    /// exported checkpoint this way against what the daemon reports.
+    public static func verify<E: Error>(
+        chain: AuditVerification, hashAt: (Int64) throws(E) -> String?, trusting key: AuditPublicKey,
+        earlier: [AuditPublicKey] = [], checkpoints sources: [(label: String, text: String)]
+    ) throws(E) -> AuditReport {
+        var report = AuditReport(
+            ok: chain.ok, chain: chain, checkpoints: [], firstBad: chain.firstBad, problem: chain.problem,
+            signingKeyID: key.id, signingPublicKey: key.base64)
+        func blame(_ seq: Int64, _ why: String) {
+            report.ok = false
+            if report.firstBad == nil || seq < report.firstBad! {
+                report.firstBad = seq
+                report.problem = why
+            }
+        }
+        // Good checkpoints by sequence number, to bound where a divergence starts.
+        var parsed: [(label: String, checkpoint: AuditCheckpoint)] = []
+        for source in sources {
+            for item in AuditCheckpoint.parse(source.text) {
+                let label = "\(source.label) line \(item.line)"
+                guard let c = item.checkpoint else {
+                    report.ok = false
+                    report.checkpoints.append(.init(source: label, seq: nil, at: nil, ok: false, problem: item.problem))
+                    continue
+                }
+                if let why = c.signatureProblem(trusting: key, or: earlier) {
+                    report.ok = false
+                    report.checkpoints.append(.init(source: label, seq: c.seq, at: c.at, ok: false, problem: "rejected: \(why)"))
+                    continue
+                }
+                parsed.append((label, c))
+            }
+        }
+        let verifiedUpTo = chain.headSeq ?? 0
+        var extended: [Int64] = []
+        var results: [(Int64, AuditReport.CheckpointResult)] = []
+        for (label, c) in parsed.sorted(by: { $0.checkpoint.seq < $1.checkpoint.seq }) {
+            var result = AuditReport.CheckpointResult(source: label, seq: c.seq, at: c.at, ok: true, problem: nil)
+            if c.seq > verifiedUpTo {
+                if chain.ok {
+                    let why =
+                        "the log ends at entry \(verifiedUpTo), but the checkpoint of \(c.at) (\(label)) covers entries up to \(c.seq): entries \(verifiedUpTo + 1)…\(c.seq) were removed"
+                    blame(verifiedUpTo + 1, why)
+                    result.ok = false
+                    result.problem = why
+                } else {
+                    result.ok = false
+                    result.problem = "not checked: the chain is already broken at entry \(chain.firstBad!)"
+                }
+            } else if try hashAt(c.seq) != c.headHash {
+                let since = (extended.last ?? 0) + 1
+                let why =
+                    "the log no longer extends the checkpoint of \(c.at) (\(label)): entry \(c.seq) is not the entry that was signed; the log was rewritten somewhere in entries \(since)…\(c.seq)"
+                blame(since, why)
+                result.ok = false
+                result.problem = why
+            } else {
+                extended.append(c.seq)
+            }
+            results.append((c.seq, result))
+        }
+        report.checkpoints += results.map(\.1)
+        if report.ok == false, report.problem == nil {
+            report.problem = report.checkpoints.first(where: { !$0.ok })?.problem
+        }
+        return report
+    }
+}
