@@ -111,7 +111,7 @@ struct AuditBenchmark: ParsableCommand {
         print(
             "  chain + \(report.checkpoints.count) signed checkpoints: \(fmt(reportSeconds, 2)) s, ok=\(report.ok)")
         let size = (try? FileManager.default.attributesOfItem(atPath: workdir + "/index.sqlite")[.size] as? Int64) ?? 0
-        print("  index file: \(mb(size ?? 0)) MB")
+        print("  index file: \(mb(size)) MB")
     }
 
     /// Entries shaped like the daemon's: ingest, retention decisions, searches and exports by operators.

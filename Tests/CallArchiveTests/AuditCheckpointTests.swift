@@ -208,6 +208,27 @@ struct AuditCheckpointTests {
     }
 }
 
+extension AuditCheckpointTests {
+    @Test("a checkpoint command that hangs is stopped, logged and audited; the file still has the checkpoint")
+    func hangingCommand() throws {
+        try withTestDirectory { dir in
+            let archive = try AuditChainTests.makeLog(in: dir)
+            let key = try AuditSigningKey.generate(writingTo: dir + "/signing.key")
+            let checkpointer = try AuditCheckpointer(
+                database: archive.database, key: key, path: dir + "/checkpoints.jsonl", command: "sleep 30",
+                logger: Logger(label: "test"), commandTimeout: 1)
+            let c = try #require(try checkpointer.checkpoint(reason: "scheduled"))
+            #expect(try CheckpointFile(path: dir + "/checkpoints.jsonl").read() == c.line)
+            let failed = waitUntil(timeout: 10) {
+                var q = AuditQuery()
+                q.action = "audit.checkpoint-export"
+                return ((try? archive.database.auditEntries(q).entries) ?? []).contains { $0.outcome == "error" }
+            }
+            #expect(failed)
+        }
+    }
+}
+
 enum SHA256Hex {
     static func of(_ bytes: [UInt8]) -> String {
         var h = Crypto.SHA256()

@@ -20,7 +20,10 @@ public final class AuditCheckpointer: Sendable {
 
     public var publicKey: AuditPublicKey { key.publicKey }
 
-    public init(database: ArchiveDatabase, key: AuditSigningKey, path: String, command: String?, logger: Logger) throws(ArchiveError) {
+    public init(
+        database: ArchiveDatabase, key: AuditSigningKey, path: String, command: String?, logger: Logger, commandTimeout: Double = 60
+    ) throws(ArchiveError) {
+        self.commandTimeout = commandTimeout
         self.database = database
         self.key = key
         file = CheckpointFile(path: path)
@@ -28,6 +31,9 @@ public final class AuditCheckpointer: Sendable {
         self.logger = logger
         state = Mutex(try file.last())
     }
+
+    /// How long `audit.checkpointCommand` may take before it is stopped.
+    let commandTimeout: Double
 
     /// The last checkpoint made.
     public var last: AuditCheckpoint? { state.withLock { $0 } }
@@ -68,10 +74,13 @@ public final class AuditCheckpointer: Sendable {
         let done = DispatchSemaphore(value: 0)
         let logger = self.logger
         let database = self.database
+        let limit = commandTimeout
         let thread = Thread {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", command]
+            // coreutils `timeout` runs the command in a process group of its own and stops the whole group when
+            // time is up (a hung `ssh` under `sh -c` included), so a command that hangs cannot pile up threads.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+            process.arguments = ["-k", "5", String(Int(limit.rounded(.up))), "/bin/sh", "-c", command]
             let input = Pipe()
             process.standardInput = input
             process.standardOutput = FileHandle.nullDevice
@@ -84,7 +93,9 @@ public final class AuditCheckpointer: Sendable {
                 try? input.fileHandleForWriting.close()
                 let stderr = errors.fileHandleForReading.readDataToEndOfFile()
                 process.waitUntilExit()
-                if process.terminationStatus != 0 {
+                if process.terminationStatus == 124 || process.terminationStatus == 137 {
+                    failure = "did not finish within \(Int(limit.rounded(.up))) s and was stopped"
+                } else if process.terminationStatus != 0 {
                     failure = "exited with status \(process.terminationStatus): "
                         + String(decoding: stderr.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                 }
