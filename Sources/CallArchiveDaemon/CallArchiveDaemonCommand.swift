@@ -40,7 +40,14 @@ struct CallArchiveDaemonCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        // Under systemd (stderr is the journal): one line per event with its priority; elsewhere readable text.
+        let journal = JournalLogHandler.stderrIsJournal()
         LoggingSystem.bootstrap { label in
+            if journal {
+                var handler = JournalLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

@@ -71,7 +71,9 @@ public struct TestInstance: Sendable {
     }
 
     /// Starts `callarchived` on this instance.
-    public func start() throws -> DaemonProcess { try DaemonProcess(config: configPath, cwd: root.path, log: logPath) }
+    public func start(environment: [String: String] = [:]) throws -> DaemonProcess {
+        try DaemonProcess(config: configPath, cwd: root.path, log: logPath, environment: environment)
+    }
 
     /// Runs `callarchive ARGS --config …` (the CLI finds the daemon's socket in the config); a daemon must be
     /// running for everything but `keygen`.
@@ -114,8 +116,12 @@ public final class DaemonProcess: @unchecked Sendable {
     /// Size of the log file when this process started (the file is shared by restarts of one instance).
     let logOffset: Int
 
-    init(config: String, cwd: String, log: String) throws {
+    /// `environment` is added to the test's own (e.g. `NOTIFY_SOCKET`, `WATCHDOG_USEC`).
+    init(config: String, cwd: String, log: String, environment: [String: String] = [:]) throws {
         process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment, uniquingKeysWith: { _, new in new })
+        }
         process.executableURL = URL(fileURLWithPath: Binaries.daemon)
         process.arguments = ["--config", config]
         process.currentDirectoryURL = URL(fileURLWithPath: cwd)

@@ -116,6 +116,22 @@ public struct ArchiveDaemon: Sendable {
             auditService: auditService, fixityService: fixityService)
     }
 
+    /// What is wrong, for the systemd watchdog: the intake loop has not run for longer than it ever should, or the
+    /// index does not answer a read within 10 s. nil when healthy.
+    public func healthProblem() async -> String? {
+        let idle = ingestService.secondsSinceLastPass
+        if idle > ingestService.passDeadline {
+            return "the ingest loop has not run for \(Int(idle)) s (expected at least every \(Int(ingestService.passDeadline)) s)"
+        }
+        let database = self.database
+        let answered = await withDeadline(seconds: 10) { (try? database.ping()) != nil }
+        switch answered {
+        case nil: return "the index did not answer a read within 10 s"
+        case false?: return "the index cannot be read"
+        case true?: return nil
+        }
+    }
+
     static func loadKeys(config: ArchiveConfig, logger: Logger) throws(ArchiveError) -> KeyRing {
         guard let path = config.kekLocation() else {
             throw ArchiveError(.key, "no key-encryption key configured (keys.kekPath or LoadCredential=callarchive.key)")
@@ -150,10 +166,11 @@ public struct ArchiveDaemon: Sendable {
     /// The service group: SIGTERM/SIGINT stop the services in reverse order — `front` (the operator socket)
     /// first, then intake, which lets files in flight finish.
     public func serviceGroup(logger: Logger, front: [any Service] = []) -> ServiceGroup {
+        let watchdog = WatchdogService(logger: logger) { await self.healthProblem() }
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: auditService), .init(service: ingestService), .init(service: retentionService),
-                .init(service: fixityService)]
-                + front.map { .init(service: $0) },
+            services: [.init(service: watchdog), .init(service: auditService), .init(service: ingestService),
+                .init(service: retentionService), .init(service: fixityService)]
+                + front.map { .init(service: $0) } + [.init(service: StopNotifier())],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         // Below the unit's TimeoutStopSec (90 s): an export still streaming is then cut (its client sees a

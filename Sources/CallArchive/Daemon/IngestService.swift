@@ -47,6 +47,8 @@ public final class IngestService: Service, Sendable {
         /// A failed item may have left a hidden spool marker (a removal or quarantine half done).
         var markersMayRemain = false
         var stats = IngestStats()
+        /// When the intake loop last began a pass (scan, floor check, starting items): the watchdog's sign of life.
+        var lastPass = ContinuousClock.now
     }
 
     /// Counters for status and tests.
@@ -62,6 +64,15 @@ public final class IngestService: Service, Sendable {
     }
 
     public var stats: IngestStats { state.withLock { $0.stats } }
+
+    /// Seconds since the intake loop last began a pass; it begins one at least every `spool.rescanSeconds`.
+    public var secondsSinceLastPass: Double {
+        let d = ContinuousClock.now - state.withLock { $0.lastPass }
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// The loop's longest expected pause, after which it counts as wedged.
+    public var passDeadline: Double { max(120, 4 * settings.withLock { $0.rescanSeconds }) }
 
     public init(
         ingestor: Ingestor, spoolRoot: String, settings: IngestSettings,
@@ -117,6 +128,7 @@ public final class IngestService: Service, Sendable {
     }
 
     private func pump(into group: inout DiscardingTaskGroup) async {
+        state.withLock { $0.lastPass = ContinuousClock.now }
         if state.withLock({ let r = $0.reloadRequested; $0.reloadRequested = false; return r }), let reload {
             do {
                 let new = try await reload()

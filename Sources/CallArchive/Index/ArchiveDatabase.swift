@@ -382,6 +382,11 @@ public final class ArchiveDatabase: Sendable {
         }
     }
 
+    /// A cheap read through the pool (the schema page): the watchdog's sign that the index answers.
+    public func ping() throws(ArchiveError) {
+        _ = try read("ping") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+    }
+
     public func recordingCount() throws(ArchiveError) -> Int {
         try read("count") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM recordings") ?? 0 }
     }
