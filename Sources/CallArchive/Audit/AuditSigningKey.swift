@@ -21,17 +21,7 @@ public struct AuditSigningKey: Sendable {
     @discardableResult
     public static func generate(writingTo path: String) throws(ArchiveError) -> AuditSigningKey {
         let key = Curve25519.Signing.PrivateKey()
-        let text = fileTag + " " + key.rawRepresentation.base64EncodedString() + "\n"
-        let fd = try FileDescriptor.createExclusive(path, mode: 0o600)
-        do throws(ArchiveError) {
-            try fd.write(Array(text.utf8), at: 0)
-            try fd.sync()
-            try fd.close()
-            try FileSystem.syncDirectory(FileSystem.parentDirectory(path))
-        } catch {
-            try? FileSystem.unlink(path)
-            throw error
-        }
+        try KeyEncryptionKey.writeKeyFile(fileTag + " " + key.rawRepresentation.base64EncodedString() + "\n", to: path)
         return AuditSigningKey(privateKey: key)
     }
 

@@ -75,7 +75,7 @@ extension ArchiveDatabase {
     }
 
     /// The newest entry's sequence number and hash (nil while the log is empty).
-    func auditHead() throws(ArchiveError) -> (seq: Int64, hash: String)? {
+    public func auditHead() throws(ArchiveError) -> (seq: Int64, hash: String)? {
         try read("audit head") { db in
             try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").map { ($0[0], $0[1]) }
         }

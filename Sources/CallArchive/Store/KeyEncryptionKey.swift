@@ -29,7 +29,13 @@ public struct KeyEncryptionKey: Sendable {
     @discardableResult
     public static func generate(writingTo path: String) throws(ArchiveError) -> KeyEncryptionKey {
         let key = SymmetricKey(size: .bits256)
-        let text = fileTag + " " + key.withUnsafeBytes { Data($0).base64EncodedString() } + "\n"
+        try writeKeyFile(fileTag + " " + key.withUnsafeBytes { Data($0).base64EncodedString() } + "\n", to: path)
+        return KeyEncryptionKey(key: key)
+    }
+
+    /// Writes a new one-line key file (any kind): created exclusively with mode 0600, fsynced with its directory;
+    /// removed again if any step fails.
+    static func writeKeyFile(_ text: String, to path: String) throws(ArchiveError) {
         let fd = try FileDescriptor.createExclusive(path, mode: 0o600)
         do throws(ArchiveError) {
             try fd.write(Array(text.utf8), at: 0)
@@ -40,7 +46,6 @@ public struct KeyEncryptionKey: Sendable {
             try? FileSystem.unlink(path)
             throw error
         }
-        return KeyEncryptionKey(key: key)
     }
 
     /// Loads a KEK, refusing a file that others could read or that belongs to someone else.
