@@ -93,4 +93,37 @@ struct HostileInputTests {
         let rows = try instance.recordings()
         #expect(rows.map(\.originalSHA256) == [entry.sha256])
     }
+
+    @Test("a sidecar still being written is waited for, not quarantined; one that stays broken is")
+    func sidecarBeingWritten() throws {
+        let corpus = try e2eCorpus.get()
+        let entries = corpus.good.filter { $0.format == "pcm16-16k-mono" }.prefix(2)
+        try #require(entries.count == 2)
+        let instance = try TestInstance(label: "sidecar-writing")
+        defer { instance.root.remove() }
+        let daemon = try instance.start()
+        defer { daemon.stop() }
+        let fm = FileManager.default
+        // Audio first, then the sidecar written in two pieces 400 ms apart, as a slow `cp` would: the daemon is
+        // woken by the sidecar's IN_CREATE and finds "{" where JSON should be.
+        for (name, entry) in zip(["slow", "broken"], entries) {
+            try fm.copyItem(atPath: corpus.directory + "/" + entry.file, toPath: instance.spool + "/\(name).wav")
+        }
+        let sidecar = instance.spool + "/slow.json"
+        fm.createFile(atPath: sidecar, contents: Data("{\"call_id\": \"slow-".utf8))
+        fm.createFile(atPath: instance.spool + "/broken.json", contents: Data("{\"call_id\": ".utf8))
+        usleep(400_000)
+        #expect(fm.fileExists(atPath: instance.spool + "/slow.wav"), "taken while its sidecar was being written")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: sidecar))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("1\", \"case_reference\": \"C-slow\"}".utf8))
+        try handle.close()
+        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty })
+        let rows = try instance.recordings()
+        #expect(rows.map(\.callID) == ["slow-1"], "\(rows.map(\.callID))")
+        // The one that stayed broken is quarantined once it is 2 s old, as before.
+        let quarantined = Set(try fm.contentsOfDirectory(atPath: instance.quarantine))
+        #expect(quarantined.isSuperset(of: ["broken.wav", "broken.json", "broken.wav.reason.json"]), "\(quarantined)")
+        #expect(!quarantined.contains("slow.wav"))
+    }
 }

@@ -205,8 +205,10 @@ public final class IngestService: Service, Sendable {
         }
         for item in toStart {
             group.addTask { [self] in
-                let outcome = await Self.blocking { [ingestor] in ingestor.ingest(item) }
+                let grace = Ingestor.sidecarGrace(settleSeconds: s.settleSeconds)
+                let outcome = await Self.blocking { [ingestor] in ingestor.ingest(item, sidecarGrace: grace) }
                 record(item, outcome)
+                if outcome == .incomplete { try? await Task.sleep(for: .seconds(Self.incompleteRetry)) }
                 wakeContinuation.yield()
             }
         }
@@ -231,9 +233,13 @@ public final class IngestService: Service, Sendable {
                 st.retryAfter[item.audioPath] = Date().addingTimeInterval(retry)
                 st.markersMayRemain = true
             case .vanished: break
+            case .incomplete: st.retryAfter[item.audioPath] = Date().addingTimeInterval(Self.incompleteRetry)
             }
         }
     }
+
+    /// A recording whose sidecar is still being written is looked at again after this.
+    private static let incompleteRetry = 0.2
 
     private static let workers = DispatchQueue(label: "callarchive.ingest", qos: .utility, attributes: .concurrent)
 

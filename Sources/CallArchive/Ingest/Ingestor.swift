@@ -40,14 +40,32 @@ public struct Ingestor: Sendable {
         case failed(String)
         /// The files disappeared before they could be read (another process took them).
         case vanished
+        /// The sidecar is not valid JSON yet and was written moments ago: its producer may still be writing it
+        /// (a `cp` is seen at its IN_CREATE). Left alone, and looked at again shortly.
+        case incomplete
     }
 
-    public func ingest(_ item: SpoolItem) -> Outcome {
+    /// How long a sidecar that does not parse is taken for one still being written: `spool.settleSeconds`, at
+    /// most 2 s (a sidecar is small; a producer writes it in milliseconds). After that it is quarantined.
+    public static func sidecarGrace(settleSeconds: Double) -> Double { min(settleSeconds, 2) }
+
+    /// Ingests one ready recording. `sidecarGrace`: see `sidecarGrace(settleSeconds:)`.
+    public func ingest(_ item: SpoolItem, sidecarGrace: Double = 0) -> Outcome {
         var log = logger
         log[metadataKey: "spool.file"] = "\(Redaction.redactNumbers(item.relativePath))"
         guard FileSystem.exists(item.audioPath) else { return .vanished }
         do throws(ArchiveError) {
-            let metadata = try readMetadata(item)
+            let metadata: CallMetadata
+            do throws(ArchiveError) {
+                metadata = try readMetadata(item)
+            } catch {
+                if error.code == .badSidecar, let sidecar = item.sidecarPath, let st = FileSystem.status(sidecar),
+                    Date().timeIntervalSince1970 - st.mtime < sidecarGrace
+                {
+                    return .incomplete
+                }
+                throw error
+            }
             let id = UUID.v7()
             log[metadataKey: "recording.id"] = "\(id.lowercased)"
             let encoded = try Transcoder(store: store, compressionLevel: flacLevel).encode(
