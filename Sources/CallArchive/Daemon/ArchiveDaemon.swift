@@ -167,10 +167,14 @@ public struct ArchiveDaemon: Sendable {
     /// first, then intake, which lets files in flight finish.
     public func serviceGroup(logger: Logger, front: [any Service] = []) -> ServiceGroup {
         let watchdog = WatchdogService(logger: logger) { await self.healthProblem() }
+        // SIGTERM shuts services down one after another, last first: STOPPING=1 at once, then intake stops
+        // (files in flight finish, the rest stay in the spool) while the socket still answers, then the socket,
+        // fixity, retention, and the audit log's stop checkpoint. (With ingest earlier in the list, the spool was
+        // taken in until the services after it had stopped: found by .ci/system-test.)
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: watchdog), .init(service: auditService), .init(service: ingestService),
-                .init(service: retentionService), .init(service: fixityService)]
-                + front.map { .init(service: $0) } + [.init(service: StopNotifier())],
+            services: [.init(service: watchdog), .init(service: auditService), .init(service: retentionService),
+                .init(service: fixityService)]
+                + front.map { .init(service: $0) } + [.init(service: ingestService), .init(service: StopNotifier())],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         // Below the unit's TimeoutStopSec (90 s): an export still streaming is then cut (its client sees a
