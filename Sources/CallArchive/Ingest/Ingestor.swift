@@ -59,8 +59,10 @@ public struct Ingestor: Sendable {
             do throws(ArchiveError) {
                 metadata = try readMetadata(item)
             } catch {
+                // Young means written in the last `sidecarGrace` seconds: a sidecar dated in the future (a producer
+                // with a skewed clock) is not young, or it would be retried five times a second until that date.
                 if error.code == .badSidecar, let sidecar = item.sidecarPath, let st = FileSystem.status(sidecar),
-                    Date().timeIntervalSince1970 - st.mtime < sidecarGrace
+                    (0..<sidecarGrace).contains(Date().timeIntervalSince1970 - st.mtime)
                 {
                     return .incomplete
                 }
