@@ -1,9 +1,24 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+// `CALLARCHIVE_INSTRUMENT=address` compiles this package's own targets with AddressSanitizer, `=fuzzer` with
+// libFuzzer's coverage and AddressSanitizer (and CallArchiveFuzz with its libFuzzer driver), and links every product
+// with the sanitizer's runtime. Dependencies are compiled as in an ordinary debug build: CI's sanitized test build
+// costs little more than a debug build, and the fuzzing build then compiles only our modules again (.ci/sanitizers,
+// .ci/fuzz). Their code is not what those runs test; libsndfile and libFLAC were never instrumented either.
+let instrument = Context.environment["CALLARCHIVE_INSTRUMENT"] ?? ""
+let sanitizers: String? =
+    switch instrument {
+    case "address": "address"
+    case "fuzzer": "fuzzer,address"
+    default: nil
+    }
+let instrumented: [SwiftSetting] = sanitizers.map { [.unsafeFlags(["-sanitize=\($0)"])] } ?? []
+let instrumentedLink: [LinkerSetting] = sanitizers.map { [.unsafeFlags(["-sanitize=\($0)"])] } ?? []
+
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
-]
+] + instrumented
 
 let package = Package(
     name: "call-archive",
@@ -34,7 +49,9 @@ let package = Package(
             name: "CFLAC", pkgConfig: "flac",
             providers: [.apt(["libflac-dev"])]),
         // Thin, safe Swift owners of the C handles; no domain knowledge.
-        .target(name: "SndFile", dependencies: ["CSndFile", "CFLAC"], swiftSettings: strict),
+        .target(
+            name: "SndFile", dependencies: ["CSndFile", "CFLAC"], swiftSettings: strict,
+            linkerSettings: instrumentedLink),
         // The domain: spool, ingest, store, index, configuration, services.
         .target(
             name: "CallArchive",
@@ -102,7 +119,9 @@ let package = Package(
         // CLibFuzzer and called only when built with -sanitize=fuzzer -DCALLARCHIVE_FUZZING; otherwise the
         // binary replays input files.
         .systemLibrary(name: "CLibFuzzer"),
-        .executableTarget(name: "CallArchiveFuzz", dependencies: ["CallArchive", "CLibFuzzer"], swiftSettings: strict),
+        .executableTarget(
+            name: "CallArchiveFuzz", dependencies: ["CallArchive", "CLibFuzzer"],
+            swiftSettings: strict + (instrument == "fuzzer" ? [.define("CALLARCHIVE_FUZZING")] : [])),
         // Test support: corpus generation, temp dirs, launching the built binaries.
         .target(
             name: "CallArchiveTesting",

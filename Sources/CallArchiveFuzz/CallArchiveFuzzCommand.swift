@@ -14,7 +14,7 @@ import CLibFuzzer
 /// TARGET is `wav`, `sidecar` or `filename` (see `FuzzTarget`). `CALLARCHIVE_FUZZ_TARGET` may name it
 /// instead, and is set for child processes, since libFuzzer's `-fork` and `-minimize_crash` modes re-run
 /// the binary with libFuzzer's own arguments only. The fuzz build is
-/// `swift build --scratch-path .build/fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DCALLARCHIVE_FUZZING`;
+/// `CALLARCHIVE_INSTRUMENT=fuzzer swift build --product CallArchiveFuzz` (`.ci/fuzz`, Package.swift);
 /// there libFuzzer's `main` is unused (SwiftPM makes this `@main` the entry point) and this one calls
 /// `LLVMFuzzerRunDriver`. Run it with `SWIFT_BACKTRACE=enable=no`, or a crash leaves no crash file.
 @main

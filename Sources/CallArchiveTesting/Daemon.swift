@@ -21,6 +21,19 @@ public enum Binaries {
     public static var cli: String { directory + "/callarchive" }
 }
 
+/// The sanitizer settings of this run (`.ci/sanitizers`), as a command prefix for a process started with a cleared
+/// environment (`setpriv --reset-env`): `/usr/bin/env ASAN_OPTIONS=…`, or nothing outside a sanitizer run. Without
+/// them a sanitized CLI run as another account would report to its stderr, and LeakSanitizer would fail it at exit.
+public enum SanitizerEnvironment {
+    public static var commandPrefix: [String] {
+        let environment = ProcessInfo.processInfo.environment
+        let settings = ["ASAN_OPTIONS", "TSAN_OPTIONS", "SWIFT_BACKTRACE"].compactMap { key in
+            environment[key].map { "\(key)=\($0)" }
+        }
+        return settings.isEmpty ? [] : ["/usr/bin/env"] + settings
+    }
+}
+
 /// A self-contained archive instance in a test directory: config, key, spool, store, index.
 public struct TestInstance: Sendable {
     public let root: TestDirectory

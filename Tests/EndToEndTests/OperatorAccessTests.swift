@@ -55,7 +55,8 @@ struct OperatorAccessTests {
     func run(as account: Account, _ executable: String, _ args: [String], cwd: String? = nil) throws -> ProcessResult {
         try runProcess(
             "/usr/bin/setpriv",
-            ["--reuid=\(account.uid)", "--regid=\(account.gid)", "--init-groups", "--reset-env", "--", executable] + args,
+            ["--reuid=\(account.uid)", "--regid=\(account.gid)", "--init-groups", "--reset-env", "--"]
+                + SanitizerEnvironment.commandPrefix + [executable] + args,
             cwd: cwd)
     }
 

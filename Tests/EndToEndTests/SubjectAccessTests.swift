@@ -341,8 +341,8 @@ struct SubjectAccessTests {
             let out = home + "/bag"
             let r = try runProcess(
                 "/usr/bin/setpriv",
-                ["--reuid=\(uid)", "--regid=\(gid)", "--init-groups", "--reset-env", "--", Binaries.cli,
-                 "sar", "export", "--number", s.number, "--out", out, "--recipient", "the data subject", "--reason", "SAR ticket 5121",
+                ["--reuid=\(uid)", "--regid=\(gid)", "--init-groups", "--reset-env", "--"] + SanitizerEnvironment.commandPrefix
+                + [Binaries.cli, "sar", "export", "--number", s.number, "--out", out, "--recipient", "the data subject", "--reason", "SAR ticket 5121",
                  "--socket", instance.socketPath])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("withheld 1 restricted recording") && r.stdout.contains(restricted), "listed, not dropped: \(r.stdout)")
