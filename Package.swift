@@ -39,6 +39,7 @@ let package = Package(
             traits: [.defaults, "YAML", "Logging"]),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian (libsndfile1-dev, libflac-dev).
@@ -64,6 +65,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             // The operator API's OpenAPI document: read by OpenAPIDocumentTests from the source tree.
             exclude: ["API/openapi.yaml"],

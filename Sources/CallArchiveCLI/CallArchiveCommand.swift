@@ -53,6 +53,8 @@ enum Exit {
     static let usage: Int32 = 2
     static let notFound: Int32 = 3
     static let refused: Int32 = 4
+    /// `status`: a health check is red.
+    static let unhealthy: Int32 = 5
 }
 
 /// How to reach the daemon, and how to print; shared by every subcommand.

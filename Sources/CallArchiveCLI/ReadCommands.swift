@@ -5,13 +5,30 @@ import Foundation
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the daemon's state: version, uptime, counts, spool backlog, free space, last ingest and error.")
+        abstract: "Show the daemon's state and health: ingest, backlog, disk floor, quarantine, fixity.",
+        discussion: """
+            The health lines are green, yellow (look soon) or red (act now). The exit status is 5 when any line is             red, so `callarchive status` can run as a monitoring check (1: the daemon could not be asked).
+            """)
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        var red = false
         try await runReporting {
             let s = try await global.client().call("GET", "/v1/status", as: StatusInfo.self)
+            red = Health.worst(s.health) == .red
             if global.json { return printJSON(s) }
+            let colour = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            for line in s.health {
+                let mark: String
+                switch (line.level, colour) {
+                case ("red", true): mark = "\u{1B}[1;31mRED   \u{1B}[0m"
+                case ("yellow", true): mark = "\u{1B}[33mYELLOW\u{1B}[0m"
+                case (_, true): mark = "\u{1B}[32mGREEN \u{1B}[0m"
+                default: mark = line.level.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)
+                }
+                print("\(mark) \(line.check.padding(toLength: 11, withPad: " ", startingAt: 0))\(line.message)")
+            }
+            print("")
             let rows: [(String, String)] = [
                 ("version", s.version),
                 ("started", "\(s.startedAt) (up \(duration(Double(s.uptimeSeconds))))"),
@@ -28,6 +45,7 @@ struct Status: AsyncParsableCommand {
             ]
             for (k, v) in rows { print(k.padding(toLength: 14, withPad: " ", startingAt: 0) + v) }
         }
+        if red { throw ExitCode(Exit.unhealthy) }
     }
 }
 

@@ -18,6 +18,8 @@ public final class OperatorAPI: Sendable {
     let checkpointer: AuditCheckpointer?
     /// Fixity checks on demand and their figures (nil in tests of the API without one: fixity routes answer 503).
     let fixity: FixityAuditor?
+    /// Counts requests and serves `/metrics` (nil in tests of the API without one: `/metrics` answers 503).
+    public let metrics: ArchiveMetrics?
     let startedAt: Date
     /// Quarantine retries and discards move and delete files: one at a time.
     private let quarantineLock = Mutex(())
@@ -25,8 +27,9 @@ public final class OperatorAPI: Sendable {
     public init(
         database: ArchiveDatabase, store: FileStore, keys: KeyRing, config: ArchiveConfig, policy: AccessPolicy,
         ingest: IngestService?, disposer: Disposer? = nil, checkpointer: AuditCheckpointer? = nil, fixity: FixityAuditor? = nil,
-        startedAt: Date = Date()
+        metrics: ArchiveMetrics? = nil, startedAt: Date = Date()
     ) {
+        self.metrics = metrics
         self.disposer = disposer
         self.fixity = fixity
         self.checkpointer = checkpointer
@@ -65,6 +68,7 @@ public final class OperatorAPI: Sendable {
 
     public static let routes: [Route] = [
         Route(method: "GET", pattern: "/v1/status", action: "api.status", minimumRole: .auditor, query: [], body: []),
+        Route(method: "GET", pattern: "/metrics", action: "api.metrics", minimumRole: .auditor, query: [], body: []),
         Route(
             method: "GET", pattern: "/v1/recordings", action: "api.search", minimumRole: .auditor,
             query: ["case", "number", "agent", "queue", "direction", "tag", "from", "to", "anomaly", "sort", "limit", "cursor"],
@@ -203,6 +207,7 @@ public final class OperatorAPI: Sendable {
             response = .error(500, "internal", "\(error)")
             outcome = "error"
         }
+        metrics?.recordRequest(action: call.action, status: response.status, peerHasRole: role != nil)
         // Changes audit themselves in their own transaction (outcome "ok"); everything else is audited here.
         if !call.audited {
             call.detail["status"] = .number(Double(response.status))
@@ -226,6 +231,7 @@ public final class OperatorAPI: Sendable {
         var detail: [String: JSONValue] = ["status": .number(Double(status)), "code": .string(code)]
         if let method { detail["method"] = .string(method) }
         if let target { detail["path"] = .string(String(target.prefix(256))) }
+        metrics?.recordRequest(action: "api.refused", status: status, peerHasRole: role != nil)
         try? database.appendAudit(
             AuditRecord(
                 actor: AuditActor(name: peer.map(Self.actorName) ?? "unknown", role: role?.rawValue ?? "none"),
@@ -285,6 +291,7 @@ public final class OperatorAPI: Sendable {
         let q = Dictionary(query, uniquingKeysWith: { a, _ in a })
         switch route.action {
         case "api.status": return (.json(status(role: role, peer: request.peer)), "ok")
+        case "api.metrics": return (try metricsExposition(), "ok")
         case "api.search": return (.json(try search(q, call: &call)), "ok")
         case "api.show":
             let id = try Self.recordingID(params["id"]!)
@@ -331,7 +338,7 @@ public final class OperatorAPI: Sendable {
     private func status(role: OperatorRole, peer: PeerCredentials) -> StatusInfo {
         let stats = ingest?.stats
         let free = try? FileSystem.freeSpace(store.root)
-        return StatusInfo(
+        var info = StatusInfo(
             version: Self.version, startedAt: RFC3339.format(startedAt),
             uptimeSeconds: Int(Date().timeIntervalSince(startedAt)),
             recordings: (try? database.recordingCount()) ?? -1, cases: (try? database.caseCount()) ?? -1,
@@ -341,7 +348,40 @@ public final class OperatorAPI: Sendable {
             since: StatusInfo.Counters(
                 archived: stats?.archived ?? 0, duplicates: stats?.duplicates ?? 0, quarantined: stats?.quarantined ?? 0,
                 failed: stats?.failed ?? 0),
-            caller: StatusInfo.Caller(uid: peer.uid, role: role.rawValue), fixity: try? fixity?.status())
+            caller: StatusInfo.Caller(uid: peer.uid, role: role.rawValue), fixity: try? fixity?.status(),
+            spoolOldestAgeSeconds: stats?.oldestBacklog.map { max(0, Date().timeIntervalSince1970 - $0) },
+            storeMinFreeBytes: ingest?.minFreeBytes ?? config.minFreeBytes)
+        info.health = Health.lines(info, now: Date())
+        return info
+    }
+
+    /// The Prometheus text exposition, with the figures of the index and file system read now.
+    private func metricsExposition() throws -> APIResponse {
+        guard let metrics else { throw Failure(503, "unavailable", "this daemon has no metrics") }
+        metrics.refresh(try metricsSnapshot())
+        let text = metrics.exposition()
+        return APIResponse(
+            status: 200,
+            body: .stream(contentType: ArchiveMetrics.contentType, length: Int64(text.count)) { sink throws(ArchiveError) in
+                try typed { try text.withUnsafeBytes { try sink.write($0) } }
+            })
+    }
+
+    func metricsSnapshot() throws(ArchiveError) -> ArchiveMetrics.Snapshot {
+        var s = ArchiveMetrics.Snapshot()
+        let stats = ingest?.stats
+        s.backlogFiles = stats?.backlog ?? 0
+        s.oldestBacklogAgeSeconds = stats?.oldestBacklog.map { max(0, Date().timeIntervalSince1970 - $0) } ?? 0
+        s.minFreeBytes = ingest?.minFreeBytes ?? config.minFreeBytes
+        s.paused = stats?.paused ?? false
+        s.storeFreeBytes = (try? FileSystem.freeSpace(store.root))?.bytes ?? -1
+        let totals = try database.objectTotals()
+        s.objects = totals.count
+        s.objectBytes = totals.bytes
+        s.quarantineEntries = try database.heldQuarantineCount()
+        s.fixity = fixity?.countsSinceStart
+        s.auditHead = try database.auditHead()?.seq ?? 0
+        return s
     }
 
     private func search(_ q: [String: String], call: inout Call) throws -> RecordingPage {
@@ -730,6 +770,12 @@ public struct StatusInfo: Codable, Sendable, Equatable {
     public var caller: Caller
     /// The fixity auditor's figures (absent when the daemon has none).
     public var fixity: FixityStatus?
+    /// Age of the oldest recording in the spool at the last scan (absent: the spool is empty).
+    public var spoolOldestAgeSeconds: Double?
+    /// The free-space floor below which ingest pauses.
+    public var storeMinFreeBytes: Int64
+    /// The health at a glance, one line per check (`Health`); `callarchive status` exits 1 if any is red.
+    public var health: [Health.Line] = []
 
     public struct Counters: Codable, Sendable, Equatable {
         public var archived: Int
@@ -752,6 +798,9 @@ public struct StatusInfo: Codable, Sendable, Equatable {
         case storeFreeBytes = "store_free_bytes"
         case lastIngestAt = "last_ingest_at"
         case lastError = "last_error"
+        case spoolOldestAgeSeconds = "spool_oldest_age_s"
+        case storeMinFreeBytes = "store_min_free_bytes"
+        case health
     }
 }
 

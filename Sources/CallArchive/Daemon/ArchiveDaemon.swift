@@ -64,9 +64,11 @@ public struct ArchiveDaemon: Sendable {
         let retentionService = RetentionService(disposer: disposer, interval: config.retentionInterval, logger: logger)
         let fixity = FixityAuditor(database: database, store: store, settings: .init(config), logger: logger)
         let fixityService = FixityService(auditor: fixity, logger: logger)
-        let ingestor = Ingestor(
+        let metrics = ArchiveMetrics()
+        var ingestor = Ingestor(
             store: store, database: database, keys: keys, quarantine: quarantine,
             flacLevel: config.flacLevel, filenamePattern: config.filenamePattern, logger: logger)
+        ingestor.metrics = metrics
         let reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?
         if let configPath {
             reload = { () async throws(ArchiveError) -> IngestSettings in
@@ -109,7 +111,7 @@ public struct ArchiveDaemon: Sendable {
             })
         let api = OperatorAPI(
             database: database, store: store, keys: keys, config: config, policy: AccessPolicy(config: config),
-            ingest: service, disposer: disposer, checkpointer: checkpointer, fixity: fixity)
+            ingest: service, disposer: disposer, checkpointer: checkpointer, fixity: fixity, metrics: metrics)
         return ArchiveDaemon(
             config: config, store: store, database: database, keys: keys, ingestService: service, recovery: recovery,
             operatorAPI: api, disposer: disposer, retentionService: retentionService, checkpointer: checkpointer,

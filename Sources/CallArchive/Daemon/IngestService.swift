@@ -58,12 +58,16 @@ public final class IngestService: Service, Sendable {
         public var quarantined = 0
         public var failed = 0
         public var backlog = 0
+        /// Unix time of the oldest recording in the spool when last scanned (nil: none).
+        public var oldestBacklog: Double?
         public var paused = false
         public var lastIngest: Date?
         public var lastError: String?
     }
 
     public var stats: IngestStats { state.withLock { $0.stats } }
+    /// The free-space floor now in force (reloadable).
+    public var minFreeBytes: Int64 { settings.withLock { $0.minFreeBytes } }
 
     /// Seconds since the intake loop last began a pass; it begins one at least every `spool.rescanSeconds`.
     public var secondsSinceLastPass: Double {
@@ -193,6 +197,7 @@ public final class IngestService: Service, Sendable {
         let now = Date()
         let toStart: [SpoolItem] = state.withLock { st in
             st.stats.backlog = scan.ready.count + scan.waiting
+            st.stats.oldestBacklog = scan.oldestMTime
             guard floorOK else { return [] }
             var picked: [SpoolItem] = []
             for item in scan.ready where st.inFlight.count + picked.count < s.concurrency {

@@ -391,6 +391,15 @@ public final class ArchiveDatabase: Sendable {
         try read("count") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM recordings") ?? 0 }
     }
 
+    /// Recordings in the store and the bytes of their objects (for metrics).
+    public func objectTotals() throws(ArchiveError) -> (count: Int, bytes: Int64) {
+        try read("object totals") { db in
+            let row = try Row.fetchOne(
+                db, sql: "SELECT count(*), coalesce(sum(stored_size), 0) FROM recordings WHERE state IN ('active', 'restricted')")
+            return (row?[0] ?? 0, row?[1] ?? 0)
+        }
+    }
+
     struct StoredKey: Sendable {
         var wrapped: [UInt8]
         var kekID: String

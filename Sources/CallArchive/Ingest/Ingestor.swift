@@ -16,6 +16,8 @@ public struct Ingestor: Sendable {
     public var flacLevel: Int
     public var filenamePattern: String
     public var logger: Logger
+    /// Counts outcomes, bytes and durations (nil: not counted).
+    public var metrics: ArchiveMetrics?
 
     public init(
         store: FileStore, database: ArchiveDatabase, keys: KeyRing, quarantine: Quarantine, flacLevel: Int,
@@ -51,6 +53,21 @@ public struct Ingestor: Sendable {
 
     /// Ingests one ready recording. `sidecarGrace`: see `sidecarGrace(settleSeconds:)`.
     public func ingest(_ item: SpoolItem, sidecarGrace: Double = 0) -> Outcome {
+        let outcome = archive(item, sidecarGrace: sidecarGrace, started: ContinuousClock.now)
+        if let metrics {
+            switch outcome {
+            case .archived: break  // counted where it happens, with its sizes
+            case .duplicate: metrics.recordDuplicate(destroyedBefore: false)
+            case .destroyedBefore: metrics.recordDuplicate(destroyedBefore: true)
+            case .quarantined(let code): metrics.recordQuarantined(reason: code)
+            case .failed: metrics.recordFailed()
+            case .vanished, .incomplete: break
+            }
+        }
+        return outcome
+    }
+
+    private func archive(_ item: SpoolItem, sidecarGrace: Double, started: ContinuousClock.Instant) -> Outcome {
         var log = logger
         log[metadataKey: "spool.file"] = "\(Redaction.redactNumbers(item.relativePath))"
         guard FileSystem.exists(item.audioPath) else { return .vanished }
@@ -117,6 +134,8 @@ public struct Ingestor: Sendable {
                     "recording.duration_s": "\(String(format: "%.1f", encoded.durationSeconds))",
                     "recording.anomalies": "\(encoded.anomalies.count)",
                 ])
+            metrics?.recordArchived(
+                originalBytes: encoded.originalSize, storedBytes: encoded.storedSize, duration: ContinuousClock.now - started)
             return .archived(id)
         } catch {
             if error.isInputDefect {
@@ -202,6 +221,7 @@ public struct Ingestor: Sendable {
             try? database.recordQuarantine(
                 name: FileSystem.lastComponent(path), path: path, code: ArchiveError.Code.badFilename.name,
                 message: "file name is not valid UTF-8", detectedFormat: nil)
+            metrics?.recordQuarantined(reason: ArchiveError.Code.badFilename.name)
             logger.warning(
                 "quarantined a file whose name is not valid UTF-8",
                 metadata: ["quarantine.file": "\(Redaction.redactNumbers(FileSystem.lastComponent(path)))"])

@@ -27,6 +27,8 @@ public struct SpoolScanner: Sendable {
         public var ready: [SpoolItem] = []
         /// Audio files seen but not ready yet (no sidecar, or still settling).
         public var waiting = 0
+        /// The mtime (Unix seconds) of the oldest audio file seen, ready or waiting; nil when there is none.
+        public var oldestMTime: Double?
         /// Every subdirectory visited (for inotify watches).
         public var directories: [String] = []
         /// Regular files whose names are not valid UTF-8: they cannot be named in the index or a reason
@@ -77,6 +79,7 @@ public struct SpoolScanner: Sendable {
                 continue
             }
             guard Self.audioExtensions.contains(ext.lowercased()) else { continue }
+            result.oldestMTime = min(result.oldestMTime ?? st.mtime, st.mtime)
             let sidecarName = base + ".json"
             let sidecar = nameSet.contains(sidecarName) ? dir + "/" + sidecarName : nil
             if sidecar != nil || (!requireSidecar && now.timeIntervalSince1970 - st.mtime >= settleSeconds) {

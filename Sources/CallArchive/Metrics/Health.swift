@@ -1,0 +1,111 @@
+import Foundation
+
+/// The archive's health at a glance, for `callarchive status` and monitoring checks (issue 8): one line per check,
+/// green, yellow (look soon) or red (act now). The thresholds match the example alert rules in
+/// `Config/callarchive.rules.yml`.
+public enum Health {
+    public struct Line: Codable, Sendable, Equatable {
+        public var check: String
+        /// `green`, `yellow` or `red`.
+        public var level: String
+        public var message: String
+
+        public init(_ check: String, _ level: Level, _ message: String) {
+            self.check = check
+            self.level = level.rawValue
+            self.message = message
+        }
+    }
+
+    public enum Level: String, Sendable, Comparable {
+        case green, yellow, red
+        public static func < (a: Level, b: Level) -> Bool { a.rank < b.rank }
+        var rank: Int { self == .green ? 0 : self == .yellow ? 1 : 2 }
+    }
+
+    /// No recording archived for this long while the spool holds some: red.
+    public static let stalledSeconds: Double = 1800
+    /// The oldest spool file older than this: yellow; older than `backlogRed`: red.
+    public static let backlogYellow: Double = 600
+    public static let backlogRed: Double = 3600
+
+    public static func lines(_ s: StatusInfo, now: Date) -> [Line] {
+        var out: [Line] = []
+        // Ingest flowing.
+        let last = s.lastIngestAt.flatMap(RFC3339.parse)
+        let quiet = last.map { now.timeIntervalSince($0) } ?? Double(s.uptimeSeconds)
+        if s.spoolBacklog > 0, s.ingestPaused {
+            out.append(Line("ingest", .red, "paused below the free-space floor; \(s.spoolBacklog) waiting in the spool"))
+        } else if s.spoolBacklog > 0, quiet > stalledSeconds {
+            out.append(
+                Line(
+                    "ingest", .red,
+                    "nothing archived for \(minutes(quiet)) while \(s.spoolBacklog) wait in the spool"
+                        + (s.lastError.map { "; last error: \($0)" } ?? "")))
+        } else if s.since.failed > 0, let error = s.lastError {
+            out.append(Line("ingest", .yellow, "\(s.since.failed) failed since start (retried); last error: \(error)"))
+        } else {
+            out.append(
+                Line(
+                    "ingest", .green,
+                    s.since.archived > 0 ? "flowing: \(s.since.archived) archived since start" : "idle: nothing to archive since start"))
+        }
+        // Backlog age.
+        let age = s.spoolOldestAgeSeconds ?? 0
+        let backlog = "\(s.spoolBacklog) in the spool, the oldest \(minutes(age)) old"
+        if s.spoolBacklog == 0 {
+            out.append(Line("backlog", .green, "the spool is empty"))
+        } else {
+            out.append(Line("backlog", age > backlogRed ? .red : age > backlogYellow ? .yellow : .green, backlog))
+        }
+        // Disk floor.
+        let free = "store free \(bytes(s.storeFreeBytes)), floor \(bytes(s.storeMinFreeBytes))"
+        if s.ingestPaused || s.storeFreeBytes < s.storeMinFreeBytes {
+            out.append(Line("disk", .red, free + ": ingest paused until space is freed or the floor lowered"))
+        } else if s.storeFreeBytes / 2 < s.storeMinFreeBytes {
+            out.append(Line("disk", .yellow, free + ": less than twice the floor left"))
+        } else {
+            out.append(Line("disk", .green, free))
+        }
+        // Quarantine growth.
+        if s.since.quarantined > 0 {
+            out.append(
+                Line(
+                    "quarantine", .yellow,
+                    "\(s.since.quarantined) quarantined since start, \(s.quarantined) held: see callarchive quarantine list"))
+        } else {
+            out.append(Line("quarantine", .green, "nothing quarantined since start (\(s.quarantined) held)"))
+        }
+        // Fixity.
+        if let f = s.fixity {
+            if f.failuresOutstanding > 0 {
+                out.append(Line("fixity", .red, "\(f.failuresOutstanding) stored objects failed their last check: see callarchive verify"))
+            } else if f.overdue > 0 {
+                out.append(Line("fixity", .yellow, "\(f.overdue) objects not checked within \(f.cycleDays) days"))
+            } else {
+                out.append(Line("fixity", .green, "every object checked within \(f.cycleDays) days, none failed"))
+            }
+        }
+        return out
+    }
+
+    public static func worst(_ lines: [Line]) -> Level {
+        lines.compactMap { Level(rawValue: $0.level) }.max() ?? .green
+    }
+
+    static func minutes(_ seconds: Double) -> String {
+        seconds < 120 ? "\(Int(seconds)) s" : seconds < 7200 ? "\(Int(seconds / 60)) min" : String(format: "%.1f h", seconds / 3600)
+    }
+
+    static func bytes(_ n: Int64) -> String {
+        if n < 0 { return "unknown" }
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n)
+        var i = 0
+        while v >= 1024, i < units.count - 1 {
+            v /= 1024
+            i += 1
+        }
+        return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+    }
+}
