@@ -98,6 +98,7 @@ let package = Package(
             dependencies: [
                 "CallArchive", "CallArchiveServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         .executableTarget(

@@ -3,6 +3,7 @@ import CallArchive
 import CallArchiveServer
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// `callarchived`: archives call recordings from the spool. Wiring lives in `ArchiveDaemon`.
 @main
@@ -65,7 +66,11 @@ struct CallArchiveDaemonCommand: AsyncParsableCommand {
                     "index.path": "\(settings.indexPath)", "key.id": "\(daemon.keys.current.id)",
                     "ingest.concurrency": "\(settings.effectiveConcurrency)", "api.socket": "\(settings.apiSocket)",
                 ])
-            try await daemon.serviceGroup(logger: logger, front: [server]).run()
+            var front: [any Service] = [server]
+            if let listen = settings.metricsListen {
+                front.append(try await MetricsListener.bind(endpoint: listen, api: daemon.operatorAPI, logger: logger))
+            }
+            try await daemon.serviceGroup(logger: logger, front: front).run()
         } catch let error as ArchiveError {
             logger.critical("callarchived cannot run", metadata: ["error": "\(error)"])
             throw ExitCode(1)

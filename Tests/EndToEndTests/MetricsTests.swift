@@ -1,7 +1,12 @@
 import CallArchive
 import CallArchiveTesting
 import Foundation
+import GRDB
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `GET /metrics` on the operator socket (issue 8): the counters agree with what the daemon did, the exposition
 /// passes `promtool check metrics`, and no value a recording carries ever becomes part of it.
@@ -145,6 +150,90 @@ struct MetricsTests {
         #expect(json.status == 5)
         let info = try JSONDecoder().decode(StatusInfo.self, from: Data(json.stdout.utf8))
         #expect(Health.worst(info.health) == .red)
-        #expect(info.health.map(\.check) == ["ingest", "backlog", "disk", "quarantine", "fixity"])
+        #expect(info.health.map(\.check) == ["ingest", "backlog", "disk", "quarantine", "fixity", "holds", "audit"])
+    }
+
+    /// A TCP port free now (bound to port 0, then closed).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw CorpusError(message: "cannot find a free port: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test("metrics.listen serves /metrics on loopback TCP, unaudited but counted; anything but loopback is refused")
+    func tcpListener() throws {
+        let port = try Self.freePort()
+        let instance = try TestInstance(label: "metrics-tcp", settings: ["metrics.listen": "127.0.0.1:\(port)"])
+        defer { instance.root.remove() }
+        let daemon = try instance.start()
+        defer { daemon.stop() }
+        #expect(daemon.waitUntilReady())
+        let url = "http://127.0.0.1:\(port)"
+        let first = try runProcess("/usr/bin/curl", ["-sS", "-f", url + "/metrics"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("callarchive_build_info{version="))
+        let second = Self.samples(try runProcess("/usr/bin/curl", ["-sS", "-f", url + "/metrics"]).stdout)
+        #expect(second[#"callarchive_api_requests_total{route="api.metrics.tcp",status="200"}"#] == 1)
+        let other = try runProcess("/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", url + "/v1/status"])
+        #expect(other.stdout == "404")
+        let post = try runProcess("/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", url + "/metrics"])
+        #expect(post.stdout == "405")
+        // No peer to name: TCP scrapes are not in the audit log (a socket scrape is).
+        let audited = try instance.cli(["audit", "list", "--action", "api.metrics", "--json", "--all"])
+        #expect(audited.status == 0, "\(audited.stderr)")
+        #expect(try JSONDecoder().decode([AuditEntry].self, from: Data(audited.stdout.utf8)).isEmpty)
+
+        for bad in ["10.1.2.3:9469", "0.0.0.0:9469", "[::]:9469", "127.0.0.1:0", "localhost"] {
+            try instance.writeConfig(["metrics.listen": "'\(bad)'"])
+            let check = try runProcess(Binaries.daemon, ["--check-config", "--config", instance.configPath], cwd: instance.root.path)
+            #expect(check.status == 1, "\(bad): \(check.stdout)\(check.stderr)")
+            #expect((check.stdout + check.stderr).contains("metrics.listen"), "\(bad): \(check.stdout)\(check.stderr)")
+        }
+        try instance.writeConfig(["metrics.listen": "'10.1.2.3:9469'"])
+        let check = try runProcess(Binaries.daemon, ["--check-config", "--config", instance.configPath], cwd: instance.root.path)
+        #expect((check.stdout + check.stderr).contains("not a loopback address"), "\(check.stdout)\(check.stderr)")
+    }
+
+    @Test("status: a hold past its review date is yellow; an audit entry edited after the last checkpoint is red, exit 5")
+    func holdsAndAuditLines() throws {
+        let instance = try TestInstance(label: "metrics-lines")
+        defer { instance.root.remove() }
+        let daemon = try instance.start()
+        defer { daemon.stop() }
+        #expect(daemon.waitUntilReady())
+        let green = try instance.cli(["status", "--json"])
+        #expect(green.status == 0, "\(green.stdout)\(green.stderr)")
+        let before = try JSONDecoder().decode(StatusInfo.self, from: Data(green.stdout.utf8))
+        #expect(before.health.first { $0.check == "holds" }?.level == "green")
+        #expect(before.health.first { $0.check == "audit" }?.level == "green", "\(before.health)")
+
+        let hold = try instance.cli([
+            "hold", "create", "--type", "legal", "--authority", "County Court", "--reason", "claim 45", "--number", "+441632960111",
+            "--review", "2020-01-01",
+        ])
+        #expect(hold.status == 0, "\(hold.stdout)\(hold.stderr)")
+        let yellow = try instance.cli(["status"])
+        #expect(yellow.status == 0, "yellow is not a failure: \(yellow.stdout)\(yellow.stderr)")
+        #expect(yellow.stdout.split(separator: "\n").contains { $0.hasPrefix("YELLOW") && $0.contains("past their review date") }, "\(yellow.stdout)")
+        let scraped = Self.samples(try Self.scrape(instance).text)
+        #expect(scraped["callarchive_holds_overdue"] == 1)
+
+        // Edit the newest entry (after the start's checkpoint) behind the daemon's back.
+        try DatabaseQueue(path: instance.index).write { db in
+            try db.execute(sql: "UPDATE audit_log SET outcome = 'denied' WHERE seq = (SELECT max(seq) FROM audit_log)")
+        }
+        let red = try instance.cli(["status"])
+        #expect(red.status == 5, "\(red.stdout)\(red.stderr)")
+        #expect(red.stdout.split(separator: "\n").contains { $0.hasPrefix("RED") && $0.contains("audit") && $0.contains("was altered") }, "\(red.stdout)")
     }
 }

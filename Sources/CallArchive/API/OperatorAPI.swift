@@ -351,15 +351,27 @@ public final class OperatorAPI: Sendable {
             caller: StatusInfo.Caller(uid: peer.uid, role: role.rawValue), fixity: try? fixity?.status(),
             spoolOldestAgeSeconds: stats?.oldestBacklog.map { max(0, Date().timeIntervalSince1970 - $0) },
             storeMinFreeBytes: ingest?.minFreeBytes ?? config.minFreeBytes)
-        info.health = Health.lines(info, now: Date())
+        let now = Date()
+        let audit = checkpointer?.last.map { last in
+            Health.AuditTail(
+                checkpointSeq: last.seq, checkpointAt: last.at,
+                result: Result { () throws(ArchiveError) in try database.verifyAuditChain(after: (last.seq, last.headHash)) })
+        }
+        info.health = Health.lines(info, retention: try? database.retentionTotals(now: now), audit: audit, now: now)
         return info
     }
 
-    /// The Prometheus text exposition, with the figures of the index and file system read now.
-    private func metricsExposition() throws -> APIResponse {
-        guard let metrics else { throw Failure(503, "unavailable", "this daemon has no metrics") }
+    /// The Prometheus text exposition, with the figures of the index and file system read now (for `/metrics` on
+    /// the socket and on `metrics.listen`).
+    public func metricsText() throws(ArchiveError) -> [UInt8] {
+        guard let metrics else { throw ArchiveError(.usage, "this daemon has no metrics") }
         metrics.refresh(try metricsSnapshot())
-        let text = metrics.exposition()
+        return metrics.exposition()
+    }
+
+    private func metricsExposition() throws -> APIResponse {
+        guard metrics != nil else { throw Failure(503, "unavailable", "this daemon has no metrics") }
+        let text = try metricsText()
         return APIResponse(
             status: 200,
             body: .stream(contentType: ArchiveMetrics.contentType, length: Int64(text.count)) { sink throws(ArchiveError) in
@@ -381,6 +393,7 @@ public final class OperatorAPI: Sendable {
         s.quarantineEntries = try database.heldQuarantineCount()
         s.fixity = fixity?.countsSinceStart
         s.auditHead = try database.auditHead()?.seq ?? 0
+        s.retention = try database.retentionTotals()
         return s
     }
 

@@ -33,6 +33,8 @@ public struct ArchiveConfig: Sendable, Equatable {
     public var apiAdminGroup = "callarchive-admin"
     public var apiOperatorGroup = "callarchive"
     public var apiAuditorGroup = "callarchive-audit"
+    /// `metrics.listen`: a loopback `host:port` where `/metrics` is also served over TCP (nil: off).
+    public var metricsListen: String?
     public var logLevel = "info"
     /// Retention classes and their time zone (`retention.timeZone`, `retention.classes`).
     public var retention = RetentionPolicy(timeZone: TimeZone(identifier: "UTC")!, classes: [])
@@ -85,6 +87,7 @@ public struct ArchiveConfig: Sendable, Equatable {
         ("api.operatorGroup", .string, "members are operators: search, listen, export, link cases"),
         ("api.auditorGroup", .string, "members are auditors: metadata and audit log, never audio"),
         ("log.level", .string, "trace, debug, info, notice, warning, error, critical"),
+        ("metrics.listen", .string, "loopback host:port that also serves GET /metrics over TCP for a Prometheus scraper (default off)"),
         ("retention.timeZone", .string, "IANA time zone for retention calendar arithmetic"),
         ("retention.interval", .string, "how often disposal runs: PT1H, PT15M, 3600 (seconds) or off"),
         ("retention.backupRetention", .string, "ISO 8601 period after which backups no longer hold erased data"),
@@ -194,6 +197,7 @@ public struct ArchiveConfig: Sendable, Equatable {
         str("api.operatorGroup", &c.apiOperatorGroup)
         str("api.auditorGroup", &c.apiAuditorGroup)
         str("log.level", &c.logLevel)
+        optStr("metrics.listen", &c.metricsListen)
         var policyValid = true
         if let policyText {
             do throws(ArchiveError) {
@@ -332,11 +336,47 @@ public struct ArchiveConfig: Sendable, Equatable {
         }
         if !(1...4096).contains(apiMaxConnections) { p.append("key api.maxConnections must be 1…4096 (got \(apiMaxConnections))") }
         if apiSocket.utf8.count > 107 { p.append("key api.socket is longer than a Unix socket path may be (107 bytes)") }
+        if let metricsListen, case .failure(let problem) = Self.loopbackEndpoint(metricsListen) {
+            p.append("key metrics.listen: \(problem.message)")
+        }
         if (try? Regex(filenamePattern)) == nil { p.append("key spool.filenamePattern is not a valid regular expression") }
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
             p.append("key log.level must be one of trace, debug, info, notice, warning, error, critical")
         }
         return p
+    }
+
+    /// `metrics.listen` as a host and port: `127.0.0.1:9469`, `[::1]:9469` or `localhost:9469`. Only loopback
+    /// addresses: the TCP endpoint has no peer identity, so no role can be checked and nothing is audited; what it
+    /// serves must stay on the machine (a scraper elsewhere goes through an SSH tunnel or a local agent).
+    public static func loopbackEndpoint(_ text: String) -> Result<(host: String, port: Int), ArchiveError> {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else {
+                return .failure(ArchiveError(.config, "expected [::1]:PORT, got \"\(text)\""))
+            }
+            portText = rest.dropFirst()
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        } else {
+            return .failure(ArchiveError(.config, "expected HOST:PORT (e.g. 127.0.0.1:9469), got \"\(text)\""))
+        }
+        guard let port = Int(portText), (1...65535).contains(port) else {
+            return .failure(ArchiveError(.config, "the port must be 1…65535, got \"\(portText)\""))
+        }
+        let loopback = host == "localhost" || host == "::1" || (host.hasPrefix("127.") && host.split(separator: ".").count == 4)
+        guard loopback else {
+            return .failure(
+                ArchiveError(
+                    .config,
+                    "\(host) is not a loopback address: the TCP endpoint checks no identity, so it listens only on 127.0.0.1, ::1 or localhost (scrape from elsewhere through a tunnel or a local agent)"
+                ))
+        }
+        return .success((host == "localhost" ? "127.0.0.1" : String(host), port))
     }
 
     /// Effective concurrency: the configured value, or the number of cores.

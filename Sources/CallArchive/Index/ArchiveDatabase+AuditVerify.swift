@@ -37,14 +37,35 @@ extension ArchiveDatabase {
     /// the first place it touches, which is reported. (Truncation of the tail is invisible to the chain alone:
     /// signed checkpoints, kept outside the database, are what catch it — `AuditVerifier`.) One read
     /// transaction, streamed; the stored detail text is hashed as it is (`AuditEntryHash`).
-    public func verifyAuditChain() throws(ArchiveError) -> AuditVerification {
+    ///
+    /// With `anchor` (a signed checkpoint's sequence number and head hash), only the entries after it are
+    /// recomputed, from that hash, after checking that the entry there still has it: the cheap check of the
+    /// log's tail that `callarchive status` runs. What lies before the anchor is the full check's to prove.
+    public func verifyAuditChain(after anchor: (seq: Int64, hash: String)? = nil) throws(ArchiveError) -> AuditVerification {
         try read("verify audit chain") { db in
             var result = AuditVerification(verified: 0)
             var prev = AuditEntryHash.genesis
             var expected: Int64 = 1
+            if let anchor {
+                guard let stored = try String.fetchOne(db, sql: "SELECT hash FROM audit_log WHERE seq = ?", arguments: [anchor.seq])
+                else {
+                    result.firstBad = anchor.seq
+                    result.problem = "entry \(anchor.seq), the last checkpoint's head, is missing"
+                    return result
+                }
+                guard stored == anchor.hash else {
+                    result.firstBad = anchor.seq
+                    result.problem = "entry \(anchor.seq) no longer has the hash the last checkpoint signed"
+                    return result
+                }
+                prev = anchor.hash
+                expected = anchor.seq + 1
+                result.headSeq = anchor.seq
+                result.headHash = anchor.hash
+            }
             let statement = try db.makeStatement(
-                sql: "SELECT seq, at, actor, role, action, target, outcome, detail, prev_hash, hash FROM audit_log ORDER BY seq")
-            let rows = try Row.fetchCursor(statement)
+                sql: "SELECT seq, at, actor, role, action, target, outcome, detail, prev_hash, hash FROM audit_log WHERE seq >= ? ORDER BY seq")
+            let rows = try Row.fetchCursor(statement, arguments: [expected])
             while let row = try rows.next() {
                 let seq: Int64 = row[0]
                 func bad(_ at: Int64, _ why: String) -> AuditVerification {

@@ -822,3 +822,44 @@ extension ArchiveDatabase {
         }
     }
 }
+
+// MARK: Figures for the metrics and `status`
+
+/// Retention as the metrics show it (issue 8).
+public struct RetentionTotals: Sendable, Equatable {
+    /// Past their retain_until and kept by no hold: disposal's backlog (the scheduler's next run, or an approval).
+    public var due = 0
+    /// Past their retain_until and kept by an active hold.
+    public var held = 0
+    /// Restricted recordings (processing limited, GDPR Art. 18).
+    public var restricted = 0
+    /// Recordings destroyed, ever (their tombstones).
+    public var destroyed = 0
+    /// Active holds past their review date.
+    public var overdueHolds = 0
+    public init() {}
+}
+
+extension ArchiveDatabase {
+    /// `RetentionTotals` as of `now`. Reads only the recordings past their date (the retain_until index), so a
+    /// scrape costs little while disposal keeps up.
+    public func retentionTotals(now: Date = Date()) throws(ArchiveError) -> RetentionTotals {
+        try read("retention totals") { db in
+            var t = RetentionTotals()
+            let holds = try ActiveHolds(db)
+            let past = try Row.fetchCursor(
+                db, sql: "SELECT \(ActiveHolds.holdColumns) FROM recordings r WHERE r.retain_until < ?",
+                arguments: [RFC3339.format(now)])
+            while let row = try past.next() {
+                if try holds.holds(db, row: row).isEmpty { t.due += 1 } else { t.held += 1 }
+            }
+            t.restricted = try Int.fetchOne(db, sql: "SELECT count(*) FROM restrictions") ?? 0
+            t.destroyed = try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0
+            t.overdueHolds =
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM holds WHERE released_at IS NULL AND review_at IS NOT NULL AND review_at < ?",
+                    arguments: [RFC3339.format(now)]) ?? 0
+            return t
+        }
+    }
+}

@@ -22,6 +22,8 @@ public final class ArchiveMetrics: Sendable {
     ]
     /// API status codes with a series of their own; any other is counted as "other".
     public static let apiStatuses = [200, 400, 403, 404, 405, 408, 409, 413, 500, 503]
+    /// The route label of scrapes through `metrics.listen` (TCP; not operator requests, not audited).
+    public static let tcpScrape = "api.metrics.tcp"
 
     let archived: Counter
     let duplicates: Counter
@@ -43,6 +45,11 @@ public final class ArchiveMetrics: Sendable {
     let objects: Gauge
     let objectBytes: Gauge
     let quarantineHeld: Gauge
+    let retentionDue: Gauge
+    let retentionHeld: Gauge
+    let restricted: Gauge
+    let holdsOverdue: Gauge
+    let destroyed: Counter
 
     let fixity: [String: Counter]
     let auditEntries: Counter
@@ -106,6 +113,17 @@ public final class ArchiveMetrics: Sendable {
         objects = r.makeGauge(name: "callarchive_objects", help: "Recordings archived in the store.")
         objectBytes = r.makeGauge(name: "callarchive_objects_bytes", help: "Bytes of the stored (encrypted) objects.")
         quarantineHeld = r.makeGauge(name: "callarchive_quarantine_entries", help: "Inputs held in quarantine now.")
+        retentionDue = r.makeGauge(
+            name: "callarchive_retention_due_recordings",
+            help: "Recordings past their retain_until that no hold keeps: disposal's backlog (the next scheduled run, or an approval).")
+        retentionHeld = r.makeGauge(
+            name: "callarchive_retention_held_recordings", help: "Recordings past their retain_until kept by an active hold.")
+        restricted = r.makeGauge(
+            name: "callarchive_restricted_recordings", help: "Recordings whose processing is restricted (GDPR Art. 18).")
+        holdsOverdue = r.makeGauge(name: "callarchive_holds_overdue", help: "Active holds past their review date.")
+        destroyed = r.makeCounter(
+            name: "callarchive_retention_destroyed_total",
+            help: "Recordings destroyed by retention or erasure (their tombstones), counted from the archive's start.")
 
         fixity = Dictionary(
             uniqueKeysWithValues: ["ok", "changed", "missing", "unreadable", "untracked"].map { outcome in
@@ -119,7 +137,7 @@ public final class ArchiveMetrics: Sendable {
         auditEntries = r.makeCounter(
             name: "callarchive_audit_entries_total", help: "Entries in the audit log (its head sequence number).")
         var api: [String: [String: Counter]] = [:]
-        for action in Set(OperatorAPI.routes.map(\.action) + ["api.refused", "api.unknown"]) {
+        for action in Set(OperatorAPI.routes.map(\.action) + ["api.refused", "api.unknown", Self.tcpScrape]) {
             var byStatus: [String: Counter] = [:]
             for status in Self.apiStatuses.map(String.init) + ["other"] {
                 byStatus[status] = r.makeCounter(
@@ -140,7 +158,7 @@ public final class ArchiveMetrics: Sendable {
     // MARK: Events
 
     /// One archived recording.
-    func recordArchived(originalBytes original: Int64, storedBytes stored: Int64, duration: Duration, at date: Date = Date()) {
+    public func recordArchived(originalBytes original: Int64, storedBytes stored: Int64, duration: Duration, at date: Date = Date()) {
         archived.increment()
         originalBytes.increment(by: original)
         storedBytes.increment(by: stored)
@@ -149,19 +167,19 @@ public final class ArchiveMetrics: Sendable {
         lastIngest.set(date.timeIntervalSince1970)
     }
 
-    func recordDuplicate(destroyedBefore wasDestroyed: Bool) {
+    public func recordDuplicate(destroyedBefore wasDestroyed: Bool) {
         (wasDestroyed ? destroyedBefore : duplicates).increment()
     }
 
-    func recordQuarantined(reason: String) {
+    public func recordQuarantined(reason: String) {
         quarantinedFiles.increment()
         quarantined[reason, default: quarantined["unreadable"]!].increment()
     }
 
-    func recordFailed() { failed.increment() }
+    public func recordFailed() { failed.increment() }
 
     /// One answered API request; `peerHasRole` false counts a refused peer too.
-    func recordRequest(action: String, status: Int, peerHasRole: Bool) {
+    public func recordRequest(action: String, status: Int, peerHasRole: Bool) {
         let byStatus = apiRequests[action] ?? apiRequests["api.unknown"]!
         let key = Self.apiStatuses.contains(status) ? String(status) : "other"
         byStatus[key]!.increment()
@@ -182,6 +200,7 @@ public final class ArchiveMetrics: Sendable {
         public var quarantineEntries = 0
         public var fixity: FixityCounts?
         public var auditHead: Int64 = 0
+        public var retention = RetentionTotals()
         public init() {}
     }
 
@@ -194,7 +213,11 @@ public final class ArchiveMetrics: Sendable {
         objects.set(Double(s.objects))
         objectBytes.set(Double(s.objectBytes))
         quarantineHeld.set(Double(s.quarantineEntries))
-        var absolute: [String: Int64] = ["audit": s.auditHead]
+        retentionDue.set(Double(s.retention.due))
+        retentionHeld.set(Double(s.retention.held))
+        restricted.set(Double(s.retention.restricted))
+        holdsOverdue.set(Double(s.retention.overdueHolds))
+        var absolute: [String: Int64] = ["audit": s.auditHead, "destroyed": Int64(s.retention.destroyed)]
         if let f = s.fixity {
             absolute["fixity.ok"] = Int64(f.ok)
             absolute["fixity.changed"] = Int64(f.changed)
@@ -213,6 +236,8 @@ public final class ArchiveMetrics: Sendable {
         for (key, delta) in deltas {
             if key == "audit" {
                 auditEntries.increment(by: delta)
+            } else if key == "destroyed" {
+                destroyed.increment(by: delta)
             } else {
                 fixity[String(key.dropFirst("fixity.".count))]?.increment(by: delta)
             }

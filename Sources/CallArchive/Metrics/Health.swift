@@ -29,7 +29,20 @@ public enum Health {
     public static let backlogYellow: Double = 600
     public static let backlogRed: Double = 3600
 
-    public static func lines(_ s: StatusInfo, now: Date) -> [Line] {
+    /// The audit log's tail, checked from the last signed checkpoint (`ArchiveDatabase.verifyAuditChain(after:)`).
+    public struct AuditTail: Sendable {
+        public var checkpointSeq: Int64
+        public var checkpointAt: String
+        public var result: Result<AuditVerification, ArchiveError>
+        public init(checkpointSeq: Int64, checkpointAt: String, result: Result<AuditVerification, ArchiveError>) {
+            self.checkpointSeq = checkpointSeq
+            self.checkpointAt = checkpointAt
+            self.result = result
+        }
+    }
+
+    /// The lines for `s`, with the holds line when `retention` is given and the audit line when `audit` is.
+    public static func lines(_ s: StatusInfo, retention: RetentionTotals? = nil, audit: AuditTail? = nil, now: Date) -> [Line] {
         var out: [Line] = []
         // Ingest flowing.
         let last = s.lastIngestAt.flatMap(RFC3339.parse)
@@ -84,6 +97,35 @@ public enum Health {
                 out.append(Line("fixity", .yellow, "\(f.overdue) objects not checked within \(f.cycleDays) days"))
             } else {
                 out.append(Line("fixity", .green, "every object checked within \(f.cycleDays) days, none failed"))
+            }
+        }
+        // Holds past their review date: kept longer than anyone has confirmed is needed.
+        if let retention {
+            if retention.overdueHolds > 0 {
+                out.append(
+                    Line(
+                        "holds", .yellow,
+                        "\(retention.overdueHolds) active holds past their review date: review or release them (callarchive hold list --overdue)"))
+            } else {
+                out.append(Line("holds", .green, "no active hold is past its review date"))
+            }
+        }
+        // The audit log since the last signed checkpoint.
+        if let audit {
+            switch audit.result {
+            case .success(let v) where v.ok:
+                let since = (v.headSeq ?? audit.checkpointSeq) - audit.checkpointSeq
+                out.append(
+                    Line(
+                        "audit", .green,
+                        "chain intact since checkpoint \(audit.checkpointSeq) (\(audit.checkpointAt)), \(since) entries after it; the whole log: callarchive audit verify"))
+            case .success(let v):
+                out.append(
+                    Line(
+                        "audit", .red,
+                        "\(v.problem ?? "the chain is broken") (entry \(v.firstBad ?? 0)): run callarchive audit verify, and treat the index as tampered with"))
+            case .failure(let error):
+                out.append(Line("audit", .yellow, "the audit log could not be read: \(error.message)"))
             }
         }
         return out
