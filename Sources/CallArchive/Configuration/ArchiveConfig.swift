@@ -128,7 +128,9 @@ public struct ArchiveConfig: Sendable, Equatable {
             } catch {
                 throw ArchiveError(.config, "config file \(path) is not valid YAML", cause: "\(error)")
             }
-            present = Set(scalars.keys)
+            // A section whose keys are all commented out (`metrics:` in the shipped file) is empty, not a key.
+            let sections = Set(keys.compactMap { $0.key.split(separator: ".").first.map(String.init) })
+            present = Set(scalars.keys.filter { !(scalars[$0] is NSNull && sections.contains($0)) })
             let known = Dictionary(keys.map { ($0.key, $0.type) }, uniquingKeysWith: { a, _ in a })
             for k in present.sorted() {
                 guard let type = known[k] else {
