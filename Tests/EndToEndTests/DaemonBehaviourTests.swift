@@ -1,6 +1,7 @@
 import CallArchive
 import CallArchiveTesting
 import Foundation
+import GRDB
 import Testing
 
 @Suite("End to end: daemon behaviour")
@@ -130,6 +131,44 @@ struct DaemonBehaviourTests {
         #expect(rows.first?.originalSHA256 == entry.sha256)
         #expect(daemon.log.contains("archived"))
         #expect(!daemon.log.contains("7700900123"), "the caller's number is in the log")
+    }
+
+    @Test("SIGTERM stops intake at once: one file at a time, at most the file in flight is archived after it, the rest stay intact")
+    func intakeStopsAtTerm() throws {
+        let corpus = try e2eCorpus.get()
+        let good = corpus.good
+        try #require(good.count >= 10)
+        let instance = try TestInstance(label: "term-intake", settings: ["ingest.concurrency": "1"])
+        defer { instance.root.remove() }
+        var daemon = try instance.start()
+        #expect(daemon.waitUntilReady())
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        func archived() -> Int {
+            (try? DatabaseQueue(path: instance.index, configuration: readOnly).read {
+                try Int.fetchOne($0, sql: "SELECT count(*) FROM recordings")
+            }) ?? 0
+        }
+        for e in good { try corpus.drop(e, into: instance.spool) }
+        #expect(waitUntil(timeout: 120) { archived() >= 1 })
+        let before = archived()
+        daemon.signal(SIGTERM)
+        daemon.process.waitUntilExit()
+        #expect(daemon.process.terminationStatus == 0)
+        let after = archived()
+        // The file in flight at SIGTERM finishes; one more may have been committed between the count and the signal.
+        // Had intake gone on, the spool would have emptied: the files are taken one at a time.
+        #expect(after - before <= 2, "archived \(before) before SIGTERM, \(after) after")
+        #expect(after < good.count - 2, "intake went on after SIGTERM: \(after) of \(good.count) archived")
+        // What is left is intact, and the next start archives it.
+        for name in instance.visibleSpool where name.hasSuffix(".wav") {
+            let original = corpus.directory + "/" + FileSystem.lastComponent(name)
+            #expect(FileManager.default.contentsEqual(atPath: instance.spool + "/" + name, andPath: original), "\(name)")
+        }
+        daemon = try instance.start()
+        defer { daemon.stop() }
+        #expect(waitUntil(timeout: 240) { instance.visibleSpool.isEmpty })
+        #expect(archived() == good.count)
     }
 
     @Test("SIGTERM stops the daemon cleanly with exit status 0")
