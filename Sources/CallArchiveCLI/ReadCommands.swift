@@ -155,14 +155,4 @@ func duration(_ seconds: Double) -> String {
     return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }
 
-func bytes(_ n: Int64) -> String {
-    if n < 0 { return "unknown" }
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var v = Double(n)
-    var i = 0
-    while v >= 1024, i < units.count - 1 {
-        v /= 1024
-        i += 1
-    }
-    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
-}
+func bytes(_ n: Int64) -> String { ByteCount.text(n) }

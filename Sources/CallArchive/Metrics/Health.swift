@@ -139,15 +139,5 @@ public enum Health {
         seconds < 120 ? "\(Int(seconds)) s" : seconds < 7200 ? "\(Int(seconds / 60)) min" : String(format: "%.1f h", seconds / 3600)
     }
 
-    static func bytes(_ n: Int64) -> String {
-        if n < 0 { return "unknown" }
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var v = Double(n)
-        var i = 0
-        while v >= 1024, i < units.count - 1 {
-            v /= 1024
-            i += 1
-        }
-        return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
-    }
+    static func bytes(_ n: Int64) -> String { ByteCount.text(n) }
 }
