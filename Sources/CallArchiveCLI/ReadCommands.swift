@@ -5,9 +5,10 @@ import Foundation
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the daemon's state and health: ingest, backlog, disk floor, quarantine, fixity.",
+        abstract: "Show the daemon's state and health: ingest, backlog, disk floor, quarantine, fixity, holds, audit chain.",
         discussion: """
-            The health lines are green, yellow (look soon) or red (act now). The exit status is 5 when any line is             red, so `callarchive status` can run as a monitoring check (1: the daemon could not be asked).
+            The health lines are green, yellow (look soon) or red (act now). The exit status is 5 when any line is
+            red, so `callarchive status` can run as a monitoring check (1: the daemon could not be asked).
             """)
     @OptionGroup var global: GlobalOptions
 

@@ -275,6 +275,38 @@ struct RetentionEngineTests {
         }
     }
 
+    @Test("retention figures for the metrics: due (not held), held past their date, restricted, destroyed, overdue holds")
+    func retentionTotals() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir)
+            let number = "+441632960888"
+            // All started 2 January: retain_until 2 February (class default, P1M).
+            let held = try f.ingest("t-held", started: "2026-01-02T10:00:00Z", caller: number)
+            _ = try f.ingest("t-due", started: "2026-01-02T11:00:00Z")
+            let restricted = try f.ingest("t-restricted", started: "2026-01-02T12:00:00Z")
+            _ = try f.ingest("t-erased", started: "2026-01-02T13:00:00Z", caller: "+441632960999")
+            _ = try f.db.createHold(
+                .init(type: "legal", authority: "County Court", reason: "claim", reviewAt: Self.date("2026-02-15T00:00:00Z"),
+                      scope: .init(numbers: [number])),
+                audit: f.audit(), now: Self.date("2026-01-05T00:00:00Z"))
+            _ = try f.db.restrict(.recording(UUID(uuidString: restricted)!), ground: "accuracy contested", reason: "letter", audit: f.audit())
+            _ = try f.disposer.requestErasure(
+                .number("+441632960999"), subjectLabel: "p:y", reason: "asked", actor: f.admin,
+                backupRetention: RetentionPeriod(days: 35), now: Self.date("2026-01-10T00:00:00Z"))
+
+            var early = RetentionTotals()
+            early.restricted = 1
+            early.destroyed = 1
+            #expect(try f.db.retentionTotals(now: Self.date("2026-01-20T00:00:00Z")) == early, "nothing past its date yet")
+            // Past the date and the hold's review: the restricted one is still due (restriction does not stop
+            // retention), the held one is held, the hold is overdue.
+            let late = try f.db.retentionTotals(now: Self.date("2026-03-01T00:00:00Z"))
+            #expect(late.due == 2 && late.held == 1 && late.restricted == 1 && late.destroyed == 1 && late.overdueHolds == 1, "\(late)")
+            #expect(try f.db.overdueHoldCount(now: Self.date("2026-03-01T00:00:00Z")) == 1)
+            #expect(try f.db.activeHolds(of: UUID(uuidString: held)!).count == 1)
+        }
+    }
+
     @Test("a released hold leaves its recordings in grace; then the scheduler destroys them")
     func releaseThenGrace() throws {
         try withTestDirectory { dir in

@@ -349,7 +349,7 @@ public final class OperatorAPI: Sendable {
                 archived: stats?.archived ?? 0, duplicates: stats?.duplicates ?? 0, quarantined: stats?.quarantined ?? 0,
                 failed: stats?.failed ?? 0),
             caller: StatusInfo.Caller(uid: peer.uid, role: role.rawValue), fixity: try? fixity?.status(),
-            spoolOldestAgeSeconds: stats?.oldestBacklog.map { max(0, Date().timeIntervalSince1970 - $0) },
+            spoolOldestAgeSeconds: stats?.oldestBacklogAge(now: Date()),
             storeMinFreeBytes: ingest?.minFreeBytes ?? config.minFreeBytes)
         let now = Date()
         let audit = checkpointer?.last.map { last in
@@ -357,7 +357,7 @@ public final class OperatorAPI: Sendable {
                 checkpointSeq: last.seq, checkpointAt: last.at,
                 result: Result { () throws(ArchiveError) in try database.verifyAuditChain(after: (last.seq, last.headHash)) })
         }
-        info.health = Health.lines(info, retention: try? database.retentionTotals(now: now), audit: audit, now: now)
+        info.health = Health.lines(info, overdueHolds: try? database.overdueHoldCount(now: now), audit: audit, now: now)
         return info
     }
 
@@ -383,7 +383,7 @@ public final class OperatorAPI: Sendable {
         var s = ArchiveMetrics.Snapshot()
         let stats = ingest?.stats
         s.backlogFiles = stats?.backlog ?? 0
-        s.oldestBacklogAgeSeconds = stats?.oldestBacklog.map { max(0, Date().timeIntervalSince1970 - $0) } ?? 0
+        s.oldestBacklogAgeSeconds = stats?.oldestBacklogAge(now: Date()) ?? 0
         s.minFreeBytes = ingest?.minFreeBytes ?? config.minFreeBytes
         s.paused = stats?.paused ?? false
         s.storeFreeBytes = (try? FileSystem.freeSpace(store.root))?.bytes ?? -1
@@ -787,7 +787,7 @@ public struct StatusInfo: Codable, Sendable, Equatable {
     public var spoolOldestAgeSeconds: Double?
     /// The free-space floor below which ingest pauses.
     public var storeMinFreeBytes: Int64
-    /// The health at a glance, one line per check (`Health`); `callarchive status` exits 1 if any is red.
+    /// The health at a glance, one line per check (`Health`); `callarchive status` exits 5 if any is red.
     public var health: [Health.Line] = []
 
     public struct Counters: Codable, Sendable, Equatable {

@@ -63,6 +63,11 @@ public final class IngestService: Service, Sendable {
         public var paused = false
         public var lastIngest: Date?
         public var lastError: String?
+
+        /// Seconds since the oldest recording in the spool last changed, as of `now` (nil: the spool is empty).
+        public func oldestBacklogAge(now: Date) -> Double? {
+            oldestBacklog.map { max(0, now.timeIntervalSince1970 - $0) }
+        }
     }
 
     public var stats: IngestStats { state.withLock { $0.stats } }

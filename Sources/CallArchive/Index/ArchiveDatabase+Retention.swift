@@ -855,11 +855,19 @@ extension ArchiveDatabase {
             }
             t.restricted = try Int.fetchOne(db, sql: "SELECT count(*) FROM restrictions") ?? 0
             t.destroyed = try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0
-            t.overdueHolds =
-                try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM holds WHERE released_at IS NULL AND review_at IS NOT NULL AND review_at < ?",
-                    arguments: [RFC3339.format(now)]) ?? 0
+            t.overdueHolds = try Self.overdueHoldCount(db, now: now)
             return t
         }
+    }
+
+    /// Active holds past their review date (`callarchive status`, which needs nothing else of `retentionTotals`).
+    public func overdueHoldCount(now: Date = Date()) throws(ArchiveError) -> Int {
+        try read("overdue holds") { db in try Self.overdueHoldCount(db, now: now) }
+    }
+
+    static func overdueHoldCount(_ db: Database, now: Date) throws -> Int {
+        try Int.fetchOne(
+            db, sql: "SELECT count(*) FROM holds WHERE released_at IS NULL AND review_at IS NOT NULL AND review_at < ?",
+            arguments: [RFC3339.format(now)]) ?? 0
     }
 }

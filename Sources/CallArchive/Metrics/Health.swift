@@ -41,8 +41,9 @@ public enum Health {
         }
     }
 
-    /// The lines for `s`, with the holds line when `retention` is given and the audit line when `audit` is.
-    public static func lines(_ s: StatusInfo, retention: RetentionTotals? = nil, audit: AuditTail? = nil, now: Date) -> [Line] {
+    /// The lines for `s`, with the holds line when `overdueHolds` (active holds past their review date) is given and
+    /// the audit line when `audit` is.
+    public static func lines(_ s: StatusInfo, overdueHolds: Int? = nil, audit: AuditTail? = nil, now: Date) -> [Line] {
         var out: [Line] = []
         // Ingest flowing.
         let last = s.lastIngestAt.flatMap(RFC3339.parse)
@@ -100,12 +101,12 @@ public enum Health {
             }
         }
         // Holds past their review date: kept longer than anyone has confirmed is needed.
-        if let retention {
-            if retention.overdueHolds > 0 {
+        if let overdueHolds {
+            if overdueHolds > 0 {
                 out.append(
                     Line(
                         "holds", .yellow,
-                        "\(retention.overdueHolds) active holds past their review date: review or release them (callarchive hold list --overdue)"))
+                        "\(overdueHolds) active holds past their review date: review or release them (callarchive hold list --overdue)"))
             } else {
                 out.append(Line("holds", .green, "no active hold is past its review date"))
             }
