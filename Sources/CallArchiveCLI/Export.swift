@@ -67,7 +67,7 @@ struct Export: AsyncParsableCommand {
             }
             var entries: [ManifestEntry] = []
             for (i, r) in rows.enumerated() {
-                let ext = format == .original ? (r.format == "flac" ? "flac" : "wav") : format.rawValue
+                let ext = format == .original ? r.originalExtension : format.rawValue
                 let name = "\(r.id).\(ext)"
                 if !global.json { FileHandle.standardError.write(Data("[\(i + 1)/\(rows.count)] \(name)\n".utf8)) }
                 let result = try await download(

@@ -61,20 +61,26 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         }
         let codes = Set(layout.anomalies.map(\.code))
         guard codes.isSubset(of: ["truncated", "partial-frame"]) else { return "anomalies \(codes)" }
-        // The frames map to FLAC samples of `flacBits` and back to exactly the same bytes.
+        // The frames map to FLAC samples of `flacBits` and back to exactly the same bytes (floating point: when the
+        // scan finds it to be integer PCM scaled, as ingest does).
         let audio = Array(input[Int(layout.dataOffset)..<Int(layout.restOffset)])
+        var bits = layout.flacBits
+        if layout.encoding.isFloat {
+            guard let scanned = audio.withUnsafeBytes({ FloatScan.flacBits(layout.encoding, $0) }) else { return nil }
+            bits = scanned
+        }
         let count = audio.count / layout.encoding.bytesPerSample
         var samples = [Int32](repeating: 0, count: count)
         var back = [UInt8](repeating: 0xA5, count: audio.count)
         samples.withUnsafeMutableBufferPointer { s in
-            audio.withUnsafeBytes { SampleCodec.toFLAC(layout.encoding, $0, into: s.baseAddress!) }
+            audio.withUnsafeBytes { SampleCodec.toFLAC(layout.encoding, $0, into: s.baseAddress!, bits: bits) }
             back.withUnsafeMutableBytes {
-                SampleCodec.fromFLAC(layout.encoding, s.baseAddress!, count: count, into: $0.baseAddress!)
+                SampleCodec.fromFLAC(layout.encoding, s.baseAddress!, count: count, into: $0.baseAddress!, bits: bits)
             }
         }
-        let limit = Int64(1) << (layout.encoding.flacBits - 1)
+        let limit = Int64(1) << (bits - 1)
         if let bad = samples.first(where: { Int64($0) < -limit || Int64($0) >= limit }) {
-            return "sample \(bad) does not fit \(layout.encoding.flacBits) bits"
+            return "sample \(bad) does not fit \(bits) bits"
         }
         guard back == audio else { return "\(layout.encoding) samples do not round-trip to the original bytes" }
         return nil

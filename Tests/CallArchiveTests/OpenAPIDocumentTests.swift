@@ -100,7 +100,17 @@ struct OpenAPIDocumentTests {
             let ok = try resolve(try #require(response(responses, "200"), "\(route.pattern): no 200 response"))
             let content = try #require(ok["content"]?.mapping, "\(route.pattern): 200 has no content")
             if route.action == "api.audio" {
-                #expect(Set(content.keys.compactMap(\.string)) == ["audio/wav", "audio/flac"])
+                // Listening forms, and an original in its own container's media type (`Exporter.contentType`).
+                let types = Set(content.keys.compactMap(\.string))
+                #expect(types.isSuperset(of: ["audio/wav", "audio/flac"]))
+                for (container, format) in [
+                    ("wav", "pcm16"), ("rf64", "pcm16"), ("w64", "pcm24"), ("flac", "flac"), ("au", "mulaw"), ("aiff", "pcm16be"),
+                    ("caf", "alaw"), ("ogg", "opus"), ("ogg", "vorbis"), ("mpeg", "mp3"), ("raw", "gsm610"), ("raw", "mulaw"),
+                    ("raw", "alaw"), ("raw", "pcm16"), ("voc", "pcm16"),
+                ] {
+                    let type = Exporter.contentType(container: container, format: format)
+                    #expect(types.contains(type), "\(container)/\(format) is sent as \(type), which the document does not list")
+                }
                 let headers = Set(ok["headers"]?.mapping?.keys.compactMap(\.string) ?? [])
                 #expect(headers.isSuperset(of: ["x-original-sha256", "x-expected-length", "content-disposition"]))
                 continue
@@ -134,6 +144,7 @@ struct OpenAPIDocumentTests {
              "since": {"archived": 3, "duplicates": 0, "quarantined": 2, "failed": 0},
              "caller": {"uid": 0, "role": "admin"}, "fixity": \(Self.fullFixityStatus),
              "spool_oldest_age_s": 12.5, "store_min_free_bytes": 1073741824,
+             "spool": {"ready": 1, "waiting": 2, "sidecars_alone": 0, "being_written": 1},
              "health": [{"check": "disk", "level": "red", "message": "store free 1 MiB, floor 1 GiB"}]}
             """)
         #expect(full.fixity?.outstanding == ["changed": 1, "untracked": 1])
@@ -142,6 +153,7 @@ struct OpenAPIDocumentTests {
         minimal.lastError = nil
         minimal.fixity = nil
         minimal.spoolOldestAgeSeconds = nil
+        minimal.spool = nil
         try expectDocumented(full, as: "StatusInfo")
         try expectDocumented(minimal, as: "StatusInfo")
     }
@@ -480,7 +492,7 @@ struct OpenAPIDocumentTests {
 
     static let fullSummary = """
         {"id": "0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10", "call_id": "call-1", "started_at": "2026-03-15T10:15:00Z",
-         "duration_s": 300.5, "sample_rate": 8000, "channels": 2, "format": "pcm16",
+         "duration_s": 300.5, "sample_rate": 8000, "channels": 2, "format": "pcm16", "container": "wav",
          "original_sha256": "\(String(repeating: "a", count: 64))", "audio_sha256": "\(String(repeating: "b", count: 64))",
          "object_sha256": "\(String(repeating: "c", count: 64))", "case_references": ["C-1"],
          "anomalies": [{"code": "truncated", "message": "STREAMINFO declares more frames"}], "direction": "inbound",
@@ -489,7 +501,7 @@ struct OpenAPIDocumentTests {
         """
     static let minimalSummary = """
         {"id": "1c7d2b63-9f1f-4e54-8b1c-3f5e2f7d8b21", "call_id": "call-2", "duration_s": 1, "sample_rate": 8000,
-         "channels": 1, "format": "mulaw", "original_sha256": "\(String(repeating: "d", count: 64))",
+         "channels": 1, "format": "mulaw", "container": "raw", "original_sha256": "\(String(repeating: "d", count: 64))",
          "audio_sha256": "\(String(repeating: "e", count: 64))", "object_sha256": "\(String(repeating: "f", count: 64))",
          "case_references": [], "anomalies": [], "original_size": 8044, "stored_size": 4000,
          "ingested_at": "2026-03-15T10:22:00Z", "state": "restricted"}

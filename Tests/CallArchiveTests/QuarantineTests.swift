@@ -83,18 +83,22 @@ struct QuarantineTests {
         for d in ["spool/sub", "quarantine/sub", "store"] { try FileSystem.makeDirectories(dir + "/" + d) }
         let database = try ArchiveDatabase(path: dir + "/index.sqlite")
         let id = UUID.v7()
+        let xFile = dir + "/x"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: xFile))
         try database.write("seed") { db in
             try db.execute(
                 sql: """
                     INSERT INTO recordings (id, call_id, ingested_at, source_name, format, payload_kind, sample_rate,
                       channels, bits_per_sample, frames, duration_s, original_size, stored_size, original_sha256,
-                      audio_sha256, object_sha256) VALUES (?, 'c', 'now', 'a.wav', 'pcm16', 'flac+carc1', 8000, 1, 16, 1, 1, 1, 1, 'h', 'a', 'o')
-                    """, arguments: [id.lowercased])
+                      audio_sha256, object_sha256) VALUES (?, 'c', 'now', 'a.wav', 'pcm16', 'flac+carc1', 8000, 1, 16, 1, 1, 1, 1, ?, 'a', 'o')
+                    """, arguments: [id.lowercased, try SpoolMarkers.sha256(of: xFile)])
         }
         let spool = dir + "/spool"
         func touch(_ p: String) throws { try Data("x".utf8).write(to: URL(fileURLWithPath: p)) }
-        // 1. Committed, crash before the audio went: both go.
+        // 1. Committed, crash before the audio went: both go; a file of the same base name with other bytes is
+        // another recording, and stays.
         try touch(spool + "/a.wav")
+        try Data("another call".utf8).write(to: URL(fileURLWithPath: spool + "/a.mp3"))
         try touch(spool + "/" + SpoolMarkers.archivedMarker(sidecarName: "a.json", id: id))
         // 2. Not committed (unknown id): the sidecar is put back, the audio stays.
         try touch(spool + "/b.wav")
@@ -107,7 +111,7 @@ struct QuarantineTests {
         try touch(spool + "/sub/" + SpoolMarkers.quarantineMarker(sidecarName: "d.json", audioName: "d.wav"))
         let q = Quarantine(root: dir + "/quarantine", spoolRoot: spool)
         #expect(try SpoolMarkers.finishInterrupted(spool: spool, quarantine: q, database: database) == 4)
-        #expect(Set(FileSystem.list(spool)) == ["b.wav", "b.json", "sub"])
+        #expect(Set(FileSystem.list(spool)) == ["a.mp3", "b.wav", "b.json", "sub"])
         #expect(Set(FileSystem.list(spool + "/sub")) == ["d.wav", "d.json"])
         #expect(Set(FileSystem.list(dir + "/quarantine/sub")) == ["c-1.wav", "c-1.json"])
     }

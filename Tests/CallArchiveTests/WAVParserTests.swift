@@ -48,10 +48,19 @@ struct WAVParserTests {
         #expect(error?.message.contains("<!DO") == true)
     }
 
-    @Test("floating-point PCM (tag 3) is .unsupported")
+    @Test("floating-point PCM (tag 3) parses as float32 or float64; other codecs are .unsupported with the codec named")
     func float() throws {
-        let bytes = WAVFixture.file(tag: 3, channels: 1, rate: 8000, bits: 32, data: [UInt8](repeating: 0, count: 400))
-        #expect(try parseError(bytes)?.code == .unsupported)
+        let f32 = WAVFixture.file(tag: 3, channels: 1, rate: 8000, bits: 32, data: [UInt8](repeating: 0, count: 400))
+        let layout = try withTestDirectory { try parse(f32, in: $0) }
+        #expect(layout.encoding == .float32)
+        #expect(layout.frames == 100)
+        let f64 = WAVFixture.file(tag: 3, channels: 2, rate: 8000, bits: 64, data: [UInt8](repeating: 0, count: 1600))
+        #expect(try withTestDirectory { try parse(f64, in: $0) }.encoding == .float64)
+        // GSM 6.10 (Asterisk's wav49): libsndfile decodes it, not this parser.
+        let gsm = WAVFixture.file(tag: 0x31, channels: 1, rate: 8000, bits: 0, data: [UInt8](repeating: 0, count: 65))
+        let error = try parseError(gsm)
+        #expect(error?.code == .unsupported)
+        #expect(error?.message.contains("GSM 6.10") == true)
     }
 
     @Test("WAVE_FORMAT_EXTENSIBLE with a PCM sub-format parses")
@@ -114,7 +123,7 @@ struct WAVParserTests {
         #expect(cut.anomalies.map(\.code) == ["truncated", "partial-frame"])
     }
 
-    @Test("an RF64 file whose ds64 chunk claims 2^32 frames is .unsupported, read no further than its header")
+    @Test("an RF64 file takes its data size from ds64; one claiming 2^32 frames is archived as what is present")
     func rf64Claim() throws {
         // ds64: RIFF size, data size, sample count (64-bit each), table length; the 32-bit sizes are all 0xFFFFFFFF.
         let ds64 = WAVFixture.u32(0) + WAVFixture.u32(1) + WAVFixture.u32(0) + WAVFixture.u32(2)
@@ -123,9 +132,22 @@ struct WAVParserTests {
         let body = Array("WAVE".utf8) + WAVFixture.chunk("ds64", ds64) + WAVFixture.chunk("fmt ", fmt)
             + Array("data".utf8) + WAVFixture.u32(0xFFFF_FFFF) + randomBytes(1000, seed: 8)
         let bytes = Array("RF64".utf8) + WAVFixture.u32(0xFFFF_FFFF) + body
-        let error = try parseError(bytes)
-        #expect(error?.code == .unsupported)
-        #expect(error?.isInputDefect == true)
+        let layout = try withTestDirectory { try parse(bytes, in: $0) }
+        #expect(layout.container == "rf64")
+        #expect(layout.frames == 500)
+        #expect(layout.anomalies.map(\.code) == ["truncated"])
+        #expect(layout.anomalies.first?.message.contains("8589934592") == true)
+        // An honest one: ds64 says 1000 bytes.
+        let honest = WAVFixture.u32(0) + WAVFixture.u32(0) + WAVFixture.u32(1000) + WAVFixture.u32(0)
+            + WAVFixture.u32(500) + WAVFixture.u32(0) + WAVFixture.u32(0)
+        let good = Array("BW64".utf8) + WAVFixture.u32(0xFFFF_FFFF) + Array("WAVE".utf8) + WAVFixture.chunk("ds64", honest)
+            + WAVFixture.chunk("fmt ", fmt) + Array("data".utf8) + WAVFixture.u32(0xFFFF_FFFF) + randomBytes(1000, seed: 8)
+            + WAVFixture.chunk("LIST", Array("INFO".utf8))
+        let l = try withTestDirectory { try parse(good, in: $0) }
+        #expect(l.container == "bw64")
+        #expect(l.frames == 500)
+        #expect(l.anomalies.isEmpty)
+        #expect(l.restLength == 12)
     }
 
     @Test("a LIST chunk after the data, and the pad byte of odd data, end up in rest")

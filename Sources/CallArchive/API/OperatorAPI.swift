@@ -351,6 +351,7 @@ public final class OperatorAPI: Sendable {
             caller: StatusInfo.Caller(uid: peer.uid, role: role.rawValue), fixity: try? fixity?.status(),
             spoolOldestAgeSeconds: stats?.oldestBacklogAge(now: Date()),
             storeMinFreeBytes: ingest?.minFreeBytes ?? config.minFreeBytes)
+        info.spool = stats?.spool
         let now = Date()
         let audit = checkpointer?.last.map { last in
             Health.AuditTail(
@@ -471,7 +472,7 @@ public final class OperatorAPI: Sendable {
         }
         let exporter = Exporter(store: store, database: database, keys: keys, fixity: fixity)
         let plan = try exporter.prepare(id: id, format: format)
-        let ext = format == .original ? (plan.contentType == "audio/flac" ? "flac" : "wav") : format.rawValue
+        let ext = format == .original ? detail.summary.originalExtension : format.rawValue
         var headers = [("content-disposition", "attachment; filename=\"\(id.lowercased).\(ext)\"")]
         if format == .original { headers.append(("x-original-sha256", plan.originalSHA256)) }
         // Access was granted and audited before the first byte; a transfer that then fails (the stored audio does
@@ -769,8 +770,11 @@ public struct StatusInfo: Codable, Sendable, Equatable {
     public var cases: Int
     /// Entries held in quarantine now.
     public var quarantined: Int
-    /// Spool files waiting (ready or still settling).
+    /// Files in the spool not yet archived or quarantined: ready, settling, waiting for a sidecar, sidecars whose
+    /// recording has not arrived, and files being written (a recording with its sidecar counts once).
     public var spoolBacklog: Int
+    /// What `spoolBacklog` is made of (absent when the daemon has no ingest).
+    public var spool: IngestService.SpoolCounts?
     /// True while free space is below the floor.
     public var ingestPaused: Bool
     public var storeFreeBytes: Int64
@@ -813,7 +817,7 @@ public struct StatusInfo: Codable, Sendable, Equatable {
         case lastError = "last_error"
         case spoolOldestAgeSeconds = "spool_oldest_age_s"
         case storeMinFreeBytes = "store_min_free_bytes"
-        case health
+        case health, spool
     }
 }
 

@@ -57,7 +57,10 @@ public final class IngestService: Service, Sendable {
         public var duplicates = 0
         public var quarantined = 0
         public var failed = 0
+        /// Every file in the spool not yet archived or quarantined (a recording with its sidecar counts once).
         public var backlog = 0
+        /// What the backlog is made of.
+        public var spool = SpoolCounts()
         /// Unix time of the oldest recording in the spool when last scanned (nil: none).
         public var oldestBacklog: Double?
         public var paused = false
@@ -71,6 +74,31 @@ public final class IngestService: Service, Sendable {
     }
 
     public var stats: IngestStats { state.withLock { $0.stats } }
+
+    /// The spool's files by state at the last scan.
+    public struct SpoolCounts: Sendable, Equatable, Codable {
+        /// Ready to be archived (or quarantined), now or when a worker is free.
+        public var ready = 0
+        /// Settling, or waiting for a sidecar.
+        public var waiting = 0
+        /// Sidecars whose recording is not in the spool.
+        public var sidecarsAlone = 0
+        /// Dotfiles, `*.part`, `*.tmp`: being written.
+        public var beingWritten = 0
+
+        public init(ready: Int = 0, waiting: Int = 0, sidecarsAlone: Int = 0, beingWritten: Int = 0) {
+            self.ready = ready
+            self.waiting = waiting
+            self.sidecarsAlone = sidecarsAlone
+            self.beingWritten = beingWritten
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case ready, waiting
+            case sidecarsAlone = "sidecars_alone"
+            case beingWritten = "being_written"
+        }
+    }
     /// The free-space floor now in force (reloadable).
     public var minFreeBytes: Int64 { settings.withLock { $0.minFreeBytes } }
 
@@ -201,7 +229,10 @@ public final class IngestService: Service, Sendable {
         }
         let now = Date()
         let toStart: [SpoolItem] = state.withLock { st in
-            st.stats.backlog = scan.ready.count + scan.waiting
+            st.stats.backlog = scan.backlog
+            st.stats.spool = .init(
+                ready: scan.ready.count, waiting: scan.waiting, sidecarsAlone: scan.sidecarsAlone,
+                beingWritten: scan.beingWritten)
             st.stats.oldestBacklog = scan.oldestMTime
             guard floorOK else { return [] }
             var picked: [SpoolItem] = []

@@ -797,12 +797,16 @@ extension ArchiveDatabase {
     }
 
     /// True if `id` is archived or was destroyed (a spool removal for it was committed either way).
-    func hasRecordingOrTombstone(_ id: UUID) throws(ArchiveError) -> Bool {
-        try read("recording or tombstone") { db in
-            try Bool.fetchOne(
+    /// The `original_sha256` of a recording, or of its tombstone once destroyed; nil for an id never committed.
+    func originalSHA256(ofRecordingOrTombstone id: UUID) throws(ArchiveError) -> String? {
+        try read("recording or tombstone hash") { db in
+            try String.fetchOne(
                 db,
-                sql: "SELECT EXISTS (SELECT 1 FROM recordings WHERE id = ?1) OR EXISTS (SELECT 1 FROM tombstones WHERE recording_id = ?1)",
-                arguments: [id.lowercased]) ?? false
+                sql: """
+                    SELECT original_sha256 FROM recordings WHERE id = ?1
+                    UNION ALL SELECT original_sha256 FROM tombstones WHERE recording_id = ?1 LIMIT 1
+                    """,
+                arguments: [id.lowercased])
         }
     }
 

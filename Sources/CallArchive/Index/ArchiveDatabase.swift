@@ -171,6 +171,15 @@ public final class ArchiveDatabase: Sendable {
         }
         registerRetentionMigration(&m)
         registerFixityMigration(&m)
+        m.registerMigration("v5: container") { db in
+            // The container a recording came in (`wav`, `aiff`, `raw`, `ogg`, `mpeg`, …): a headerless GSM file
+            // is read back differently from a WAV one. Rows from before: WAV, or FLAC when the format says so.
+            try db.execute(
+                sql: """
+                    ALTER TABLE recordings ADD COLUMN container TEXT;
+                    UPDATE recordings SET container = CASE WHEN format = 'flac' THEN 'flac' ELSE 'wav' END;
+                    """)
+        }
         return m
     }
 
@@ -214,16 +223,16 @@ public final class ArchiveDatabase: Sendable {
                     INSERT INTO recordings (id, call_id, started_at, ended_at, ingested_at, direction, caller_number,
                       callee_number, agent_id, queue, tags, channel_map, metadata, source_name, format, payload_kind,
                       sample_rate, channels, bits_per_sample, frames, duration_s, original_size, stored_size,
-                      original_sha256, audio_sha256, object_sha256, anomalies)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      original_sha256, audio_sha256, object_sha256, anomalies, container)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     id, m.callID, m.startedAt.map(RFC3339.format), m.endedAt.map(RFC3339.format),
                     RFC3339.format(now), m.direction, m.callerNumber, m.calleeNumber, m.agentID, m.queue,
                     Self.json(m.tags), m.channelMap.map(Self.json), Self.json(m.extra), r.sourceName,
-                    e.encoding.rawValue, e.payloadKind.rawValue, e.sampleRate, e.channels, e.bitsPerSample, e.frames,
+                    e.format, e.payloadKind.rawValue, e.sampleRate, e.channels, e.bitsPerSample, e.frames,
                     e.durationSeconds, e.originalSize, e.storedSize, e.originalSHA256, e.audioSHA256,
-                    e.objectSHA256, Self.json(e.anomalies),
+                    e.objectSHA256, Self.json(e.anomalies), e.container,
                 ])
             try db.execute(
                 sql: "INSERT INTO data_keys (recording_id, wrapped_key, kek_id, created_at) VALUES (?, ?, ?, ?)",
@@ -404,7 +413,11 @@ public final class ArchiveDatabase: Sendable {
         var wrapped: [UInt8]
         var kekID: String
         var payloadKind: PayloadKind
-        var encoding: SampleEncoding
+        /// The index's `format`: a sample encoding, or the codec libsndfile decodes.
+        var format: String
+        /// The sample encoding of a recording stored as FLAC with side data (nil: stored as received).
+        var encoding: SampleEncoding?
+        var container: String
         var originalSHA256: String
         var originalSize: Int64
         var frames: Int64
@@ -418,8 +431,8 @@ public final class ArchiveDatabase: Sendable {
             try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT k.wrapped_key, k.kek_id, r.payload_kind, r.format, r.original_sha256, r.original_size,
-                      r.frames, r.sample_rate, r.channels, r.bits_per_sample
+                    SELECT k.wrapped_key, k.kek_id, r.payload_kind, r.format, r.container, r.original_sha256,
+                      r.original_size, r.frames, r.sample_rate, r.channels, r.bits_per_sample
                     FROM recordings r LEFT JOIN data_keys k ON k.recording_id = r.id WHERE r.id = ?
                     """, arguments: [id.lowercased])
         }
@@ -427,11 +440,14 @@ public final class ArchiveDatabase: Sendable {
         guard let wrapped: Data = row["wrapped_key"], let kek: String = row["kek_id"] else {
             throw ArchiveError(.key, "recording \(id) has no data key: it was erased and cannot be read")
         }
-        guard let kind = PayloadKind(rawValue: row["payload_kind"]), let enc = SampleEncoding(rawValue: row["format"]) else {
+        let format: String = row["format"]
+        let encoding = SampleEncoding(rawValue: format)
+        guard let kind = PayloadKind(rawValue: row["payload_kind"]), kind == .received || encoding != nil else {
             throw ArchiveError(.database, "recording \(id) has an unknown payload kind or format")
         }
         return StoredKey(
-            wrapped: Array(wrapped), kekID: kek, payloadKind: kind, encoding: enc, originalSHA256: row["original_sha256"],
+            wrapped: Array(wrapped), kekID: kek, payloadKind: kind, format: format, encoding: kind == .received ? nil : encoding,
+            container: row["container"] ?? "wav", originalSHA256: row["original_sha256"],
             originalSize: row["original_size"], frames: row["frames"], sampleRate: row["sample_rate"],
             channels: row["channels"], bitsPerSample: row["bits_per_sample"])
     }
@@ -452,6 +468,9 @@ public struct RecordingSummary: Codable, Sendable, Equatable {
     public var sampleRate: Int
     public var channels: Int
     public var format: String
+    /// The container it came in: `wav`, `rf64`, `w64`, `au`, `aiff`, `caf`, `raw` (headerless), `flac`, `ogg`,
+    /// `mpeg`, …
+    public var container: String
     public var originalSHA256: String
     public var audioSHA256: String
     public var objectSHA256: String
@@ -466,7 +485,7 @@ public struct RecordingSummary: Codable, Sendable, Equatable {
     public var state: String
 
     enum CodingKeys: String, CodingKey {
-        case id, format, channels, anomalies, direction, queue, state
+        case id, format, container, channels, anomalies, direction, queue, state
         case callID = "call_id"
         case startedAt = "started_at"
         case durationS = "duration_s"
@@ -489,6 +508,7 @@ public struct RecordingSummary: Codable, Sendable, Equatable {
         sampleRate = row["sample_rate"]
         channels = row["channels"]
         format = row["format"]
+        container = row["container"] ?? (format == "flac" ? "flac" : "wav")
         originalSHA256 = row["original_sha256"]
         audioSHA256 = row["audio_sha256"]
         objectSHA256 = row["object_sha256"]
@@ -503,5 +523,25 @@ public struct RecordingSummary: Codable, Sendable, Equatable {
         storedSize = row["stored_size"]
         ingestedAt = row["ingested_at"]
         state = row["state"]
+    }
+
+    /// The file extension an export of the original gets: what the telephony system would have named it.
+    public var originalExtension: String { Self.originalExtension(container: container, format: format, sampleRate: sampleRate) }
+
+    public static func originalExtension(container: String, format: String, sampleRate: Int) -> String {
+        switch container {
+        case "wav", "wavex", "rf64": "wav"
+        case "mpeg": "mp3"
+        case "ogg": format == "opus" ? "opus" : "ogg"
+        case "aiff": format == "pcm16be" || format == "pcm24be" || format == "pcm32be" || format == "pcm8s" ? "aiff" : "aifc"
+        case "raw":
+            switch format {
+            case "mulaw": "ulaw"
+            case "alaw": "alaw"
+            case "gsm610": "gsm"
+            default: sampleRate == 8000 ? "sln" : sampleRate == 44100 ? "sln44" : "sln\(sampleRate / 1000)"
+            }
+        default: container
+        }
     }
 }

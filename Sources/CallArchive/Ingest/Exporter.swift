@@ -46,13 +46,14 @@ public struct Exporter: Sendable {
         let stored = try database.storedKey(for: id)
         try FixityAuditor.checkBeforeExport(id, store: store, database: database, auditor: fixity)
         let dek = try keys.unwrap(stored.wrapped, kekID: stored.kekID)
-        let playbackBits = stored.encoding.isG711 ? 16 : (max(8, stored.bitsPerSample) + 7) / 8 * 8
+        let playbackBits =
+            stored.encoding == nil || stored.encoding?.isG711 == true ? 16 : (max(8, stored.bitsPerSample) + 7) / 8 * 8
         let length: Int64?
         let contentType: String
         switch format {
         case .original:
             length = stored.originalSize
-            contentType = stored.encoding == .flac ? "audio/flac" : "audio/wav"
+            contentType = Self.contentType(container: stored.container, format: stored.format)
         case .flac:
             length = nil
             contentType = "audio/flac"
@@ -68,12 +69,33 @@ public struct Exporter: Sendable {
             originalSHA256: stored.originalSHA256, stored: stored, dataKey: dek, playbackBits: playbackBits)
     }
 
+    /// The media type of an original as received.
+    public static func contentType(container: String, format: String) -> String {
+        // One media type per container (the OpenAPI document lists them), without parameters.
+        switch container {
+        case "flac": "audio/flac"
+        case "wav", "wavex", "rf64", "w64": "audio/wav"
+        case "au": "audio/basic"
+        case "aiff": "audio/aiff"
+        case "caf": "audio/x-caf"
+        case "ogg": "audio/ogg"
+        case "mpeg": "audio/mpeg"
+        case "raw" where format == "gsm610": "audio/gsm"
+        case "raw" where format == "mulaw": "audio/PCMU"
+        case "raw" where format == "alaw": "audio/PCMA"
+        default: "application/octet-stream"
+        }
+    }
+
     /// Streams a prepared export into `sink`, in order; blocking. Throws if the stored audio does not decode,
     /// or (for `original`) if the restored bytes do not hash to `original_sha256` — after the bytes were
     /// written, so a stream must then be aborted, not ended.
     public func write(_ plan: ExportPlan, to sink: any ByteSink) throws(ArchiveError) {
-        let reader = try store.openObject(plan.id, key: plan.dataKey)
         let stored = plan.stored
+        if stored.payloadKind == .received, plan.format != .original {
+            return try writeDecoded(plan: plan, to: sink)
+        }
+        let reader = try store.openObject(plan.id, key: plan.dataKey)
         switch plan.format {
         case .original:
             var hash = SHA256()
@@ -86,7 +108,7 @@ public struct Exporter: Sendable {
             guard hash.finalize().hexString == stored.originalSHA256 else {
                 throw ArchiveError(.verification, "the restored bytes of \(plan.id) do not match original_sha256; export withheld")
             }
-        case .flac where stored.payloadKind == .originalFLAC || !stored.encoding.isG711:
+        case .flac where stored.payloadKind == .originalFLAC || stored.encoding?.isG711 == false:
             var buffer = [UInt8](repeating: 0, count: 256 * 1024)
             while true {
                 let n = try typed { try buffer.withUnsafeMutableBytes { try reader.readPayload(into: $0) } }
@@ -133,21 +155,7 @@ public struct Exporter: Sendable {
         let bytes = bits / 8
         let channels = plan.stored.channels
         let dataSize = UInt32(plan.stored.frames * Int64(channels * bytes))
-        var header: [UInt8] = []
-        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { header += $0 } }
-        func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { header += $0 } }
-        header += Array("RIFF".utf8)
-        u32(36 + dataSize)
-        header += Array("WAVEfmt ".utf8)
-        u32(16)
-        u16(1)
-        u16(UInt16(channels))
-        u32(UInt32(plan.stored.sampleRate))
-        u32(UInt32(plan.stored.sampleRate * channels * bytes))
-        u16(UInt16(channels * bytes))
-        u16(UInt16(bits))
-        header += Array("data".utf8)
-        u32(dataSize)
+        let header = Self.wavHeader(channels: channels, sampleRate: plan.stored.sampleRate, bits: bits, dataSize: dataSize)
         try typed { try header.withUnsafeBytes { try sink.write($0) } }
         var out: [UInt8] = []
         var written: Int64 = 0
@@ -180,6 +188,83 @@ public struct Exporter: Sendable {
         guard written == limit else {
             throw ArchiveError(.corruptObject, "recording \(plan.id) decoded to \(written) bytes of audio, the index says \(limit)")
         }
+    }
+}
+
+extension Exporter {
+    /// A stored-as-received recording for listening: libsndfile decodes the stored copy to 16-bit PCM, which is
+    /// written as WAV (exactly the frame count ingest decoded and recorded) or encoded as FLAC.
+    func writeDecoded(plan: ExportPlan, to sink: any ByteSink) throws(ArchiveError) {
+        let stored = plan.stored
+        let reader = try store.openRandomAccess(plan.id, key: plan.dataKey)
+        let hint: SoundFileHint? = stored.container == "raw" && stored.format == "gsm610" ? .rawGSM610 : nil
+        let channels = stored.channels
+        let limit = stored.frames * Int64(channels * 2)
+        var written: Int64 = 0
+        switch plan.format {
+        case .original:
+            preconditionFailure("an original is its stored bytes")
+        case .wav:
+            try typed { try Self.wavHeader(channels: channels, sampleRate: stored.sampleRate, bits: 16, dataSize: UInt32(limit)).withUnsafeBytes { try sink.write($0) } }
+            var out: [UInt8] = []
+            try Restorer.decodeReceived(reader: reader, hint: hint, name: "recording \(plan.id)") { pcm throws(ArchiveError) in
+                out.removeAll(keepingCapacity: true)
+                for v in pcm { out.append(UInt8(truncatingIfNeeded: v)); out.append(UInt8(truncatingIfNeeded: v >> 8)) }
+                // The header promised `limit` bytes: never more, whatever the decoder delivers.
+                let n = Int(min(Int64(out.count), limit - written))
+                written += Int64(n)
+                try typed { try out.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } }
+            }
+            guard written == limit else {
+                throw ArchiveError(.corruptObject, "recording \(plan.id) decoded to \(written) bytes of audio, the index says \(limit)")
+            }
+        case .flac:
+            let output = FLACByteSink(sink)
+            let encoder: FLACEncoder
+            do {
+                encoder = try FLACEncoder(
+                    format: FLACStreamFormat(sampleRate: stored.sampleRate, channels: channels, bitsPerSample: 16),
+                    compressionLevel: 5, blockSize: 1152, totalSamplesEstimate: UInt64(stored.frames), output: output)
+            } catch {
+                throw output.error ?? ArchiveError(.io, "FLAC export failed", cause: error.message)
+            }
+            var samples: [Int32] = []
+            try Restorer.decodeReceived(reader: reader, hint: hint, name: "recording \(plan.id)") { pcm throws(ArchiveError) in
+                samples.removeAll(keepingCapacity: true)
+                for v in pcm { samples.append(Int32(v)) }
+                do {
+                    try samples.withUnsafeBufferPointer { try encoder.process(interleaved: $0.baseAddress!, frames: pcm.count / channels) }
+                } catch {
+                    throw output.error ?? ArchiveError(.io, "FLAC export failed", cause: (error as? FLACError)?.message ?? "\(error)")
+                }
+                written += Int64(pcm.count * 2)
+            }
+            do { try encoder.finish() } catch {
+                throw output.error ?? ArchiveError(.io, "FLAC export failed", cause: error.message)
+            }
+            if let e = output.error { throw e }
+        }
+    }
+
+    /// A canonical 44-byte PCM WAV header.
+    static func wavHeader(channels: Int, sampleRate: Int, bits: Int, dataSize: UInt32) -> [UInt8] {
+        let bytes = bits / 8
+        var header: [UInt8] = []
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { header += $0 } }
+        func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { header += $0 } }
+        header += Array("RIFF".utf8)
+        u32(36 + dataSize)
+        header += Array("WAVEfmt ".utf8)
+        u32(16)
+        u16(1)
+        u16(UInt16(channels))
+        u32(UInt32(sampleRate))
+        u32(UInt32(sampleRate * channels * bytes))
+        u16(UInt16(channels * bytes))
+        u16(UInt16(bits))
+        header += Array("data".utf8)
+        u32(dataSize)
+        return header
     }
 }
 

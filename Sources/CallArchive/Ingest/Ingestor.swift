@@ -130,7 +130,8 @@ public struct Ingestor: Sendable {
             log.info(
                 "archived",
                 metadata: [
-                    "recording.format": "\(encoded.encoding.rawValue)",
+                    "recording.format": "\(encoded.format)",
+                    "recording.container": "\(encoded.container)",
                     "recording.duration_s": "\(String(format: "%.1f", encoded.durationSeconds))",
                     "recording.anomalies": "\(encoded.anomalies.count)",
                 ])
@@ -231,10 +232,12 @@ public struct Ingestor: Sendable {
         }
     }
 
-    /// What libsndfile makes of a file, for the reason file (`wav/pcm16`, or its error message).
+    /// What the file's header says, for the reason file: libsndfile's reading of it (`wav/gsm610, 1 channel(s) at
+    /// 8000 Hz`), the WAV codec it names, a known signature, text, or its first bytes.
     static func detectFormat(_ path: String) -> String? {
-        do { return try SoundFile(readingFrom: path).info.formatName } catch {
-            return "unrecognised (\(error.message))"
+        guard let fd = try? FileDescriptor.openForReading(path), let head = try? fd.readBytes(count: 64, at: 0) else {
+            return nil
         }
+        return InputDetector.describe(head, file: fd, name: FileSystem.lastComponent(path))
     }
 }

@@ -72,8 +72,9 @@ final class AudioCollector: FLACDecoderDelegate {
             if computesAudioHash || onOriginalBytes != nil {
                 let enc = hashEncoding
                 if bytes.count < n * enc.bytesPerSample { bytes = [UInt8](repeating: 0, count: n * enc.bytesPerSample) }
+                let bits = info?.format.bitsPerSample ?? enc.flacBits
                 try bytes.withUnsafeMutableBytes { b in
-                    SampleCodec.fromFLAC(enc, s.baseAddress!, count: n, into: b.baseAddress!)
+                    SampleCodec.fromFLAC(enc, s.baseAddress!, count: n, into: b.baseAddress!, bits: bits)
                     let chunk = UnsafeRawBufferPointer(rebasing: b[0..<(n * enc.bytesPerSample)])
                     if computesAudioHash { audioHash.update(bufferPointer: chunk) }
                     try onOriginalBytes?(chunk)
@@ -109,8 +110,9 @@ struct Restorer {
             switch kind {
             case .flacWithSideData:
                 try decode(reader: reader, kind: kind, originalBytes: { try comparison.compare($0) }, samples: nil, checkMD5: false)
-            case .originalFLAC:
-                // Stored as received, and fully decoded with its MD5 checked on the way in: equal bytes suffice.
+            case .originalFLAC, .received:
+                // Stored as received, and fully decoded (FLAC: with its MD5 checked on the way in; the others by
+                // `decodeReceived` after this): equal bytes suffice.
                 var buffer = [UInt8](repeating: 0, count: 64 * 1024)
                 while true {
                     let n = try typed { try buffer.withUnsafeMutableBytes { try reader.readPayload(into: $0) } }
@@ -144,6 +146,18 @@ struct Restorer {
         collector.computesAudioHash = false
         let input: any FLACInput
         switch kind {
+        case .received:
+            // Not FLAC: the payload is the original; playback goes through libsndfile (`decodeReceived`).
+            precondition(samples == nil, "samples of a stored-as-received recording come from decodeReceived")
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let n = try typed { try buffer.withUnsafeMutableBytes { try reader.readPayload(into: $0) } }
+                if n == 0 { break }
+                do { try buffer.withUnsafeBytes { try originalBytes?(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } } catch {
+                    throw ArchiveError(.io, "writing the export failed", cause: "\(error)")
+                }
+            }
+            return collector
         case .flacWithSideData:
             collector.onOriginalBytes = originalBytes
             input = reader
@@ -158,6 +172,8 @@ struct Restorer {
             throw ArchiveError(.corruptObject, "the stored audio of recording \(reader.header.recordingID) does not decode", cause: error.message)
         }
         switch kind {
+        case .received:
+            break
         case .flacWithSideData:
             guard let side = collector.side else {
                 throw ArchiveError(.corruptObject, "stored FLAC of \(reader.header.recordingID) lacks its side data")
@@ -176,6 +192,68 @@ struct Restorer {
             }
         }
         return collector
+    }
+}
+
+/// What a complete decode of a stored-as-received object gave.
+struct ReceivedDecode: Sendable {
+    /// Frames decoded.
+    var frames: Int64
+    /// What libsndfile said the stream holds before decoding it (nil: it could not tell).
+    var declaredFrames: Int64?
+    /// SHA-256 of the decoded audio as interleaved 16-bit little-endian PCM.
+    var audioSHA256: String
+    var sampleRate: Int
+    var channels: Int
+}
+
+extension Restorer {
+    /// Decodes the object at `path` completely through libsndfile, reading (and authenticating) the ciphertext
+    /// as libsndfile asks for it, and hashes the 16-bit PCM it gives. A libsndfile error is `corrupt-audio`.
+    func decodeReceived(path: String, id: UUID, key: SymmetricKey, hint: SoundFileHint?, name: String)
+        throws(ArchiveError) -> ReceivedDecode
+    {
+        let reader = try ObjectRandomReader(file: try FileDescriptor.openForReading(path), key: key, expectedID: id)
+        var hash = SHA256()
+        let decode = try Self.decodeReceived(reader: reader, hint: hint, name: name) { pcm in
+            // Little-endian, as every platform this runs on stores an Int16.
+            hash.update(bufferPointer: UnsafeRawBufferPointer(pcm))
+        }
+        var result = decode
+        result.audioSHA256 = hash.finalize().hexString
+        return result
+    }
+
+    /// Decodes a stored-as-received payload through libsndfile, handing `body` interleaved 16-bit samples.
+    static func decodeReceived(
+        reader: ObjectRandomReader, hint: SoundFileHint?, name: String,
+        _ body: (UnsafeBufferPointer<Int16>) throws(ArchiveError) -> Void
+    ) throws(ArchiveError) -> ReceivedDecode {
+        let sound: SoundFile
+        do { sound = try SoundFile(reading: reader, name: name, hint: hint) } catch {
+            if let e = reader.lastError { throw e }
+            throw ArchiveError(.corruptAudio, "libsndfile cannot open the stored copy", cause: error.message)
+        }
+        let channels = sound.info.channels
+        guard channels > 0 else { throw ArchiveError(.corruptAudio, "libsndfile reports \(channels) channels") }
+        var buffer = [Int16](repeating: 0, count: 4096 * channels)
+        var frames: Int64 = 0
+        while true {
+            let got: Int
+            do { got = try buffer.withUnsafeMutableBufferPointer { try sound.readFrames(into: $0) } } catch {
+                if let e = reader.lastError { throw e }
+                throw ArchiveError(
+                    .corruptAudio, "the audio does not decode cleanly", cause: (error as? SoundFileError)?.message ?? "\(error)")
+            }
+            if got == 0 { break }
+            frames += Int64(got)
+            try buffer.withUnsafeBufferPointer { b throws(ArchiveError) in
+                try body(UnsafeBufferPointer(rebasing: b[0..<(got * channels)]))
+            }
+        }
+        return ReceivedDecode(
+            frames: frames, declaredFrames: sound.framesUnknown ? nil : sound.info.frames, audioSHA256: "",
+            sampleRate: sound.info.sampleRate, channels: channels)
     }
 }
 

@@ -8,6 +8,9 @@ public enum PayloadKind: String, Sendable, Codable {
     case flacWithSideData = "flac+carc1"
     /// The input was FLAC: stored exactly as received (after a full decode and MD5 check).
     case originalFLAC = "flac-original"
+    /// A codec libsndfile decodes (GSM 6.10, ADPCM, MP3, Vorbis, Opus, floating point that is not integer PCM
+    /// scaled, …): stored exactly as received, after a complete decode of the stored copy.
+    case received = "as-received"
 }
 
 /// A recording transcoded, encrypted, synced and verified into a temporary object in the store.
@@ -16,7 +19,11 @@ struct EncodedRecording: Sendable {
     var tempPath: String
     var dataKey: SymmetricKey
     var payloadKind: PayloadKind
-    var encoding: SampleEncoding
+    /// What the index's `format` says: the sample encoding (`pcm16`, `mulaw`, `float32be`, `flac`) or the codec
+    /// libsndfile decoded (`gsm610`, `ima-adpcm`, `mp3`, `opus`, …).
+    var format: String
+    /// The container: `wav`, `rf64`, `w64`, `au`, `aiff`, `caf`, `raw`, `flac`, `ogg`, `mpeg`, …
+    var container: String
     var sampleRate: Int
     var channels: Int
     var bitsPerSample: Int
@@ -28,6 +35,27 @@ struct EncodedRecording: Sendable {
     var audioSHA256: String
     var objectSHA256: String
     var anomalies: [Anomaly]
+
+    /// The frame count and audio hash of the complete decode of a stored-as-received object, and what it found
+    /// odd. libsndfile's declared length is checked against what decoded.
+    mutating func take(_ decode: ReceivedDecode) throws(ArchiveError) {
+        guard decode.frames > 0 else {
+            throw ArchiveError(.headerOnly, "libsndfile decodes no audio frames from the file")
+        }
+        if let declared = decode.declaredFrames, declared != decode.frames {
+            anomalies.append(
+                Anomaly(
+                    code: decode.frames < declared ? "truncated" : "frame-count",
+                    message: "libsndfile declares \(declared) frames, \(decode.frames) decoded; the frames that decode were archived"))
+        } else if decode.declaredFrames == nil {
+            anomalies.append(
+                Anomaly(
+                    code: "length-unknown",
+                    message: "libsndfile cannot tell the stream's length (cut short?); \(decode.frames) frames decoded"))
+        }
+        frames = decode.frames
+        audioSHA256 = decode.audioSHA256
+    }
 }
 
 /// Turns one input file into a verified, encrypted object: streaming, in bounded memory, one read of the input.
@@ -43,24 +71,44 @@ struct Transcoder {
         do { input = try FileDescriptor.openForReading(inputPath) } catch {
             throw ArchiveError(.unreadable, "cannot open the file", cause: error.cause)
         }
-        let head = try spoolRead { () throws(ArchiveError) in try input.readBytes(count: 4, at: 0) }
-        let isFLAC = head == Array("fLaC".utf8)
-        let layout: AudioLayout? = isFLAC ? nil : try spoolRead { () throws(ArchiveError) in try WAVParser.parse(input) }
+        let name = FileSystem.lastComponent(inputPath)
+        var plan = try spoolRead { () throws(ArchiveError) in try InputDetector.plan(input, name: name) }
+        // Floating point goes to FLAC only if every sample is integer PCM scaled; otherwise libsndfile reads it.
+        if case .pcm(var layout) = plan, layout.encoding.isFloat {
+            if let bits = try floatBits(input: input, layout: layout) {
+                layout.flacBits = bits
+                plan = .pcm(layout)
+            } else {
+                let info = try spoolRead { () throws(ArchiveError) in
+                    do throws(SoundFileError) { return try SoundFile(reading: FileSource(input), name: name).info } catch {
+                        throw ArchiveError(.unsupported, "floating-point audio that libsndfile cannot read", cause: error.message)
+                    }
+                }
+                plan = .decoded(hint: nil, info: info)
+            }
+        }
 
         let dek = SymmetricKey(size: .bits256)
         let temp = try store.createTemporary(for: id)
         do throws(ArchiveError) {
             var result: EncodedRecording
-            if let layout {
-                result = try encodeWAV(input: input, layout: layout, temp: temp, id: id, dek: dek)
-            } else {
-                result = try storeFLAC(input: input, temp: temp, id: id, dek: dek)
+            switch plan {
+            case .pcm(let layout): result = try encodePCM(input: input, layout: layout, temp: temp, id: id, dek: dek)
+            case .flac: result = try storeFLAC(input: input, temp: temp, id: id, dek: dek)
+            case .decoded(let hint, let info):
+                result = try storeReceived(input: input, info: info, hint: hint, temp: temp, id: id, dek: dek)
             }
             try temp.sync()
             try temp.close()
             // Prove the stored object gives back the exact original before anyone may delete the input.
-            let objectSHA256 = try Restorer(store: store).verify(
+            let restorer = Restorer(store: store)
+            let objectSHA256 = try restorer.verify(
                 path: result.tempPath, id: id, key: dek, kind: result.payloadKind, against: input)
+            if result.payloadKind == .received {
+                // And that the stored copy decodes, completely: the frame count and audio hash are of that decode.
+                let decode = try restorer.decodeReceived(path: result.tempPath, id: id, key: dek, hint: hint(of: plan), name: name)
+                try result.take(decode)
+            }
             result.objectSHA256 = objectSHA256
             result.storedSize = FileSystem.status(result.tempPath).map { $0.size } ?? 0
             return result
@@ -68,6 +116,37 @@ struct Transcoder {
             try? FileSystem.unlink(temp.path)
             throw error
         }
+    }
+
+    private func hint(of plan: InputPlan) -> SoundFileHint? {
+        if case .decoded(let hint, _) = plan { return hint }
+        return nil
+    }
+
+    /// 16 or 24 if every floating-point sample is integer PCM scaled (`FloatScan`), nil if not: one read of the audio.
+    private func floatBits(input: FileDescriptor, layout: AudioLayout) throws(ArchiveError) -> Int? {
+        let frameBytes = layout.blockAlign
+        var raw = [UInt8](repeating: 0, count: chunkFrames * frameBytes)
+        var done: Int64 = 0
+        var bits = 16
+        while done < layout.frames {
+            let want = Int(min(Int64(chunkFrames), layout.frames - done)) * frameBytes
+            let got = try spoolRead { () throws(ArchiveError) -> Int in
+                try typed {
+                    try raw.withUnsafeMutableBytes { b in
+                        try input.read(
+                            into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]),
+                            at: layout.dataOffset + done * Int64(frameBytes))
+                    }
+                }
+            }
+            guard got == want else { throw ArchiveError(.unreadable, "the file shrank while it was being read") }
+            let chunkBits = raw.withUnsafeBytes { FloatScan.flacBits(layout.encoding, UnsafeRawBufferPointer(rebasing: $0[0..<want])) }
+            guard let chunkBits else { return nil }
+            bits = max(bits, chunkBits)
+            done += Int64(want / frameBytes)
+        }
+        return bits
     }
 
     /// Reads from the input file; an I/O failure there is a property of the input ("unreadable").
@@ -78,7 +157,7 @@ struct Transcoder {
         }
     }
 
-    private func encodeWAV(input: FileDescriptor, layout: AudioLayout, temp: FileDescriptor, id: UUID, dek: SymmetricKey)
+    private func encodePCM(input: FileDescriptor, layout: AudioLayout, temp: FileDescriptor, id: UUID, dek: SymmetricKey)
         throws(ArchiveError) -> EncodedRecording
     {
         let prefix = try spoolRead { () throws(ArchiveError) in try input.readBytes(count: Int(layout.dataOffset), at: 0) }
@@ -90,7 +169,7 @@ struct Transcoder {
             prefix: prefix, rest: rest)
         let writer = try ObjectWriter(file: temp, key: dek, recordingID: id)
         let format = FLACStreamFormat(
-            sampleRate: layout.sampleRate, channels: layout.channels, bitsPerSample: layout.encoding.flacBits)
+            sampleRate: layout.sampleRate, channels: layout.channels, bitsPerSample: layout.flacBits)
         let encoder: FLACEncoder
         do throws(FLACError) {
             let tuning = Self.tuning(level: compressionLevel, sampleRate: layout.sampleRate)
@@ -130,7 +209,7 @@ struct Transcoder {
                 let chunk = UnsafeRawBufferPointer(rebasing: b[0..<want])
                 originalHash.update(bufferPointer: chunk)
                 audioHash.update(bufferPointer: chunk)
-                SampleCodec.toFLAC(layout.encoding, chunk, into: samples)
+                SampleCodec.toFLAC(layout.encoding, chunk, into: samples, bits: layout.flacBits)
             }
             do { try encoder.process(interleaved: samples, frames: frames) } catch { throw Self.encoderError(error) }
             done += Int64(frames)
@@ -139,8 +218,9 @@ struct Transcoder {
         do { try encoder.finish() } catch { throw Self.encoderError(error) }
         try writer.finish()
         return EncodedRecording(
-            id: id, tempPath: temp.path, dataKey: dek, payloadKind: .flacWithSideData, encoding: layout.encoding,
-            sampleRate: layout.sampleRate, channels: layout.channels, bitsPerSample: layout.encoding.flacBits,
+            id: id, tempPath: temp.path, dataKey: dek, payloadKind: .flacWithSideData, format: layout.encoding.rawValue,
+            container: layout.container, sampleRate: layout.sampleRate, channels: layout.channels,
+            bitsPerSample: layout.flacBits,
             frames: layout.frames, originalSize: layout.fileSize, storedSize: 0,
             originalSHA256: originalHash.finalize().hexString, audioSHA256: audioHash.finalize().hexString,
             objectSHA256: "", anomalies: layout.anomalies)
@@ -173,11 +253,28 @@ struct Transcoder {
                 Anomaly(code: "truncated", message: "STREAMINFO declares \(info.totalSamples) frames, \(audio.frames) decoded"))
         }
         return EncodedRecording(
-            id: id, tempPath: temp.path, dataKey: dek, payloadKind: .originalFLAC, encoding: .flac,
+            id: id, tempPath: temp.path, dataKey: dek, payloadKind: .originalFLAC, format: "flac", container: "flac",
             sampleRate: info.format.sampleRate, channels: info.format.channels, bitsPerSample: info.format.bitsPerSample,
             frames: audio.frames, originalSize: tee.length, storedSize: 0,
             originalSHA256: tee.hash.finalize().hexString, audioSHA256: audio.audioHash.finalize().hexString,
             objectSHA256: "", anomalies: anomalies)
+    }
+
+    /// Copies the input, encrypted, into the object as it is; the decode that proves it follows the read-back
+    /// (`Restorer.decodeReceived`), and sets the frame count and audio hash.
+    private func storeReceived(
+        input: FileDescriptor, info: SoundFileInfo, hint: SoundFileHint?, temp: FileDescriptor, id: UUID, dek: SymmetricKey
+    ) throws(ArchiveError) -> EncodedRecording {
+        let writer = try ObjectWriter(file: temp, key: dek, recordingID: id)
+        let tee = InputTee(file: input, writer: writer)
+        try tee.drain()
+        if let e = tee.writeError { throw e }
+        try writer.finish()
+        return EncodedRecording(
+            id: id, tempPath: temp.path, dataKey: dek, payloadKind: .received, format: SoundFileInfo.subName(info.subFormat),
+            container: SoundFileInfo.majorName(info.majorFormat), sampleRate: info.sampleRate, channels: info.channels,
+            bitsPerSample: 16, frames: 0, originalSize: tee.length, storedSize: 0,
+            originalSHA256: tee.hash.finalize().hexString, audioSHA256: "", objectSHA256: "", anomalies: [])
     }
 
     /// Encoder settings on top of the libFLAC preset, measured on make-corpus speech (README "Performance"):

@@ -100,7 +100,8 @@ public final class ArchiveMetrics: Sendable {
             help: "Unix time of the last recording archived (0: none since start).")
 
         backlogFiles = r.makeGauge(
-            name: "callarchive_spool_backlog_files", help: "Recordings in the spool waiting to be archived (ready or settling).")
+            name: "callarchive_spool_backlog_files",
+            help: "Files in the spool not yet archived or quarantined: ready, settling, waiting for a sidecar, sidecars without their recording, being written.")
         backlogAge = r.makeGauge(
             name: "callarchive_spool_oldest_age_seconds",
             help: "Age (since its last change) of the oldest recording in the spool at the last scan; 0 when empty.")

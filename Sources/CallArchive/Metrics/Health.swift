@@ -66,7 +66,16 @@ public enum Health {
         }
         // Backlog age.
         let age = s.spoolOldestAgeSeconds ?? 0
-        let backlog = "\(s.spoolBacklog) in the spool, the oldest \(minutes(age)) old"
+        var parts: [String] = []
+        if let c = s.spool {
+            if c.ready > 0 { parts.append("\(c.ready) ready") }
+            if c.waiting > 0 { parts.append("\(c.waiting) settling or waiting for a sidecar") }
+            if c.sidecarsAlone > 0 { parts.append("\(c.sidecarsAlone) sidecar(s) without their recording") }
+            if c.beingWritten > 0 { parts.append("\(c.beingWritten) being written (dotfiles, *.part, *.tmp)") }
+        }
+        let backlog =
+            "\(s.spoolBacklog) in the spool" + (parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")")
+            + ", the oldest \(minutes(age)) old"
         if s.spoolBacklog == 0 {
             out.append(Line("backlog", .green, "the spool is empty"))
         } else {

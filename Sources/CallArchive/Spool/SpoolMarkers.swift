@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Hidden markers that make "remove audio and sidecar" and "quarantine audio and sidecar" crash-safe.
@@ -42,9 +43,12 @@ public enum SpoolMarkers {
             if let r = body.range(of: archived) {
                 let sidecarName = String(body[..<r.lowerBound])
                 let audio = audioFiles(in: dir, sidecarName: sidecarName, names: names)
-                if let id = UUID(uuidString: String(body[r.upperBound...])), try database.hasRecordingOrTombstone(id) {
-                    // Committed: finish removing the spool copy.
-                    for a in audio { try FileSystem.unlink(dir + "/" + a) }
+                if let id = UUID(uuidString: String(body[r.upperBound...])),
+                    let original = try database.originalSHA256(ofRecordingOrTombstone: id)
+                {
+                    // Committed: finish removing the spool copy: the file with those bytes, and no other (a file of
+                    // the same base name and another extension is another recording).
+                    for a in audio where try Self.sha256(of: dir + "/" + a) == original { try FileSystem.unlink(dir + "/" + a) }
                     try FileSystem.unlink(path)
                 } else {
                     // Not committed (cannot happen in order, but never lose a sidecar): put it back.
@@ -72,11 +76,26 @@ public enum SpoolMarkers {
         }
     }
 
+    /// The files that share the sidecar's base name (every file but sidecars and those being written is ingested).
     private static func audioFiles(in dir: String, sidecarName: String, names: [String]) -> [String] {
         let base = SpoolScanner.split(sidecarName).base
         return names.filter { n in
             let (b, ext) = SpoolScanner.split(n)
-            return b == base && SpoolScanner.audioExtensions.contains(ext.lowercased())
+            return b == base && ext.lowercased() != "json" && !SpoolScanner.isIgnored(n)
         }
+    }
+
+    static func sha256(of path: String) throws(ArchiveError) -> String {
+        let fd = try FileDescriptor.openForReading(path)
+        var hash = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var offset: Int64 = 0
+        while true {
+            let n = try typed { try buffer.withUnsafeMutableBytes { try fd.read(into: $0, at: offset) } }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { hash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            offset += Int64(n)
+        }
+        return hash.finalize().hexString
     }
 }

@@ -9,13 +9,18 @@ public struct SpoolItem: Sendable, Hashable {
     public var relativePath: String
 }
 
-/// Finds ready recordings in the spool (DESIGN §2): recursive; ignores dotfiles, `*.part`, `*.tmp`;
-/// ready when the sidecar exists, or — when sidecars are optional — once the file has settled.
+/// Finds ready recordings in the spool (DESIGN §2), recursively, and accounts for every other file there.
+///
+/// - A recording (a file of a recording's extension, `InputDetector.knownExtensions`, any case) is ready when its
+///   sidecar (`<base>.json`) exists, or — when sidecars are optional — once it has settled.
+/// - Any other file is ready once it has settled (or has a sidecar): ingest quarantines it as `unsupported-format`,
+///   saying what its header holds. Nothing in the spool is silently left there.
+/// - A sidecar whose recording has not arrived waits for it; dotfiles, `*.part` and `*.tmp` are being written.
+///   Both are counted in the backlog, so that the spool is never reported empty while something is in it.
 public struct SpoolScanner: Sendable {
     public var root: String
     public var requireSidecar: Bool
     public var settleSeconds: Double
-    static let audioExtensions: Set<String> = ["wav", "flac"]
 
     public init(root: String, requireSidecar: Bool, settleSeconds: Double) {
         self.root = root
@@ -25,10 +30,17 @@ public struct SpoolScanner: Sendable {
 
     public struct Result: Sendable {
         public var ready: [SpoolItem] = []
-        /// Audio files seen but not ready yet (no sidecar, or still settling).
+        /// Files seen but not ready yet: still settling, or waiting for their sidecar.
         public var waiting = 0
-        /// The mtime (Unix seconds) of the oldest audio file seen, ready or waiting; nil when there is none.
+        /// Sidecars whose recording is not (yet) in the spool.
+        public var sidecarsAlone = 0
+        /// Files being written: dotfiles, `*.part`, `*.tmp` (a producer's, or this daemon's own markers).
+        public var beingWritten = 0
+        /// The mtime (Unix seconds) of the oldest file counted; nil when there is none.
         public var oldestMTime: Double?
+        /// Every file in the spool that is not yet archived or quarantined, each counted once (a recording with its
+        /// sidecar is one).
+        public var backlog: Int { ready.count + waiting + sidecarsAlone + beingWritten }
         /// Every subdirectory visited (for inotify watches).
         public var directories: [String] = []
         /// Regular files whose names are not valid UTF-8: they cannot be named in the index or a reason
@@ -64,10 +76,23 @@ public struct SpoolScanner: Sendable {
             }
         }
         let nameSet = Set(names)
+        // The bases of the files that are not sidecars: a sidecar pairs with one of them.
+        var recordingBases: Set<String> = []
         for name in names where !Self.isIgnored(name) {
+            let (base, ext) = Self.split(name)
+            if ext.lowercased() != "json" { recordingBases.insert(base) }
+        }
+        for name in names {
             let path = dir + "/" + name
             guard let st = FileSystem.status(path) else { continue }
             let rel = relative.isEmpty ? name : relative + "/" + name
+            if Self.isIgnored(name) {
+                if st.isRegular {
+                    result.beingWritten += 1
+                    result.oldestMTime = min(result.oldestMTime ?? st.mtime, st.mtime)
+                }
+                continue
+            }
             if st.isDirectory {
                 walk(path, relative: rel, now: now, into: &result)
                 continue
@@ -78,11 +103,17 @@ public struct SpoolScanner: Sendable {
                 result.badNames.append(BadName(directory: dir, relativeDirectory: relative, raw: Array(name.utf8)))
                 continue
             }
-            guard Self.audioExtensions.contains(ext.lowercased()) else { continue }
             result.oldestMTime = min(result.oldestMTime ?? st.mtime, st.mtime)
+            if ext.lowercased() == "json" {
+                if !recordingBases.contains(base) { result.sidecarsAlone += 1 }
+                continue
+            }
             let sidecarName = base + ".json"
             let sidecar = nameSet.contains(sidecarName) ? dir + "/" + sidecarName : nil
-            if sidecar != nil || (!requireSidecar && now.timeIntervalSince1970 - st.mtime >= settleSeconds) {
+            let settled = now.timeIntervalSince1970 - st.mtime >= settleSeconds
+            // A file that is not a recording never gets a sidecar worth waiting for: it goes once settled.
+            let needsSidecar = requireSidecar && InputDetector.isRecording(extension: ext)
+            if sidecar != nil || (settled && !needsSidecar) {
                 result.ready.append(SpoolItem(audioPath: path, sidecarPath: sidecar, relativePath: rel))
             } else {
                 result.waiting += 1

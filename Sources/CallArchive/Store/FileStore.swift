@@ -100,3 +100,15 @@ extension UUID {
         return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
     }
 }
+
+extension FileStore {
+    /// Opens an object for reading at any offset (libsndfile's decode of a recording stored as received).
+    func openRandomAccess(_ id: UUID, key: SymmetricKey) throws(ArchiveError) -> ObjectRandomReader {
+        let path = objectPath(for: id)
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.openForReading(path) } catch {
+            throw ArchiveError(.notFound, "object of recording \(id) is missing from the store (\(path))", cause: error.cause)
+        }
+        return try ObjectRandomReader(file: fd, key: key, expectedID: id)
+    }
+}

@@ -280,3 +280,85 @@ extension String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }
+
+/// Reads an object's payload at any offset, decrypting (and authenticating) one segment at a time: libsndfile
+/// seeks in what it decodes (an Ogg stream's length is at its end). No object hash: fixity is checked elsewhere.
+final class ObjectRandomReader: SoundFileSource {
+    private let file: FileDescriptor
+    private let key: SymmetricKey
+    let header: ObjectFormat.Header
+    private let headerBytes: [UInt8]
+    private let segmentCount: Int
+    private let fileSize: Int64
+    /// The payload's length: every segment's plaintext.
+    let length: Int64
+    private var loaded = -1
+    private var plain: [UInt8] = []
+    /// The first failure to read or authenticate a segment (libsndfile sees only a short read).
+    private(set) var lastError: ArchiveError?
+
+    init(file: FileDescriptor, key: SymmetricKey, expectedID: UUID?) throws(ArchiveError) {
+        self.file = file
+        self.key = key
+        fileSize = try file.size
+        headerBytes = try file.readBytes(count: ObjectFormat.headerSize, at: 0)
+        header = try ObjectFormat.Header(parsing: headerBytes, path: file.path)
+        if let expectedID, header.recordingID != expectedID {
+            throw ArchiveError(.corruptObject, "\(file.path) belongs to recording \(header.recordingID), not \(expectedID)")
+        }
+        let body = fileSize - Int64(ObjectFormat.headerSize)
+        let full = Int64(header.segmentSize + ObjectFormat.tagSize)
+        segmentCount = Int((body + full - 1) / full)
+        let lastCipher = body - Int64(segmentCount - 1) * full
+        guard segmentCount > 0, lastCipher > Int64(ObjectFormat.tagSize) else {
+            throw ArchiveError(.corruptObject, "\(file.path) is truncated (no final segment)")
+        }
+        length = Int64(segmentCount - 1) * Int64(header.segmentSize) + lastCipher - Int64(ObjectFormat.tagSize)
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        do { return try readPayload(into: buffer, at: offset) } catch {
+            if lastError == nil { lastError = error }
+            throw error
+        }
+    }
+
+    func readPayload(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ArchiveError) -> Int {
+        var done = 0
+        var at = offset
+        while done < buffer.count, at < length {
+            let index = Int(at / Int64(header.segmentSize))
+            if index != loaded { try load(index) }
+            let within = Int(at - Int64(index) * Int64(header.segmentSize))
+            let n = min(buffer.count - done, plain.count - within)
+            plain.withUnsafeBytes { src in
+                buffer.baseAddress!.advanced(by: done).copyMemory(from: src.baseAddress!.advanced(by: within), byteCount: n)
+            }
+            done += n
+            at += Int64(n)
+        }
+        return done
+    }
+
+    private func load(_ index: Int) throws(ArchiveError) {
+        let full = header.segmentSize + ObjectFormat.tagSize
+        let offset = Int64(ObjectFormat.headerSize) + Int64(index) * Int64(full)
+        let want = Int(min(Int64(full), fileSize - offset))
+        let cipher = try file.readBytes(count: want, at: offset)
+        guard cipher.count == want else { throw ArchiveError(.corruptObject, "\(file.path) shrank while being read") }
+        let last = index == segmentCount - 1
+        do {
+            let box = try AES.GCM.SealedBox(
+                nonce: ObjectFormat.nonce(prefix: header.noncePrefix, counter: index, last: last),
+                ciphertext: cipher.dropLast(ObjectFormat.tagSize), tag: cipher.suffix(ObjectFormat.tagSize))
+            plain = Array(try AES.GCM.open(box, using: key, authenticating: headerBytes))
+        } catch {
+            loaded = -1
+            throw ArchiveError(
+                .corruptObject,
+                "\(file.path): segment \(index) of \(segmentCount) fails authentication (object damaged, truncated or wrong key)",
+                cause: "\(error)")
+        }
+        loaded = index
+    }
+}
