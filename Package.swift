@@ -128,7 +128,7 @@ let package = Package(
         // Test support: corpus generation, temp dirs, launching the built binaries.
         .target(
             name: "CallArchiveTesting",
-            dependencies: ["CallArchive", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CallArchive", "SndFile", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         .testTarget(name: "SndFileTests", dependencies: ["SndFile", "CallArchiveTesting"], swiftSettings: strict),
         .testTarget(
@@ -144,7 +144,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CallArchive", "CallArchiveTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CallArchive", "CallArchiveTesting", "SndFile", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         .testTarget(
             name: "CallArchiveServerTests",

@@ -17,6 +17,13 @@ public struct SoundFileHint: Sendable, Equatable {
 
     /// Headerless GSM 6.10 frames (Asterisk's and Oreka's `.gsm`): 8 kHz mono, 33 bytes per 160 samples.
     public static let rawGSM610 = SoundFileHint(format: Int32(SF_FORMAT_RAW | SF_FORMAT_GSM610), sampleRate: 8000, channels: 1)
+
+    /// A headerless file of `encoding` as `SoundFileInfo.subName` spells it (`ulaw`, `alaw`, `pcm16`, `gsm610`),
+    /// little-endian.
+    public static func headerless(_ encoding: String, sampleRate: Int, channels: Int = 1) -> SoundFileHint? {
+        guard let sub = (0x01...0x90).map({ Int32($0) }).first(where: { SoundFileInfo.subName($0) == encoding }) else { return nil }
+        return SoundFileHint(format: Int32(SF_FORMAT_RAW) | sub | Int32(SF_ENDIAN_LITTLE), sampleRate: sampleRate, channels: channels)
+    }
 }
 
 /// The `user_data` of libsndfile's virtual I/O: a position over a `SoundFileSource`, and the first error the source
@@ -97,14 +104,35 @@ extension SoundFile {
         self.init(handle: h, path: name, info: sfinfo, virtual: box)
     }
 
-    /// Reads up to `buffer.count / channels` interleaved frames as 16-bit PCM (libsndfile's conversion of
-    /// whatever the file holds). Returns the frames read; 0 at the end. An error of the source is rethrown.
+    /// Reads up to `buffer.count / channels` interleaved frames as 16-bit PCM: libsndfile's decode to floating
+    /// point (full scale ±1 for every encoding), times 32768, rounded to nearest and clipped. For 16-bit sources
+    /// (GSM, ADPCM, G.72x, PCM16) that is exactly libsndfile's own 16-bit read; unlike that read, it also holds for
+    /// floating-point files, which libsndfile would otherwise truncate to 0 or scale by their peak. Returns the
+    /// frames read; 0 at the end. An error of the source is rethrown.
     public func readFrames(into buffer: UnsafeMutableBufferPointer<Int16>) throws(SoundFileError) -> Int {
-        let frames = Int64(buffer.count / info.channels)
-        let got = sf_readf_short(handle, buffer.baseAddress, frames)
+        let frames = buffer.count / info.channels
+        if scratch.count < frames * info.channels { scratch = [Float](repeating: 0, count: frames * info.channels) }
+        let got = scratch.withUnsafeMutableBufferPointer { sf_readf_float(handle, $0.baseAddress, Int64(frames)) }
         if let e = virtual?.error {
             throw SoundFileError(operation: "read", path: path, message: "reading failed: \(e)")
         }
+        if sf_error(handle) != 0 {
+            throw SoundFileError(operation: "read", path: path, message: String(cString: sf_strerror(handle)))
+        }
+        let n = Int(got) * info.channels
+        scratch.withUnsafeBufferPointer { f in
+            for i in 0..<n {
+                let v = (f[i] * 32768).rounded()
+                buffer[i] = v >= 32767 ? 32767 : v <= -32768 ? -32768 : Int16(v)
+            }
+        }
+        return Int(got)
+    }
+
+    /// Reads up to `buffer.count / channels` interleaved frames as floating point, full scale ±1 (a floating-point
+    /// file's own values).
+    public func readFrames(into buffer: UnsafeMutableBufferPointer<Double>) throws(SoundFileError) -> Int {
+        let got = sf_readf_double(handle, buffer.baseAddress, Int64(buffer.count / info.channels))
         if sf_error(handle) != 0 {
             throw SoundFileError(operation: "read", path: path, message: String(cString: sf_strerror(handle)))
         }

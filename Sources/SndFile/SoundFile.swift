@@ -109,6 +109,8 @@ public final class SoundFile {
     public let path: String
     /// The byte source of a file opened through virtual I/O; kept alive as long as the handle.
     let virtual: VirtualSource?
+    /// Floating-point frames on their way to 16-bit reads.
+    var scratch: [Float] = []
 
     init(handle: OpaquePointer, path: String, info sfinfo: SF_INFO, virtual: VirtualSource?) {
         self.handle = handle
