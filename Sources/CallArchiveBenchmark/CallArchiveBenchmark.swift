@@ -15,7 +15,10 @@ import Glibc
 struct CallArchiveBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callarchive-bench", abstract: "Benchmarks of callarchived (release build).",
-        subcommands: [IngestBenchmark.self, SearchBenchmark.self, RetentionBenchmark.self, AuditBenchmark.self, MetricsBenchmark.self], defaultSubcommand: IngestBenchmark.self)
+        subcommands: [
+            IngestBenchmark.self, SearchBenchmark.self, RetentionBenchmark.self, AuditBenchmark.self, MetricsBenchmark.self,
+            FormatsBenchmark.self,
+        ], defaultSubcommand: IngestBenchmark.self)
 }
 
 /// Measures ingest against the tools an administrator would otherwise script (sox, flac, sha256sum, xz),

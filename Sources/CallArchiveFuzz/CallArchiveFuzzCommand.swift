@@ -11,7 +11,7 @@ import CLibFuzzer
 ///     CallArchiveFuzz seeds TARGET DIR                            write the hand-written seed inputs into DIR
 ///     CallArchiveFuzz dict TARGET FILE                            write the libFuzzer dictionary
 ///
-/// TARGET is `wav`, `sidecar` or `filename` (see `FuzzTarget`). `CALLARCHIVE_FUZZ_TARGET` may name it
+/// TARGET is `wav`, `detect`, `sidecar` or `filename` (see `FuzzTarget`). `CALLARCHIVE_FUZZ_TARGET` may name it
 /// instead, and is set for child processes, since libFuzzer's `-fork` and `-minimize_crash` modes re-run
 /// the binary with libFuzzer's own arguments only. The fuzz build is
 /// `CALLARCHIVE_INSTRUMENT=fuzzer swift build --product CallArchiveFuzz` (`.ci/fuzz`, Package.swift);
@@ -57,7 +57,7 @@ enum CallArchiveFuzzCommand {
                 usage: CallArchiveFuzz TARGET [libFuzzer flags | FILE|DIR...]
                        CallArchiveFuzz seeds TARGET DIR
                        CallArchiveFuzz dict TARGET FILE
-                TARGET: wav, sidecar, filename (or CALLARCHIVE_FUZZ_TARGET)
+                TARGET: wav, detect, sidecar, filename (or CALLARCHIVE_FUZZ_TARGET)
 
                 """.utf8))
         exit(2)

@@ -7,6 +7,7 @@ enum FuzzSeeds {
     static func seeds(_ target: FuzzTarget) -> [(String, [UInt8])] {
         switch target {
         case .wav: return wavSeeds
+        case .detect: return detectSeeds
         case .sidecar:
             let nested = #"{"x":"# + String(repeating: "[", count: 40) + String(repeating: "]", count: 40) + "}"
             return (sidecarSeeds + [("nested-40", nested)]).map { ($0.0, Array($0.1.utf8)) }
@@ -23,6 +24,13 @@ enum FuzzSeeds {
                 "\\x03\\x00", "\\x06\\x00", "\\x07\\x00", "\\xFE\\xFF", "\\x40\\x1F\\x00\\x00", "\\x80\\xBB\\x00\\x00",
                 "\\x10\\x00\\x00\\x00", "\\x12\\x00\\x00\\x00", "\\x28\\x00\\x00\\x00", "\\xFF\\xFF\\xFF\\xFF",
                 "\\xF0\\xFF\\xFF\\xFF", "\\x00\\x00\\x00\\x80",
+            ]
+        case .detect:
+            dictionary(.wav) + [
+                "riff", "wave", ".snd", "dns.", "FORM", "AIFF", "AIFC", "COMM", "SSND", "NONE", "sowt", "fl32", "ulaw", "alaw",
+                "caff", "desc", "lpcm", "data", "kuki", "OggS", "OpusHead", "\\x01vorbis", "ID3", "\\xFF\\xFB", "\\xFF\\xF3",
+                "ftyp", "\\x00\\x00\\x00\\x01", "\\x00\\x00\\x00\\x03", "\\x00\\x00\\x00\\x1B",
+                "\\x40\\x0B\\xFA\\x00", "\\xF3\\xAC\\xD3\\x11\\x8C\\xD1\\x00\\xC0\\x4F\\x8E\\xDB\\x8A",
             ]
         case .sidecar:
             CallMetadata.knownKeys.sorted().map { "\\\"\($0)\\\"" } + [
@@ -84,6 +92,52 @@ enum FuzzSeeds {
             ("overclaim-cut", wav(channels: 2, frames: 20, declared: 400, cut: 3)),
             ("rf64", Array("RF64".utf8) + u32(0xFFFF_FFFF) + Array("WAVE".utf8)
                 + chunk("ds64", [UInt8](repeating: 0xFF, count: 28))),
+        ]
+    }
+
+    // MARK: Detection
+
+    private static func be16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    private static func be32(_ v: Int) -> [UInt8] { be16(v >> 16 & 0xFFFF) + be16(v & 0xFFFF) }
+    private static func be64(_ v: Int) -> [UInt8] { be32(v >> 32 & 0xFFFF_FFFF) + be32(v & 0xFFFF_FFFF) }
+    private static let audio = (0..<96).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+
+    /// One per container and headerless name; the first byte picks the name (`FuzzTarget.detectExtensions`).
+    private static var detectSeeds: [(String, [UInt8])] {
+        func named(_ ext: String, _ file: [UInt8]) -> [UInt8] {
+            [UInt8(FuzzTarget.detectExtensions.firstIndex(of: ext)!)] + file
+        }
+        let au = Array(".snd".utf8) + be32(24) + be32(audio.count) + be32(3) + be32(8000) + be32(1) + audio
+        let comm = be16(1) + be32(48) + be16(16) + [0x40, 0x0B, 0xFA, 0, 0, 0, 0, 0, 0, 0]
+        let aiffBody = Array("AIFF".utf8) + Array("COMM".utf8) + be32(comm.count) + comm + Array("SSND".utf8)
+            + be32(8 + audio.count) + be32(0) + be32(0) + audio
+        let aiff = Array("FORM".utf8) + be32(aiffBody.count) + aiffBody
+        let desc = [0x40, 0xBF, 0x40, 0, 0, 0, 0, 0] + Array("lpcm".utf8) + be32(0) + be32(2) + be32(1) + be32(1) + be32(16)
+        let caf = Array("caff".utf8) + be16(1) + be16(0) + Array("desc".utf8) + be64(32) + desc + Array("data".utf8)
+            + be64(4 + audio.count) + be32(0) + audio
+        let guid: [UInt8] = [0xF3, 0xAC, 0xD3, 0x11, 0x8C, 0xD1, 0x00, 0xC0, 0x4F, 0x8E, 0xDB, 0x8A]
+        func le64(_ v: Int) -> [UInt8] { u32(v & 0xFFFF_FFFF) + u32(v >> 32) }
+        let fmt = u16(1) + u16(1) + u32(8000) + u32(16000) + u16(2) + u16(16)
+        let w64Body = Array("wave".utf8) + guid + Array("fmt ".utf8) + guid + le64(24 + fmt.count) + fmt
+            + [UInt8](repeating: 0, count: 8 - fmt.count % 8) + Array("data".utf8) + guid + le64(24 + audio.count) + audio
+        let w64 = Array("riff".utf8) + [0x2E, 0x91, 0xCF, 0x11, 0xA5, 0xD6, 0x28, 0xDB, 0x04, 0xC1, 0x00, 0x00]
+            + le64(24 + w64Body.count) + w64Body
+        let gsmFrame = [UInt8](repeating: 0xD8, count: 1) + [UInt8](repeating: 0x55, count: 32)
+        return [
+            ("wav", named("wav", wav())),
+            ("wav49-gsm", named("WAV", wav(tag: 0x31, bits: 0, frames: 0) + gsmFrame + gsmFrame)),
+            ("rf64", named("rf64", wavSeeds.last!.1)),
+            ("w64", named("w64", w64)),
+            ("au", named("au", au)),
+            ("aiff", named("aiff", aiff)),
+            ("caf", named("caf", caf)),
+            ("ulaw", named("ulaw", audio)),
+            ("sln16", named("sln16", audio)),
+            ("gsm", named("gsm", gsmFrame + gsmFrame + gsmFrame)),
+            ("ogg", named("ogg", Array("OggS".utf8) + [0, 2] + [UInt8](repeating: 0, count: 20) + Array("\u{1}vorbis".utf8))),
+            ("mp3", named("mp3", [0xFF, 0xFB, 0x90, 0x64] + [UInt8](repeating: 0, count: 413))),
+            ("m4a", named("m4a", [0, 0, 0, 0x20] + Array("ftypM4A ".utf8))),
+            ("text", named("txt", Array("notes\n".utf8))),
         ]
     }
 

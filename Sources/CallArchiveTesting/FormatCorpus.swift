@@ -42,7 +42,7 @@ public struct FormatCorpus: Sendable {
     }
 
     /// Bump when the recipes change: the cache key.
-    static let version = "formats-v2"
+    static let version = "formats-v3"
 
     public static func make() throws -> FormatCorpus {
         let cacheRoot = "/tmp/callarchive-test-corpora"
@@ -70,7 +70,15 @@ public struct FormatCorpus: Sendable {
     public var quarantined: [Sample] { samples.filter { !$0.isArchived } }
 
     /// Drops one sample into a spool as a producer should: as a hidden temporary, renamed; its sidecar last.
-    public func drop(_ sample: Sample, into spool: String) throws {
+    /// `sidecar`: give it one (`{"call_id": callID}`) if it has none of its own.
+    public func drop(_ sample: Sample, into spool: String, sidecar: Bool = false) throws {
+        if sidecar, sample.sidecar == nil {
+            try drop(sample, into: spool)
+            let name = SpoolName.base(sample.file) + ".json"
+            try Data("{\"call_id\": \"\(sample.callID)\"}\n".utf8).write(to: URL(fileURLWithPath: spool + "/." + name + ".tmp"))
+            try FileManager.default.moveItem(atPath: spool + "/." + name + ".tmp", toPath: spool + "/" + name)
+            return
+        }
         let fm = FileManager.default
         try fm.copyItem(atPath: directory + "/" + sample.file, toPath: spool + "/." + sample.file + ".tmp")
         try fm.moveItem(atPath: spool + "/." + sample.file + ".tmp", toPath: spool + "/" + sample.file)
@@ -82,7 +90,33 @@ public struct FormatCorpus: Sendable {
 
     // MARK: Generation
 
-    private struct Recipe {
+    /// One archivable format as the benchmark makes it (`.ci/bench formats`): the sample's file name, how it is made,
+    /// and what it is archived as.
+    public struct Recipe: Sendable {
+        public var file: String
+        public var made: String
+        public var format: String
+        public var container: String
+        public var payloadKind: String
+    }
+
+    /// Every archivable recipe (one per sample of the corpus that is archived).
+    public static var archivableRecipes: [Recipe] {
+        recipes(mono: "", stereo: "").compactMap { r in
+            guard case .archived(let format, let container, let kind, _, _) = r.expect else { return nil }
+            return Recipe(file: r.file, made: r.made, format: format, container: container, payloadKind: kind)
+        }
+    }
+
+    /// Makes `file`'s format from the given sources (WAV, PCM16), at `path`.
+    public static func make(_ file: String, mono: String, stereo: String, at path: String) throws {
+        guard let recipe = recipes(mono: mono, stereo: stereo, short: false).first(where: { $0.file == file }) else {
+            throw CorpusError(message: "no recipe for \(file)")
+        }
+        try recipe.run(FileManager.default.temporaryDirectory.path, path)
+    }
+
+    private struct RecipeStep {
         var file: String
         var made: String
         var expect: Expect
@@ -118,8 +152,11 @@ public struct FormatCorpus: Sendable {
         try sink.close()
     }
 
-    private static func recipes(mono m: String, stereo s: String) -> [Recipe] {
-        typealias R = Recipe
+    /// `short`: headerless files are slices of a few seconds (distinct, so that none is a duplicate of another);
+    /// otherwise every file is the whole source (the benchmark's).
+    private static func recipes(mono m: String, stereo s: String, short: Bool = true) -> [RecipeStep] {
+        typealias R = RecipeStep
+        func trim(_ start: Int, _ seconds: Int) -> [String] { short ? ["trim", "\(start)", "\(seconds)"] : [] }
         let lossy = "as-received"
         let flac = "flac+carc1"
         return [
@@ -242,10 +279,10 @@ public struct FormatCorpus: Sendable {
                 _, o in try ffmpeg(s, o, ["-c:a", "libvorbis", "-f", "ogg"])
             },
             R(file: "opus.opus", made: "ffmpeg -c:a libopus", expect: .archived(format: "opus", container: "ogg", kind: lossy), sidecar: true) {
-                _, o in try ffmpeg(m, o, ["-c:a", "libopus"])
+                _, o in try ffmpeg(m, o, ["-c:a", "libopus", "-b:a", "24k"])
             },
             R(file: "opus-stereo.ogg", made: "ffmpeg -c:a libopus -f ogg", expect: .archived(format: "opus", container: "ogg", kind: lossy)) {
-                _, o in try ffmpeg(s, o, ["-c:a", "libopus", "-f", "ogg"])
+                _, o in try ffmpeg(s, o, ["-c:a", "libopus", "-b:a", "32k", "-f", "ogg"])
             },
             R(file: "lame.mp3", made: "ffmpeg -c:a libmp3lame", expect: .archived(format: "mp3", container: "mpeg", kind: lossy), sidecar: true) {
                 _, o in try ffmpeg(m, o, ["-c:a", "libmp3lame"])
@@ -255,40 +292,40 @@ public struct FormatCorpus: Sendable {
             },
             // Asterisk's headerless formats, named by their extension (each a different stretch of speech).
             R(file: "asterisk-1.ulaw", made: "sox -t ul", expect: .archived(format: "mulaw", container: "raw", kind: flac, exact: true)) {
-                _, o in try tool(["sox", m, "-t", "ul", o, "trim", "0", "9"])
+                _, o in try tool(["sox", m, "-t", "ul", o] + trim(0, 9))
             },
             R(file: "asterisk-2.ul", made: "sox -t ul", expect: .archived(format: "mulaw", container: "raw", kind: flac, exact: true)) {
-                _, o in try tool(["sox", m, "-t", "ul", o, "trim", "1", "9"])
+                _, o in try tool(["sox", m, "-t", "ul", o] + trim(1, 9))
             },
             R(file: "asterisk-3.mu", made: "sox -t ul", expect: .archived(format: "mulaw", container: "raw", kind: flac, exact: true)) {
-                _, o in try tool(["sox", m, "-t", "ul", o, "trim", "2", "9"])
+                _, o in try tool(["sox", m, "-t", "ul", o] + trim(2, 9))
             },
             R(file: "asterisk-4.pcm", made: "sox -t ul", expect: .archived(format: "mulaw", container: "raw", kind: flac, exact: true)) {
-                _, o in try tool(["sox", m, "-t", "ul", o, "trim", "3", "9"])
+                _, o in try tool(["sox", m, "-t", "ul", o] + trim(3, 9))
             },
             R(file: "asterisk-5.alaw", made: "sox -t al", expect: .archived(format: "alaw", container: "raw", kind: flac, exact: true)) {
-                _, o in try tool(["sox", m, "-t", "al", o, "trim", "0", "9"])
+                _, o in try tool(["sox", m, "-t", "al", o] + trim(0, 9))
             },
             R(file: "asterisk-6.al", made: "sox -t al", expect: .archived(format: "alaw", container: "raw", kind: flac, exact: true)) {
-                _, o in try tool(["sox", m, "-t", "al", o, "trim", "1", "9"])
+                _, o in try tool(["sox", m, "-t", "al", o] + trim(1, 9))
             },
             R(file: "asterisk-7.sln", made: "sox -t s16", expect: .archived(format: "pcm16", container: "raw", kind: flac, exact: true)) {
-                _, o in try tool(["sox", m, "-t", "s16", o, "trim", "0", "9"])
+                _, o in try tool(["sox", m, "-t", "s16", o] + trim(0, 9))
             },
             R(file: "asterisk-8.raw", made: "sox -t s16", expect: .archived(format: "pcm16", container: "raw", kind: flac, exact: true)) {
-                _, o in try tool(["sox", m, "-t", "s16", o, "trim", "1", "9"])
+                _, o in try tool(["sox", m, "-t", "s16", o] + trim(1, 9))
             },
             R(file: "asterisk-9.sln16", made: "sox -r 16000 -t s16", expect: .archived(format: "pcm16", container: "raw", kind: flac, exact: true)) {
-                _, o in try tool(["sox", m, "-r", "16000", "-t", "s16", o, "trim", "0", "9"])
+                _, o in try tool(["sox", m, "-r", "16000", "-t", "s16", o] + trim(0, 9))
             },
             R(file: "asterisk-10.sln48", made: "sox -r 48000 -t s16", expect: .archived(format: "pcm16", container: "raw", kind: flac, exact: true)) {
-                _, o in try tool(["sox", m, "-r", "48000", "-t", "s16", o, "trim", "0", "5"])
+                _, o in try tool(["sox", m, "-r", "48000", "-t", "s16", o] + trim(0, 5))
             },
             R(file: "oreka.gsm", made: "sox -t gsm", expect: .archived(format: "gsm610", container: "raw", kind: lossy), sidecar: true) {
-                _, o in try tool(["sox", m, "-t", "gsm", o, "trim", "0", "9"])
+                _, o in try tool(["sox", m, "-t", "gsm", o] + trim(0, 9))
             },
             R(file: "ASTERISK-11.GSM", made: "sox -t gsm (upper-case name)", expect: .archived(format: "gsm610", container: "raw", kind: lossy)) {
-                _, o in try tool(["sox", m, "-t", "gsm", o, "trim", "1", "9"])
+                _, o in try tool(["sox", m, "-t", "gsm", o] + trim(1, 9))
             },
             // What nothing here decodes, and what is not a recording.
             R(file: "aac.m4a", made: "ffmpeg -c:a aac", expect: .quarantined("unsupported-format"), sidecar: true) {
@@ -304,7 +341,7 @@ public struct FormatCorpus: Sendable {
                 _, o in try Data("call notes: customer asked for a callback\n".utf8).write(to: URL(fileURLWithPath: o))
             },
             R(file: "wav-content.dat", made: "sox (a WAV named .dat)", expect: .quarantined("unsupported-format")) {
-                _, o in try tool(["sox", m, "-t", "wav", o, "trim", "0", "2"])
+                _, o in try tool(["sox", m, "-t", "wav", o] + trim(0, 2))
             },
             R(file: "error-page.mp3", made: "HTML saved as .mp3", expect: .quarantined("not-audio")) {
                 _, o in try Data("<!DOCTYPE html><html><body>404 Not Found</body></html>\n".utf8).write(to: URL(fileURLWithPath: o))

@@ -161,6 +161,10 @@ enum ContainerParsers {
                 return try cafLayout(desc: desc, dataOffset: body + 4, declared: max(0, declared), fileSize: size)
             }
             guard chunkSize >= 0 else { throw ArchiveError(.notAudio, "a CAF \(id) chunk of negative size before the data") }
+            // 64-bit sizes: a chunk past the end of the file is cut short (and no sum may overflow).
+            guard chunkSize <= size - body else {
+                throw ArchiveError(.truncatedHeader, "the file ends inside a chunk before its audio data")
+            }
             pos = body + chunkSize
             chunks += 1
             if chunks > maxChunks || pos > AudioLayout.maxSideBytes {

@@ -88,6 +88,10 @@ enum WAVParser {
                 guard let fmt else { throw ArchiveError(.notAudio, "data chunk before any fmt chunk") }
                 return try layout(container: "w64", fmt: fmt, dataOffset: body, declared: chunkSize - 24, fileSize: size)
             }
+            // A chunk before the audio that runs past the end of the file (sizes are 64-bit: no sum may overflow).
+            guard chunkSize <= size - pos else {
+                throw ArchiveError(.truncatedHeader, "the file ends inside a chunk before its audio data")
+            }
             pos = (pos + chunkSize + 7) & ~7
             if pos > maxSideBytes {
                 throw ArchiveError(.unsupported, "more than \(maxSideBytes >> 20) MiB of chunks before the audio data")
