@@ -2,10 +2,12 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Builds the daemon from its configuration: directories, keys, index, store, recovery, services.
-/// `@main` stays thin; tests call this too.
+/// Builds the daemon from its configuration: directories, the instance lock, keys, index, store, recovery,
+/// services. `@main` stays thin; tests call this too.
 public struct ArchiveDaemon: Sendable {
     public let config: ArchiveConfig
+    /// Held for the daemon's lifetime: no second daemon opens this index or store meanwhile.
+    public let instanceLock: InstanceLock
     public let store: FileStore
     public let database: ArchiveDatabase
     public let keys: KeyRing
@@ -35,6 +37,10 @@ public struct ArchiveDaemon: Sendable {
         if !problems.isEmpty {
             throw ArchiveError(.config, "cannot start:\n  - " + problems.joined(separator: "\n  - "))
         }
+        // Before anything reads or changes the index or the store (keys, migrations, recovery): a second daemon on
+        // the same paths stops here, having changed nothing. (Recovery would delete the first one's temporaries and
+        // its objects renamed into place but not yet committed.)
+        let instanceLock = try InstanceLock.acquire(InstanceLock.paths(for: config))
         let keys = try loadKeys(config: config, logger: logger)
         let signingKey = try loadSigningKey(config: config, logger: logger)
         let store = try FileStore(root: config.storePath)
@@ -113,9 +119,10 @@ public struct ArchiveDaemon: Sendable {
             database: database, store: store, keys: keys, config: config, policy: AccessPolicy(config: config),
             ingest: service, disposer: disposer, checkpointer: checkpointer, fixity: fixity, metrics: metrics)
         return ArchiveDaemon(
-            config: config, store: store, database: database, keys: keys, ingestService: service, recovery: recovery,
-            operatorAPI: api, disposer: disposer, retentionService: retentionService, checkpointer: checkpointer,
-            auditService: auditService, fixityService: fixityService)
+            config: config, instanceLock: instanceLock, store: store, database: database, keys: keys,
+            ingestService: service, recovery: recovery, operatorAPI: api, disposer: disposer,
+            retentionService: retentionService, checkpointer: checkpointer, auditService: auditService,
+            fixityService: fixityService)
     }
 
     /// What is wrong, for the systemd watchdog: the intake loop has not run for longer than it ever should, or the
