@@ -52,6 +52,27 @@ struct ConfigTests {
         }
     }
 
+    @Test("recovery.minimumAge: a duration or seconds, 1 s to P7D; default an hour")
+    func recoveryMinimumAge() async throws {
+        #expect(try await ArchiveConfig.load(path: nil, environment: [:]).recoveryMinimumAge == 3600)
+        for (text, seconds) in [("PT15M", 900.0), ("90", 90), ("P1D", 86_400)] {
+            try await withConfig("recovery:\n  minimumAge: \(text)\n") { path in
+                let c = try await ArchiveConfig.load(path: path, environment: [:])
+                #expect(c.recoveryMinimumAge == seconds, "\(text)")
+            }
+        }
+        for bad in ["0", "off", "P8D", "soon"] {
+            try await withConfig("recovery:\n  minimumAge: \(bad)\n") { path in
+                do {
+                    _ = try await ArchiveConfig.load(path: path, environment: [:])
+                    Issue.record("recovery.minimumAge: \(bad) accepted")
+                } catch let error as ArchiveError {
+                    #expect(error.message.contains("recovery.minimumAge"), "\(error.message)")
+                }
+            }
+        }
+    }
+
     @Test("a key in systemd's credentials directory is trusted whatever its mode; elsewhere 0644 is refused")
     func credentialsDirectory() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("callarchive-cred-\(UUID().lowercased)").path

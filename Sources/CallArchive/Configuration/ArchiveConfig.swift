@@ -56,6 +56,9 @@ public struct ArchiveConfig: Sendable, Equatable {
     public var fixityBytesPerSecond: Int64? = 8 << 20
     /// Every stored object is re-hashed at least this often (`fixity.cycleDays`).
     public var fixityCycleDays = 30
+    /// Store temporaries and objects without an index row are deleted (by start-up recovery and the running
+    /// daemon's sweep) only once at least this many seconds old (`recovery.minimumAge`).
+    public var recoveryMinimumAge: Double = 3600
 
     public init() {}
 
@@ -99,6 +102,7 @@ public struct ArchiveConfig: Sendable, Equatable {
         ("audit.checkpointCommand", .string, "shell command each checkpoint line is piped to on stdin (syslog, a remote host)"),
         ("fixity.bytesPerSecond", .string, "read rate of the background fixity auditor: bytes, or 8MiB, 512KiB, 1GiB; 0 or off disables it"),
         ("fixity.cycleDays", .int, "every stored object is re-hashed at least this often (days, 1-3650)"),
+        ("recovery.minimumAge", .string, "store temporaries and objects without an index row are deleted only once this old: PT1H, PT15M, seconds (1 s to P7D)"),
     ]
 
     /// Loads and validates; throws with every problem listed, each naming its key.
@@ -239,6 +243,12 @@ public struct ArchiveConfig: Sendable, Equatable {
             problems.append("key fixity.bytesPerSecond must be a number of bytes per second (8388608, 8MiB, 512KiB), or off (got \(fixityRate))")
         }
         int("fixity.cycleDays", &c.fixityCycleDays)
+        var minimumAge = "PT1H"
+        str("recovery.minimumAge", &minimumAge)
+        if let seconds = Self.parseInterval(minimumAge), seconds > 0 { c.recoveryMinimumAge = seconds } else {
+            problems.append(
+                "key recovery.minimumAge must be an ISO 8601 duration (PT1H, PT15M) or a number of seconds, at least 1 s: a leftover must be proven abandoned before it is deleted (got \(minimumAge))")
+        }
         problems += c.valueProblems()
         if !problems.isEmpty {
             throw ArchiveError(.config, "configuration is invalid:\n  - " + problems.joined(separator: "\n  - "))
@@ -326,6 +336,9 @@ public struct ArchiveConfig: Sendable, Equatable {
     /// Range and consistency checks that need no filesystem.
     func valueProblems() -> [String] {
         var p: [String] = []
+        if !(1...(7 * 86_400)).contains(recoveryMinimumAge) {
+            p.append("key recovery.minimumAge must be 1 s…P7D (got \(recoveryMinimumAge) s)")
+        }
         if !(1...3650).contains(fixityCycleDays) { p.append("key fixity.cycleDays must be 1…3650 (got \(fixityCycleDays))") }
         if !(0...8).contains(flacLevel) { p.append("key ingest.flacLevel must be 0…8 (got \(flacLevel))") }
         if concurrency < 0 || concurrency > 64 { p.append("key ingest.concurrency must be 0…64 (got \(concurrency))") }
