@@ -46,7 +46,8 @@ public struct ArchiveConfig: Sendable, Equatable {
     /// The Ed25519 key that signs audit checkpoints (`keys.signingKeyPath`); never the KEK.
     public var signingKeyPath: String?
     public var devSigningKeyPath = "var/keys/dev-signing.key"
-    /// Where signed audit checkpoints are appended, one JSON line each (`audit.checkpointPath`).
+    /// Where signed audit checkpoints are appended, one JSON line each (`audit.checkpointPath`); by default
+    /// `audit-checkpoints.jsonl` in the index's directory.
     public var checkpointPath = "/var/lib/callarchive/audit-checkpoints.jsonl"
     /// How often a checkpoint is signed (`audit.checkpointInterval`); nil = only after disposals and on demand.
     public var checkpointInterval: Double? = 86_400
@@ -97,7 +98,7 @@ public struct ArchiveConfig: Sendable, Equatable {
         ("retention.classes", .list, "retention classes (see Config/callarchive.yaml)"),
         ("keys.signingKeyPath", .string, "Ed25519 audit-checkpoint signing key (mode 0600); default $CREDENTIALS_DIRECTORY/callarchive-signing.key"),
         ("keys.devSigningKeyPath", .string, "where the development signing key lives (created when keys.generateDevKey is true)"),
-        ("audit.checkpointPath", .string, "file signed audit checkpoints are appended to (outside the index)"),
+        ("audit.checkpointPath", .string, "file signed audit checkpoints are appended to (outside the index); default audit-checkpoints.jsonl beside the index"),
         ("audit.checkpointInterval", .string, "how often a checkpoint is signed: P1D, PT1H, seconds, or off"),
         ("audit.checkpointCommand", .string, "shell command each checkpoint line is piped to on stdin (syslog, a remote host)"),
         ("fixity.bytesPerSecond", .string, "read rate of the background fixity auditor: bytes, or 8MiB, 512KiB, 1GiB; 0 or off disables it"),
@@ -230,7 +231,11 @@ public struct ArchiveConfig: Sendable, Equatable {
         }
         optStr("keys.signingKeyPath", &c.signingKeyPath)
         str("keys.devSigningKeyPath", &c.devSigningKeyPath)
-        str("audit.checkpointPath", &c.checkpointPath)
+        // Unset: beside the index, so that archives with their own index never share a checkpoint file (two dev
+        // instances once did, and each reported the other's checkpoints as tampering).
+        var checkpointPath: String?
+        optStr("audit.checkpointPath", &checkpointPath)
+        c.checkpointPath = checkpointPath ?? Self.defaultCheckpointPath(indexPath: c.indexPath)
         var checkpointEvery = "P1D"
         str("audit.checkpointInterval", &checkpointEvery)
         if let seconds = Self.parseInterval(checkpointEvery) { c.checkpointInterval = seconds > 0 ? seconds : nil } else {
@@ -392,6 +397,11 @@ public struct ArchiveConfig: Sendable, Equatable {
                 ))
         }
         return .success((host == "localhost" ? "127.0.0.1" : String(host), port))
+    }
+
+    /// `audit.checkpointPath` when unset: `audit-checkpoints.jsonl` beside the index.
+    public static func defaultCheckpointPath(indexPath: String) -> String {
+        FileSystem.parentDirectory(indexPath) + "/audit-checkpoints.jsonl"
     }
 
     /// Effective concurrency: the configured value, or the number of cores.
