@@ -72,6 +72,8 @@ struct AuditVerify: AsyncParsableCommand {
             Exit status 0 when the log is intact and extends every checkpoint; 1 when anything is wrong. With
             --checkpoint, checkpoints exported earlier (lines of the checkpoint file, or what audit.checkpointCommand
             received) are checked too: that each is signed by this archive's key and that the log still extends it.
+            A checkpoint signed, intact, by a key this archive has never used belongs to another archive: it is
+            listed apart and neither counts nor fails the check.
             """)
     @Option(help: "A file of exported checkpoints (one JSON line each) to check as well (repeatable).")
     var checkpoint: [String] = []
@@ -122,6 +124,7 @@ struct AuditVerify: AsyncParsableCommand {
                     chain: report.chain, hashAt: { (seq: Int64) throws(Never) in hashes[seq] }, trusting: key, earlier: earlier,
                     checkpoints: exported)
                 report.checkpoints += extra.checkpoints
+                report.foreignCheckpoints += extra.foreignCheckpoints
                 if !extra.ok {
                     report.ok = false
                     if let bad = extra.firstBad, report.firstBad.map({ bad < $0 }) ?? true {
@@ -139,6 +142,18 @@ struct AuditVerify: AsyncParsableCommand {
             let good = report.checkpoints.filter(\.ok).count
             print("checkpoints: \(good) of \(report.checkpoints.count) good (signing key \(report.signingKeyID))")
             for cp in report.checkpoints where !cp.ok { print("  BAD \(cp.source): \(cp.problem ?? "?")") }
+            // Another archive's checkpoints (a shared checkpoint file): not this log's, so neither good nor bad here.
+            let foreign = Dictionary(grouping: report.foreignCheckpoints, by: \.keyID)
+            for keyID in foreign.keys.sorted() {
+                let found = foreign[keyID]!
+                let sources = found.prefix(3).map(\.source).joined(separator: ", ") + (found.count > 3 ? ", …" : "")
+                print(
+                    "other:       \(found.count) checkpoint\(found.count == 1 ? "" : "s") belong\(found.count == 1 ? "s" : "") to another archive "
+                        + "(signed by key \(keyID); this archive signs with \(report.signingKeyID)): \(sources)")
+            }
+            if !foreign.isEmpty {
+                print("             (not counted; give each archive its own audit.checkpointPath)")
+            }
             if report.ok {
                 print("OK: the audit log is intact and extends every checkpoint")
             } else {

@@ -15,7 +15,9 @@ struct CallArchiveDaemonCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Path of the YAML configuration file.")
     var config: String?
 
-    @Flag(name: .customLong("check-config"), help: "Validate the configuration and exit (1 if invalid).")
+    @Flag(
+        name: .customLong("check-config"),
+        help: "Validate the configuration and exit (1 if invalid). Takes no lock: works while the daemon runs, and says so.")
     var checkConfig = false
 
     func run() async throws {
@@ -34,6 +36,13 @@ struct CallArchiveDaemonCommand: AsyncParsableCommand {
             let problems = settings.environmentProblems()
             if problems.isEmpty {
                 print("configuration OK" + (config.map { ": \($0)" } ?? ""))
+                // The check takes no lock (it runs beside the daemon, e.g. before a reload or as ExecStartPre), but
+                // says when this archive is in use, as /proc/locks shows it.
+                for path in InstanceLock.paths(for: settings) {
+                    if let holder = InstanceLock.holder(of: path) {
+                        print("note: this archive is in use: callarchived (\(holder)) holds \(path)")
+                    }
+                }
                 return
             }
             FileHandle.standardError.write(

@@ -66,6 +66,10 @@ public struct TestInstance: Sendable {
             "store.minFreePercent": "0", "index.path": index, "keys.kekPath": key, "keys.signingKeyPath": signingKey,
             "audit.checkpointPath": checkpoints,
             "api.socket": root.sub("run/control.sock"), "log.level": "info",
+            // Leftovers of a killed daemon are kept this long (production: an hour), then swept by the running one:
+            // short, so that tests see the sweep, and so that ingest's in-flight guard, not the age, is what
+            // protects a recording that takes longer than this to verify.
+            "recovery.minimumAge": "3",
         ]
         for (k, v) in settings { values[k] = v }
         var grouped: [String: [(String, String)]] = [:]

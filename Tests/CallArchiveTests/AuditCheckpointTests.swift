@@ -7,9 +7,10 @@ import Testing
 
 @testable import CallArchive
 
-/// Signed checkpoints (issue 6, "What it must show" 1 and 2): truncation after a checkpoint, a rewritten tail,
-/// a checkpoint signed with another key and an edited checkpoint file are each rejected, naming the first bad
-/// entry; an untouched log with its checkpoints verifies.
+/// Signed checkpoints (issue 6, "What it must show" 1 and 2): truncation after a checkpoint, a rewritten tail
+/// and an edited checkpoint file are each rejected, naming the first bad entry; an untouched log with its
+/// checkpoints verifies. A checkpoint signed, intact, by another archive's key is that archive's (issue 17): listed
+/// apart, failing nothing.
 @Suite("Audit checkpoints")
 struct AuditCheckpointTests {
     struct Fixture {
@@ -128,20 +129,77 @@ struct AuditCheckpointTests {
         }
     }
 
-    @Test("a checkpoint signed with another key is rejected")
-    func wrongKey() throws {
+    @Test("a checkpoint signed, intact, by another archive's key is listed as that archive's; it fails nothing and blames no entry")
+    func anotherArchivesCheckpoint() throws {
         try withTestDirectory { dir in
             let f = try Self.fixture(in: dir)
             try f.checkpointer.checkpoint(reason: "scheduled")
             let other = try AuditSigningKey.generate(writingTo: dir + "/other.key")
-            let forger = try AuditCheckpointer(
+            let stranger = try AuditCheckpointer(
                 database: f.archive.database, key: other, path: f.file, command: nil, logger: Logger(label: "test"))
-            try forger.checkpoint(reason: "scheduled", force: true)
+            try stranger.checkpoint(reason: "scheduled", force: true)
             let report = try f.verify()
-            #expect(!report.ok)
-            let bad = report.checkpoints.filter { !$0.ok }
-            #expect(bad.count == 1 && bad[0].source == "checkpoint file line 2")
-            #expect(bad[0].problem?.contains("not by this archive's signing key") == true, "\(bad[0].problem ?? "")")
+            #expect(report.ok, "\(report.problem ?? "")")
+            #expect(report.firstBad == nil && report.problem == nil)
+            #expect(report.checkpoints.count == 1 && report.checkpoints.allSatisfy(\.ok))
+            #expect(
+                report.foreignCheckpoints.map(\.source) == ["checkpoint file line 2"]
+                    && report.foreignCheckpoints.map(\.keyID) == [other.publicKey.id])
+            // The same from an exported copy.
+            let exported = try f.verify([("other.jsonl", try #require(stranger.last).line)])
+            #expect(exported.ok && exported.foreignCheckpoints.map(\.source) == ["checkpoint file line 2", "other.jsonl line 1"])
+        }
+    }
+
+    @Test("another archive's checkpoint that was altered, or one naming this archive's key id with a strange public key, is rejected")
+    func alteredForeignOrMixedKey() throws {
+        try withTestDirectory { dir in
+            let f = try Self.fixture(in: dir)
+            let other = try AuditSigningKey.generate(writingTo: dir + "/other.key")
+            let stranger = try AuditCheckpointer(
+                database: f.archive.database, key: other, path: dir + "/other.jsonl", command: nil, logger: Logger(label: "test"))
+            let theirs = try #require(try stranger.checkpoint(reason: "scheduled", force: true))
+            // Another archive's, with a changed head hash: no key vouches for it any more.
+            let altered = theirs.line.replacingOccurrences(of: theirs.headHash, with: String(repeating: "0", count: 64))
+            // This archive's key id, with the other key's public half (and its valid signature over that id).
+            var mixed = try #require(try stranger.checkpoint(reason: "scheduled", force: true))
+            mixed.keyID = f.key.publicKey.id
+            for (name, line) in [("altered", altered), ("mixed", mixed.line)] {
+                let report = try f.verify([(name, line)])
+                #expect(!report.ok, "\(name)")
+                #expect(report.foreignCheckpoints.isEmpty, "\(name)")
+                let bad = try #require(report.checkpoints.first { !$0.ok })
+                #expect(bad.problem?.contains("altered") == true, "\(name): \(bad.problem ?? "")")
+            }
+        }
+    }
+
+    @Test("two archives sharing one checkpoint file: each verifies, and counts the other's checkpoints as another archive's")
+    func sharedCheckpointFile() throws {
+        try withTestDirectory { dir in
+            let a = try Self.fixture(in: dir + "/a")
+            let bArchive = try AuditChainTests.makeLog(in: dir + "/b")
+            let bKey = try AuditSigningKey.generate(writingTo: dir + "/b-signing.key")
+            // B writes into A's checkpoint file, as two dev instances did with the old default path.
+            let b = try AuditCheckpointer(
+                database: bArchive.database, key: bKey, path: a.file, command: nil, logger: Logger(label: "test"))
+            for _ in 0..<3 {
+                try a.checkpointer.checkpoint(reason: "scheduled", force: true)
+                try b.checkpoint(reason: "scheduled", force: true)
+            }
+            let reportA = try a.verify()
+            #expect(reportA.ok, "\(reportA.problem ?? "")")
+            #expect(reportA.checkpoints.count == 3 && reportA.foreignCheckpoints.count == 3)
+            let reportB = try AuditVerifier.verify(
+                database: try ArchiveDatabase(path: bArchive.database.path), trusting: bKey.publicKey,
+                checkpoints: [("checkpoint file", try CheckpointFile(path: a.file).read())])
+            #expect(reportB.ok, "\(reportB.problem ?? "")")
+            #expect(reportB.checkpoints.count == 3 && reportB.foreignCheckpoints.map(\.keyID) == Array(repeating: a.key.publicKey.id, count: 3))
+            // A restart picks up its own last checkpoint from the shared file, not the other archive's.
+            let again = try AuditCheckpointer(
+                database: a.archive.database, key: a.key, path: a.file, command: nil, logger: Logger(label: "test"))
+            #expect(again.last?.keyID == a.key.publicKey.id)
+            #expect(again.last == a.checkpointer.last)
         }
     }
 

@@ -275,6 +275,8 @@ struct OpenAPIDocumentTests {
             {"ok": false, "chain": {"verified": 11, "head_seq": 11, "head_hash": "\(String(repeating: "d", count: 64))"},
              "checkpoints": [{"source": "checkpoint file line 1", "seq": 12, "at": "2026-03-15T10:15:00Z", "ok": false,
                               "problem": "entries 12…12 were removed"}],
+             "foreign_checkpoints": [{"source": "checkpoint file line 2", "seq": 40, "at": "2026-03-15T10:16:00Z",
+                                      "key_id": "sig-fedcba9876543210"}],
              "first_bad": 12, "problem": "entries 12…12 were removed", "signing_key_id": "sig-0123456789abcdef",
              "signing_public_key": "\(checkpoint.publicKey)"}
             """)
@@ -282,6 +284,8 @@ struct OpenAPIDocumentTests {
         try expectComplete([bad], as: "AuditReport")
         try expectDocumented(bad.chain, as: "AuditVerification")
         try expectDocumented(bad.checkpoints[0], as: "CheckpointResult")
+        try expectDocumented(bad.foreignCheckpoints[0], as: "ForeignCheckpoint")
+        try expectComplete(bad.foreignCheckpoints, as: "ForeignCheckpoint")
         let broken = try decode(
             AuditVerification.self, #"{"verified": 3, "head_seq": 3, "head_hash": "\#(String(repeating: "e", count: 64))", "first_bad": 4, "problem": "entry 4 was altered"}"#)
         try expectDocumented(broken, as: "AuditVerification")

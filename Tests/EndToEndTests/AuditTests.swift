@@ -118,4 +118,35 @@ struct AuditTests {
             #expect(v.stdout.contains("first bad entry \(headBefore - 1)"), "\(v.stdout)")
         }
     }
+
+    @Test("two archives sharing one checkpoint file: each verifies, the other's checkpoints named as another archive's")
+    func sharedCheckpointFile() throws {
+        let a = try TestInstance(label: "audit-share-a")
+        defer { a.root.remove() }
+        let b = try TestInstance(label: "audit-share-b")
+        defer { b.root.remove() }
+        // B appends to A's file, as two dev instances did with the old default /var/lib/callarchive/….
+        try b.writeConfig(["audit.checkpointPath": a.checkpoints])
+        for (n, instance) in [a, b, a, b].enumerated() {
+            try instance.withDaemon { _ in
+                let r = try instance.cli(["audit", "checkpoint", "--reason", "round \(n)"])
+                #expect(r.status == 0, "\(r.stderr)")
+            }
+        }
+        let keyA = try #require(Self.checkpoints(a.checkpoints).first).keyID
+        let keyB = try #require(Self.checkpoints(a.checkpoints).first { $0.keyID != keyA }).keyID
+        for (instance, own, other) in [(a, keyA, keyB), (b, keyB, keyA)] {
+            try instance.withDaemon { _ in
+                let v = try instance.cli(["audit", "verify"])
+                #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
+                #expect(v.stdout.contains("to another archive (signed by key \(other); this archive signs with \(own))"), "\(v.stdout)")
+                #expect(!v.stdout.contains("BAD"), "\(v.stdout)")
+                if instance.root.path == a.root.path { print("audit verify with a shared checkpoint file:\n\(v.stdout)") }
+                let j = try instance.cli(["audit", "verify", "--json"])
+                let report = try JSONDecoder().decode(AuditReport.self, from: Data(j.stdout.utf8))
+                #expect(report.ok && !report.foreignCheckpoints.isEmpty && report.foreignCheckpoints.allSatisfy { $0.keyID == other })
+                #expect(report.checkpoints.allSatisfy { $0.ok })
+            }
+        }
+    }
 }

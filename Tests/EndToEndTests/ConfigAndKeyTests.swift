@@ -81,11 +81,14 @@ struct ConfigAndKeyTests {
             p.waitUntilExit()
         }
         #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: dir.sub("var/index.sqlite")) })
-        for sub in ["var/spool", "var/quarantine", "var/store", "var/keys/dev.key", "var/run"] {
+        for sub in ["var/spool", "var/quarantine", "var/store", "var/keys/dev.key", "var/keys/dev-signing.key", "var/run"] {
             #expect(FileManager.default.fileExists(atPath: dir.sub(sub)), "\(sub)")
         }
+        // The start checkpoint lands under ./var too (it went to /var/lib/callarchive, and failed as non-root).
+        #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: dir.sub("var/audit-checkpoints.jsonl")) })
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(text.contains("DEVELOPMENT key"))
+        #expect(!text.contains("audit checkpoint failed"), "\(text.suffix(2000))")
         // A bare WAV (no sidecar) is picked up once it has settled, and the CLI finds it (as the README shows).
         let corpus = try e2eCorpus.get()
         let entry = try #require(corpus.good.first { $0.format == "alaw-8k-mono" })

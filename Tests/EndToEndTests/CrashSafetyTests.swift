@@ -60,8 +60,16 @@ struct CrashSafetyTests {
         defer { daemon.stop() }
         let drained = waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }
         #expect(drained, "spool still holds \(instance.visibleSpool)\n\(daemon.log.suffix(4000))")
+        // Leftovers of the last kills that were younger than recovery.minimumAge (3 s in tests) when this daemon
+        // started are still there: its sweep removes them once they are old enough.
+        let swept = waitUntil(timeout: 60) { instance.leftoversGone() }
+        #expect(swept, "leftovers not swept: \(instance.storeFiles().filter { $0.hasPrefix("tmp/") })\n\(daemon.log.suffix(3000))")
         // Let recovery and the last commits settle, then stop cleanly and look at the state at rest.
         #expect(daemon.stop() == 0)
+        let log = daemon.log
+        print(
+            "crash test: start-ups that kept young leftovers: \(log.components(separatedBy: "kept recent leftovers").count - 1), "
+                + "sweeps that removed some: \(log.components(separatedBy: "removed leftovers of an interrupted run").count - 1)")
         // The kills must have landed mid-ingest: some start-up found half-written temporaries to clean.
         #expect(daemon.log.contains("recovered from an interrupted run"), "no kill hit an ingest in progress")
 

@@ -92,6 +92,7 @@ struct IOErrorTests {
         #expect(daemon.waitUntilReady())
         #expect(daemon.stop() == 0)
         #expect(!daemon.logSinceStart.contains("recovered from an interrupted run"), "orphans or temporaries were left")
+        #expect(!daemon.logSinceStart.contains("kept recent leftovers"), "orphans or temporaries were left")
         let archivable = entries.filter { $0.isGood || ["truncated-data", "overclaim", "huge-duration"].contains($0.defect ?? "") }
         let rows = try instance.indexedRecordings()
         #expect(rows.count == archivable.count)

@@ -172,6 +172,11 @@ struct PowerLossTests {
         #expect(
             drained && daemon.isRunning,
             "copy \(number): spool \(machine.spoolEntries())\n\(daemon.logSinceStart.suffix(3000))")
+        // What the copy's ingest left and recovery kept as younger than recovery.minimumAge (3 s in tests) is
+        // removed by the running daemon's sweep once old enough.
+        #expect(
+            waitUntil(timeout: 60) { instance.leftoversGone(store: machine.store, quarantine: machine.quarantine) },
+            "copy \(number): leftovers not swept: \(machine.storeFiles())\n\(daemon.logSinceStart.suffix(3000))")
         #expect(daemon.stop() == 0)
         #expect(
             !daemon.logSinceStart.contains("has no object in the store"),

@@ -36,6 +36,25 @@ extension TestInstance {
 
     /// Files in the spool other than hidden ones.
     var visibleSpool: [String] { spoolContents().filter { !$0.hasPrefix(".") } }
+
+    /// True once the store holds no temporary and exactly the objects of the index's rows, and `quarantine` no
+    /// hidden temporary: what a crash left has been removed, by start-up recovery or, for what was younger than
+    /// `recovery.minimumAge` then, by the running daemon's sweep. Asks the running daemon for the rows.
+    func leftoversGone(store: String? = nil, quarantine: String? = nil) -> Bool {
+        let store = store ?? self.store
+        let files = ((try? FileManager.default.subpathsOfDirectory(atPath: store)) ?? []).filter {
+            $0.hasPrefix("tmp/") || ($0.hasPrefix("objects/") && $0.hasSuffix(".fca"))
+        }
+        guard !files.contains(where: { $0.hasPrefix("tmp/") }) else { return false }
+        let hidden = ((try? FileManager.default.contentsOfDirectory(atPath: quarantine ?? self.quarantine)) ?? [])
+            .filter { $0.hasPrefix(".") }
+        guard hidden.isEmpty else { return false }
+        guard let r = try? cli(["search", "--json"]), r.status == 0,
+            let rows = try? JSONDecoder().decode([RecordingSummary].self, from: Data(r.stdout.utf8))
+        else { return false }
+        let objects = Set(files.filter { $0.hasPrefix("objects/") }.map { String($0.split(separator: "/").last!.dropLast(4)) })
+        return objects == Set(rows.map(\.id))
+    }
 }
 
 /// The shared corpus for end-to-end tests: ≥ 40 good recordings of every make-corpus format, plus the bad

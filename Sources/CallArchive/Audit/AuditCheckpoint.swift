@@ -47,18 +47,41 @@ public struct AuditCheckpoint: Codable, Sendable, Equatable {
     /// The checkpoint as one line of the checkpoint file (sorted keys, newline-terminated).
     public var line: String { ArchiveDatabase.json(self) + "\n" }
 
-    /// Why this checkpoint cannot be trusted under `key`, or nil when it is genuine: made by that key and
-    /// unchanged since it was signed.
-    public func signatureProblem(trusting key: AuditPublicKey, or earlier: [AuditPublicKey] = []) -> String? {
-        guard format == Self.formatName else { return "it is not a \(Self.formatName) checkpoint (format \(format))" }
-        guard let key = ([key] + earlier).first(where: { keyID == $0.id && publicKey == $0.base64 }) else {
-            return "it was signed by key \(keyID), not by this archive's signing key \(key.id)"
-                + (earlier.isEmpty ? "" : " nor one it used before (\(earlier.map(\.id).joined(separator: ", ")))")
+    /// What verification makes of a checkpoint.
+    public enum Trust: Sendable, Equatable {
+        /// Made by this archive's key (or one it used before) and unchanged since it was signed.
+        case genuine
+        /// Signed, intact, by a key this archive has never used: another archive's checkpoint (a shared or copied
+        /// checkpoint file). It says nothing about this archive's log, good or bad.
+        case foreign(keyID: String)
+        /// Not to be trusted, and why: altered, or not a checkpoint of the known format.
+        case rejected(String)
+    }
+
+    /// Whether this checkpoint is this archive's (`key`, or one of the `earlier` keys it signed with before a
+    /// rotation), another archive's, or altered. One that names this archive's key id or public key is this
+    /// archive's and must verify under that key; one that names neither is another archive's only if it verifies
+    /// under the key it carries (whose id it must bear): anything else was altered.
+    public func trust(_ key: AuditPublicKey, earlier: [AuditPublicKey] = []) -> Trust {
+        guard format == Self.formatName else { return .rejected("it is not a \(Self.formatName) checkpoint (format \(format))") }
+        let known = [key] + earlier
+        if let own = known.first(where: { keyID == $0.id || publicKey == $0.base64 }) {
+            guard keyID == own.id, publicKey == own.base64, let sig = Data(base64Encoded: signature),
+                own.isValidSignature(Array(sig), for: signedText)
+            else {
+                return .rejected("its signature does not verify: the checkpoint was altered after it was signed")
+            }
+            return .genuine
         }
-        guard let sig = Data(base64Encoded: signature), key.isValidSignature(Array(sig), for: signedText) else {
-            return "its signature does not verify: the checkpoint was altered after it was signed"
+        guard let theirs = AuditPublicKey(base64: publicKey), theirs.id == keyID, let sig = Data(base64Encoded: signature),
+            theirs.isValidSignature(Array(sig), for: signedText)
+        else {
+            return .rejected(
+                "it names key \(keyID), which is not this archive's signing key \(key.id)"
+                    + (earlier.isEmpty ? "" : " nor one it used before (\(earlier.map(\.id).joined(separator: ", ")))")
+                    + ", and its signature does not verify under that key either: the checkpoint was altered")
         }
-        return nil
+        return .foreign(keyID: keyID)
     }
 
     /// Parses checkpoint lines (a checkpoint file, or one exported from it). Blank lines are skipped; a line that
@@ -112,8 +135,9 @@ public struct CheckpointFile: Sendable {
         }
     }
 
-    /// The last well-formed checkpoint in the file.
-    func last() throws(ArchiveError) -> AuditCheckpoint? {
-        AuditCheckpoint.parse(try read()).last(where: { $0.checkpoint != nil })?.checkpoint
+    /// The last well-formed checkpoint in the file that names `key` (another archive's, in a shared file, is
+    /// no anchor for this one's log).
+    func last(signedBy key: AuditPublicKey) throws(ArchiveError) -> AuditCheckpoint? {
+        AuditCheckpoint.parse(try read()).last(where: { $0.checkpoint?.keyID == key.id })?.checkpoint
     }
 }

@@ -29,7 +29,7 @@ public final class AuditCheckpointer: Sendable {
         file = CheckpointFile(path: path)
         self.command = command
         self.logger = logger
-        state = Mutex(try file.last())
+        state = Mutex(try file.last(signedBy: key.publicKey))
     }
 
     /// How long `audit.checkpointCommand` may take before it is stopped.

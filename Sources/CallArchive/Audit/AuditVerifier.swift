@@ -2,7 +2,8 @@ import Foundation
 
 /// `audit verify`: the hash chain, then every checkpoint — genuine (this archive's key, unaltered) and still
 /// extended by the log (the entry it names is there, with the hash it signed). Reports the first bad sequence
-/// number over all of it.
+/// number over all of it. Checkpoints of another archive (intact, signed by a key this one never used) are listed
+/// apart: they neither vouch for this log nor fail it.
 public struct AuditReport: Codable, Sendable, Equatable {
     public struct CheckpointResult: Codable, Sendable, Equatable {
         /// Where the checkpoint came from: `checkpoint file line 3`, `FILE line 1`.
@@ -13,9 +14,34 @@ public struct AuditReport: Codable, Sendable, Equatable {
         public var problem: String?
     }
 
+    /// A checkpoint that belongs to another archive: signed, intact, by a key this archive has never used (a
+    /// checkpoint file shared by two archives, or a copy of another's passed to `--checkpoint`).
+    public struct ForeignCheckpoint: Codable, Sendable, Equatable {
+        public var source: String
+        public var seq: Int64
+        public var at: String
+        /// The key that signed it (`sig-` and 16 hex digits).
+        public var keyID: String
+
+        public init(source: String, seq: Int64, at: String, keyID: String) {
+            self.source = source
+            self.seq = seq
+            self.at = at
+            self.keyID = keyID
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case source, seq, at
+            case keyID = "key_id"
+        }
+    }
+
     public var ok: Bool
     public var chain: AuditVerification
+    /// This archive's checkpoints (and any that were altered), each checked.
     public var checkpoints: [CheckpointResult]
+    /// Other archives' checkpoints: counted and shown, never making the report fail.
+    public var foreignCheckpoints: [ForeignCheckpoint]
     /// The first entry that is bad, missing or altered, over the chain and every checkpoint.
     public var firstBad: Int64?
     public var problem: String?
@@ -24,12 +50,13 @@ public struct AuditReport: Codable, Sendable, Equatable {
     public var signingPublicKey: String
 
     public init(
-        ok: Bool, chain: AuditVerification, checkpoints: [CheckpointResult], firstBad: Int64?, problem: String?,
-        signingKeyID: String, signingPublicKey: String
+        ok: Bool, chain: AuditVerification, checkpoints: [CheckpointResult], foreignCheckpoints: [ForeignCheckpoint] = [],
+        firstBad: Int64?, problem: String?, signingKeyID: String, signingPublicKey: String
     ) {
         self.ok = ok
         self.chain = chain
         self.checkpoints = checkpoints
+        self.foreignCheckpoints = foreignCheckpoints
         self.firstBad = firstBad
         self.problem = problem
         self.signingKeyID = signingKeyID
@@ -38,9 +65,23 @@ public struct AuditReport: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case ok, chain, checkpoints, problem
+        case foreignCheckpoints = "foreign_checkpoints"
         case firstBad = "first_bad"
         case signingKeyID = "signing_key_id"
         case signingPublicKey = "signing_public_key"
+    }
+
+    /// `foreign_checkpoints` may be absent (a daemon from before it existed).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        ok = try c.decode(Bool.self, forKey: .ok)
+        chain = try c.decode(AuditVerification.self, forKey: .chain)
+        checkpoints = try c.decode([CheckpointResult].self, forKey: .checkpoints)
+        foreignCheckpoints = try c.decodeIfPresent([ForeignCheckpoint].self, forKey: .foreignCheckpoints) ?? []
+        firstBad = try c.decodeIfPresent(Int64.self, forKey: .firstBad)
+        problem = try c.decodeIfPresent(String.self, forKey: .problem)
+        signingKeyID = try c.decode(String.self, forKey: .signingKeyID)
+        signingPublicKey = try c.decode(String.self, forKey: .signingPublicKey)
     }
 }
 
@@ -84,12 +125,15 @@ public enum AuditVerifier {
                     report.checkpoints.append(.init(source: label, seq: nil, at: nil, ok: false, problem: item.problem))
                     continue
                 }
-                if let why = c.signatureProblem(trusting: key, or: earlier) {
+                switch c.trust(key, earlier: earlier) {
+                case .genuine:
+                    parsed.append((label, c))
+                case .foreign(let keyID):
+                    report.foreignCheckpoints.append(.init(source: label, seq: c.seq, at: c.at, keyID: keyID))
+                case .rejected(let why):
                     report.ok = false
                     report.checkpoints.append(.init(source: label, seq: c.seq, at: c.at, ok: false, problem: "rejected: \(why)"))
-                    continue
                 }
-                parsed.append((label, c))
             }
         }
         let verifiedUpTo = chain.headSeq ?? 0

@@ -46,7 +46,8 @@ public struct ArchiveConfig: Sendable, Equatable {
     /// The Ed25519 key that signs audit checkpoints (`keys.signingKeyPath`); never the KEK.
     public var signingKeyPath: String?
     public var devSigningKeyPath = "var/keys/dev-signing.key"
-    /// Where signed audit checkpoints are appended, one JSON line each (`audit.checkpointPath`).
+    /// Where signed audit checkpoints are appended, one JSON line each (`audit.checkpointPath`); by default
+    /// `audit-checkpoints.jsonl` in the index's directory.
     public var checkpointPath = "/var/lib/callarchive/audit-checkpoints.jsonl"
     /// How often a checkpoint is signed (`audit.checkpointInterval`); nil = only after disposals and on demand.
     public var checkpointInterval: Double? = 86_400
@@ -56,6 +57,9 @@ public struct ArchiveConfig: Sendable, Equatable {
     public var fixityBytesPerSecond: Int64? = 8 << 20
     /// Every stored object is re-hashed at least this often (`fixity.cycleDays`).
     public var fixityCycleDays = 30
+    /// Store temporaries and objects without an index row are deleted (by start-up recovery and the running
+    /// daemon's sweep) only once at least this many seconds old (`recovery.minimumAge`).
+    public var recoveryMinimumAge: Double = 3600
 
     public init() {}
 
@@ -94,11 +98,12 @@ public struct ArchiveConfig: Sendable, Equatable {
         ("retention.classes", .list, "retention classes (see Config/callarchive.yaml)"),
         ("keys.signingKeyPath", .string, "Ed25519 audit-checkpoint signing key (mode 0600); default $CREDENTIALS_DIRECTORY/callarchive-signing.key"),
         ("keys.devSigningKeyPath", .string, "where the development signing key lives (created when keys.generateDevKey is true)"),
-        ("audit.checkpointPath", .string, "file signed audit checkpoints are appended to (outside the index)"),
+        ("audit.checkpointPath", .string, "file signed audit checkpoints are appended to (outside the index); default audit-checkpoints.jsonl beside the index"),
         ("audit.checkpointInterval", .string, "how often a checkpoint is signed: P1D, PT1H, seconds, or off"),
         ("audit.checkpointCommand", .string, "shell command each checkpoint line is piped to on stdin (syslog, a remote host)"),
         ("fixity.bytesPerSecond", .string, "read rate of the background fixity auditor: bytes, or 8MiB, 512KiB, 1GiB; 0 or off disables it"),
         ("fixity.cycleDays", .int, "every stored object is re-hashed at least this often (days, 1-3650)"),
+        ("recovery.minimumAge", .string, "store temporaries and objects without an index row are deleted only once this old: PT1H, PT15M, seconds (1 s to P7D)"),
     ]
 
     /// Loads and validates; throws with every problem listed, each naming its key.
@@ -226,7 +231,11 @@ public struct ArchiveConfig: Sendable, Equatable {
         }
         optStr("keys.signingKeyPath", &c.signingKeyPath)
         str("keys.devSigningKeyPath", &c.devSigningKeyPath)
-        str("audit.checkpointPath", &c.checkpointPath)
+        // Unset: beside the index, so that archives with their own index never share a checkpoint file (two dev
+        // instances once did, and each reported the other's checkpoints as tampering).
+        var checkpointPath: String?
+        optStr("audit.checkpointPath", &checkpointPath)
+        c.checkpointPath = checkpointPath ?? Self.defaultCheckpointPath(indexPath: c.indexPath)
         var checkpointEvery = "P1D"
         str("audit.checkpointInterval", &checkpointEvery)
         if let seconds = Self.parseInterval(checkpointEvery) { c.checkpointInterval = seconds > 0 ? seconds : nil } else {
@@ -239,6 +248,12 @@ public struct ArchiveConfig: Sendable, Equatable {
             problems.append("key fixity.bytesPerSecond must be a number of bytes per second (8388608, 8MiB, 512KiB), or off (got \(fixityRate))")
         }
         int("fixity.cycleDays", &c.fixityCycleDays)
+        var minimumAge = "PT1H"
+        str("recovery.minimumAge", &minimumAge)
+        if let seconds = Self.parseInterval(minimumAge), seconds > 0 { c.recoveryMinimumAge = seconds } else {
+            problems.append(
+                "key recovery.minimumAge must be an ISO 8601 duration (PT1H, PT15M) or a number of seconds, at least 1 s: a leftover must be proven abandoned before it is deleted (got \(minimumAge))")
+        }
         problems += c.valueProblems()
         if !problems.isEmpty {
             throw ArchiveError(.config, "configuration is invalid:\n  - " + problems.joined(separator: "\n  - "))
@@ -326,6 +341,9 @@ public struct ArchiveConfig: Sendable, Equatable {
     /// Range and consistency checks that need no filesystem.
     func valueProblems() -> [String] {
         var p: [String] = []
+        if !(1...(7 * 86_400)).contains(recoveryMinimumAge) {
+            p.append("key recovery.minimumAge must be 1 s…P7D (got \(recoveryMinimumAge) s)")
+        }
         if !(1...3650).contains(fixityCycleDays) { p.append("key fixity.cycleDays must be 1…3650 (got \(fixityCycleDays))") }
         if !(0...8).contains(flacLevel) { p.append("key ingest.flacLevel must be 0…8 (got \(flacLevel))") }
         if concurrency < 0 || concurrency > 64 { p.append("key ingest.concurrency must be 0…64 (got \(concurrency))") }
@@ -379,6 +397,11 @@ public struct ArchiveConfig: Sendable, Equatable {
                 ))
         }
         return .success((host == "localhost" ? "127.0.0.1" : String(host), port))
+    }
+
+    /// `audit.checkpointPath` when unset: `audit-checkpoints.jsonl` beside the index.
+    public static func defaultCheckpointPath(indexPath: String) -> String {
+        FileSystem.parentDirectory(indexPath) + "/audit-checkpoints.jsonl"
     }
 
     /// Effective concurrency: the configured value, or the number of cores.

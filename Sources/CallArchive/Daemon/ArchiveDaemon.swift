@@ -2,10 +2,12 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Builds the daemon from its configuration: directories, keys, index, store, recovery, services.
-/// `@main` stays thin; tests call this too.
+/// Builds the daemon from its configuration: directories, the instance lock, keys, index, store, recovery,
+/// services. `@main` stays thin; tests call this too.
 public struct ArchiveDaemon: Sendable {
     public let config: ArchiveConfig
+    /// Held for the daemon's lifetime: no second daemon opens this index or store meanwhile.
+    public let instanceLock: InstanceLock
     public let store: FileStore
     public let database: ArchiveDatabase
     public let keys: KeyRing
@@ -18,6 +20,8 @@ public struct ArchiveDaemon: Sendable {
     public let checkpointer: AuditCheckpointer
     public let auditService: AuditService
     public let fixityService: FixityService
+    /// Deletes what recovery kept because it was young, once it is old enough.
+    public let recoveryService: RecoveryService
 
     /// Opens everything the daemon needs, generating a development KEK if the config allows it.
     public static func open(config: ArchiveConfig, configPath: String?, logger: Logger) async throws(ArchiveError)
@@ -35,6 +39,10 @@ public struct ArchiveDaemon: Sendable {
         if !problems.isEmpty {
             throw ArchiveError(.config, "cannot start:\n  - " + problems.joined(separator: "\n  - "))
         }
+        // Before anything reads or changes the index or the store (keys, migrations, recovery): a second daemon on
+        // the same paths stops here, having changed nothing. (Recovery would delete the first one's temporaries and
+        // its objects renamed into place but not yet committed.)
+        let instanceLock = try InstanceLock.acquire(InstanceLock.paths(for: config))
         let keys = try loadKeys(config: config, logger: logger)
         let signingKey = try loadSigningKey(config: config, logger: logger)
         let store = try FileStore(root: config.storePath)
@@ -60,7 +68,12 @@ public struct ArchiveDaemon: Sendable {
             logger.notice("finished destructions that a crash interrupted", metadata: ["retention.finished": "\(finished)"])
         }
         let recovery = try Recovery.run(
-            store: store, database: database, quarantine: quarantine, spool: config.spoolPath, logger: logger)
+            store: store, database: database, quarantine: quarantine, spool: config.spoolPath,
+            minimumAge: config.recoveryMinimumAge, logger: logger)
+        let inFlight = InFlightRecordings()
+        let recoveryService = RecoveryService(
+            store: store, database: database, quarantine: quarantine, inFlight: inFlight,
+            minimumAge: config.recoveryMinimumAge, firstDue: recovery.nextDue, logger: logger)
         let retentionService = RetentionService(disposer: disposer, interval: config.retentionInterval, logger: logger)
         let fixity = FixityAuditor(database: database, store: store, settings: .init(config), logger: logger)
         let fixityService = FixityService(auditor: fixity, logger: logger)
@@ -69,6 +82,7 @@ public struct ArchiveDaemon: Sendable {
             store: store, database: database, keys: keys, quarantine: quarantine,
             flacLevel: config.flacLevel, filenamePattern: config.filenamePattern, logger: logger)
         ingestor.metrics = metrics
+        ingestor.inFlight = inFlight
         let reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?
         if let configPath {
             reload = { () async throws(ArchiveError) -> IngestSettings in
@@ -113,9 +127,10 @@ public struct ArchiveDaemon: Sendable {
             database: database, store: store, keys: keys, config: config, policy: AccessPolicy(config: config),
             ingest: service, disposer: disposer, checkpointer: checkpointer, fixity: fixity, metrics: metrics)
         return ArchiveDaemon(
-            config: config, store: store, database: database, keys: keys, ingestService: service, recovery: recovery,
-            operatorAPI: api, disposer: disposer, retentionService: retentionService, checkpointer: checkpointer,
-            auditService: auditService, fixityService: fixityService)
+            config: config, instanceLock: instanceLock, store: store, database: database, keys: keys,
+            ingestService: service, recovery: recovery, operatorAPI: api, disposer: disposer,
+            retentionService: retentionService, checkpointer: checkpointer, auditService: auditService,
+            fixityService: fixityService, recoveryService: recoveryService)
     }
 
     /// What is wrong, for the systemd watchdog: the intake loop has not run for longer than it ever should, or the
@@ -171,11 +186,11 @@ public struct ArchiveDaemon: Sendable {
         let watchdog = WatchdogService(logger: logger) { await self.healthProblem() }
         // SIGTERM shuts services down one after another, last first: STOPPING=1 at once, then intake stops
         // (files in flight finish, the rest stay in the spool) while the socket still answers, then the socket,
-        // fixity, retention, and the audit log's stop checkpoint. (With ingest earlier in the list, the spool was
-        // taken in until the services after it had stopped: found by .ci/system-test.)
+        // the store sweep, fixity, retention, and the audit log's stop checkpoint. (With ingest earlier in the list,
+        // the spool was taken in until the services after it had stopped: found by .ci/system-test.)
         var configuration = ServiceGroupConfiguration(
             services: [.init(service: watchdog), .init(service: auditService), .init(service: retentionService),
-                .init(service: fixityService)]
+                .init(service: fixityService), .init(service: recoveryService)]
                 + front.map { .init(service: $0) } + [.init(service: ingestService), .init(service: StopNotifier())],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)

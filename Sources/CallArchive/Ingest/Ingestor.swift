@@ -18,6 +18,8 @@ public struct Ingestor: Sendable {
     public var logger: Logger
     /// Counts outcomes, bytes and durations (nil: not counted).
     public var metrics: ArchiveMetrics?
+    /// Ids between temporary object and committed row, which the store sweep must not touch (nil: none kept).
+    public var inFlight: InFlightRecordings?
 
     public init(
         store: FileStore, database: ArchiveDatabase, keys: KeyRing, quarantine: Quarantine, flacLevel: Int,
@@ -86,6 +88,8 @@ public struct Ingestor: Sendable {
                 throw error
             }
             let id = UUID.v7()
+            inFlight?.register(id)
+            defer { inFlight?.unregister(id) }
             log[metadataKey: "recording.id"] = "\(id.lowercased)"
             let encoded = try Transcoder(store: store, compressionLevel: flacLevel).encode(
                 inputPath: item.audioPath, id: id)

@@ -109,21 +109,33 @@ public struct Quarantine: Sendable {
             detectedFormat: nil, now: now)
     }
 
-    /// Removes what interrupted moves leave behind: hidden temporaries of `writeAtomically` and
-    /// `moveDurably` (the originals are still in the spool). Returns how many.
-    public func removeTemporaries() -> Int {
-        var removed = 0
+    /// What interrupted moves leave behind: hidden temporaries of `writeAtomically` (`.<name>.tmp-<pid>-<n>`) and
+    /// `moveDurably` (`.<name>.copy-<pid>`), each with the pid of the process that wrote it (the originals are still
+    /// in the spool). Start-up recovery and the sweep decide which of them are abandoned (`Recovery`).
+    public func temporaries() -> [(path: String, pid: Int32?)] {
+        var found: [(String, Int32?)] = []
         func walk(_ dir: String) {
             for name in FileSystem.list(dir) {
                 let path = dir + "/" + name
                 if FileSystem.isDirectory(path) {
                     walk(path)
-                } else if name.hasPrefix("."), name.contains(".tmp-") || name.contains(".copy-") {
-                    if (try? FileSystem.unlink(path)) != nil { removed += 1 }
+                } else if name.hasPrefix("."), let pid = Self.writerPID(ofTemporary: name) {
+                    found.append((path, pid))
                 }
             }
         }
         walk(root)
-        return removed
+        return found
+    }
+
+    /// nil: not a temporary; .some(nil): a temporary whose writer's pid cannot be read from its name.
+    static func writerPID(ofTemporary name: String) -> Int32?? {
+        if let r = name.range(of: ".tmp-", options: .backwards) {
+            return .some(Int32(name[r.upperBound...].prefix { $0 != "-" }))
+        }
+        if let r = name.range(of: ".copy-", options: .backwards) {
+            return .some(Int32(name[r.upperBound...]))
+        }
+        return nil
     }
 }

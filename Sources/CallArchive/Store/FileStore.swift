@@ -66,12 +66,13 @@ public struct FileStore: Sendable {
         return ids
     }
 
-    /// Removes leftover temporary files (from a crash); returns how many.
-    public func removeTemporaries() throws(ArchiveError) -> Int {
-        let names = FileSystem.list(tempDirectory)
-        for name in names { try FileSystem.unlink(tempDirectory + "/" + name) }
-        if !names.isEmpty { try FileSystem.syncDirectory(tempDirectory) }
-        return names.count
+    /// The files in `tmp/`, each with the recording id its name carries (`<id>.fca.tmp`; nil for any other name).
+    /// Start-up recovery and the sweep decide which of them are abandoned (`Recovery`).
+    public func temporaries() -> [(path: String, id: UUID?)] {
+        FileSystem.list(tempDirectory).map { name in
+            let id = name.hasSuffix(".fca.tmp") ? UUID(uuidString: String(name.dropLast(".fca.tmp".count))) : nil
+            return (tempDirectory + "/" + name, id)
+        }
     }
 
     /// Opens an object for reading with its unwrapped data key.

@@ -15,6 +15,8 @@ public struct ArchiveError: Error, CustomStringConvertible, Sendable {
         public static let database = Code("database")
         public static let usage = Code("usage")
         public static let conflict = Code("conflict")
+        /// Another daemon holds this archive's lock (`InstanceLock`).
+        public static let alreadyRunning = Code("already-running")
         // Input problems (quarantine reasons).
         public static let empty = Code("empty")
         public static let headerOnly = Code("header-only")
