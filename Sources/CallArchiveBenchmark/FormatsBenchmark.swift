@@ -40,9 +40,15 @@ struct FormatsBenchmark: ParsableCommand {
             filenamePattern: "(?<call_id>.+)", logger: logger)
         let wanted = only.map { Set($0.split(separator: ",").map(String.init)) }
         var rows: [[String]] = []
+        var made: Set<String> = []
         for recipe in FormatCorpus.archivableRecipes where wanted?.contains(recipe.file) ?? true {
             let path = workdir + "/files/" + recipe.file
             try FormatCorpus.make(recipe.file, mono: mono, stereo: stereo, at: path)
+            // Asterisk's aliases (.ulaw, .ul, .mu, .pcm; .sln, .raw; .gsm, .GSM) are the same file at full length.
+            guard made.insert(try sha256sum(path)).inserted else {
+                unlink(path)
+                continue
+            }
             let original = fileSize(path)
             // Ours: the whole ingest of the file, on this thread.
             let spooled = workdir + "/spool/" + recipe.file
@@ -57,10 +63,17 @@ struct FormatsBenchmark: ParsableCommand {
                 throw BenchError("\(recipe.file): \(outcome)")
             }
             let hours = Double(detail.frames) / Double(detail.summary.sampleRate) / 3600
-            // Peer: decode to WAV.
-            let (tool, argv) = peerDecode(path, recipe: recipe, out: workdir + "/peer/out.wav")
-            let peer = try runTool(argv).cpuSeconds
+            // Peer: decode to WAV, with the first tool that can.
+            var peerResult: (String, Double)?
+            for (tool, argv) in peerDecoders(path, recipe: recipe, out: workdir + "/peer/out.wav") {
+                unlink(workdir + "/peer/out.wav")
+                if let exit = try? runTool(argv), exit.status == 0 {
+                    peerResult = (tool, exit.cpuSeconds)
+                    break
+                }
+            }
             unlink(workdir + "/peer/out.wav")
+            guard let (tool, peer) = peerResult else { throw BenchError("no peer decodes \(recipe.file)") }
             rows.append([
                 recipe.file, recipe.made, "\(detail.summary.format) in \(detail.summary.container)", detail.payloadKind,
                 fmt(hours, 2), mb(original), fmt(Double(detail.summary.storedSize) / Double(original), 3),
@@ -105,9 +118,9 @@ struct FormatsBenchmark: ParsableCommand {
         return (mono, stereo)
     }
 
-    /// How a site would decode the file without us: sox, told what a headerless file holds; ffmpeg for Opus.
-    func peerDecode(_ path: String, recipe: FormatCorpus.Recipe, out: String) -> (String, [String]) {
-        if recipe.format == "opus" { return ("ffmpeg", ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", path, out]) }
+    /// How a site would decode the file without us, in order: sox (told what a headerless file holds), ffmpeg,
+    /// and libsndfile's own `sndfile-convert` for what neither reads (G.721 in WAV).
+    func peerDecoders(_ path: String, recipe: FormatCorpus.Recipe, out: String) -> [(String, [String])] {
         var input: [String] = []
         if recipe.container == "raw" {
             let ext = (path as NSString).pathExtension.lowercased()
@@ -119,7 +132,11 @@ struct FormatsBenchmark: ParsableCommand {
             default: input = ["-t", "s16", "-r", "\(rate)", "-c", "1"]
             }
         }
-        return ("sox", ["sox"] + input + [path, out])
+        return [
+            ("sox", ["sox"] + input + [path, out]),
+            ("ffmpeg", ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", path, out]),
+            ("sndfile-convert", ["sndfile-convert", path, out]),
+        ]
     }
 }
 

@@ -225,6 +225,7 @@ extension Restorer {
     }
 
     /// Decodes a stored-as-received payload through libsndfile, handing `body` interleaved 16-bit samples.
+    @discardableResult
     static func decodeReceived(
         reader: ObjectRandomReader, hint: SoundFileHint?, name: String,
         _ body: (UnsafeBufferPointer<Int16>) throws(ArchiveError) -> Void
