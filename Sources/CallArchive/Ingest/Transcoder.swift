@@ -125,12 +125,29 @@ struct Transcoder {
 
     /// 16 or 24 if every floating-point sample is integer PCM scaled (`FloatScan`), nil if not: one read of the audio.
     private func floatBits(input: FileDescriptor, layout: AudioLayout) throws(ArchiveError) -> Int? {
+        var bits = 16
+        var integral = true
+        try forEachChunk(of: input, layout: layout) { chunk, _ in
+            guard integral, let chunkBits = FloatScan.flacBits(layout.encoding, chunk) else {
+                integral = false
+                return
+            }
+            bits = max(bits, chunkBits)
+        }
+        return integral ? bits : nil
+    }
+
+    /// Reads the audio frames of `input`, in order, `chunkFrames` at a time: `body(bytes, frames)`.
+    private func forEachChunk(
+        of input: FileDescriptor, layout: AudioLayout,
+        _ body: (UnsafeRawBufferPointer, Int) throws(ArchiveError) -> Void
+    ) throws(ArchiveError) {
         let frameBytes = layout.blockAlign
         var raw = [UInt8](repeating: 0, count: chunkFrames * frameBytes)
         var done: Int64 = 0
-        var bits = 16
         while done < layout.frames {
-            let want = Int(min(Int64(chunkFrames), layout.frames - done)) * frameBytes
+            let frames = Int(min(Int64(chunkFrames), layout.frames - done))
+            let want = frames * frameBytes
             let got = try spoolRead { () throws(ArchiveError) -> Int in
                 try typed {
                     try raw.withUnsafeMutableBytes { b in
@@ -141,12 +158,9 @@ struct Transcoder {
                 }
             }
             guard got == want else { throw ArchiveError(.unreadable, "the file shrank while it was being read") }
-            let chunkBits = raw.withUnsafeBytes { FloatScan.flacBits(layout.encoding, UnsafeRawBufferPointer(rebasing: $0[0..<want])) }
-            guard let chunkBits else { return nil }
-            bits = max(bits, chunkBits)
-            done += Int64(want / frameBytes)
+            try typed { try raw.withUnsafeBytes { b in try body(UnsafeRawBufferPointer(rebasing: b[0..<want]), frames) } }
+            done += Int64(frames)
         }
-        return bits
     }
 
     /// Reads from the input file; an I/O failure there is a property of the input ("unreadable").
@@ -187,32 +201,15 @@ struct Transcoder {
         var originalHash = SHA256()
         var audioHash = SHA256()
         prefix.withUnsafeBytes { originalHash.update(bufferPointer: $0) }
-        let frameBytes = layout.blockAlign
-        var raw = [UInt8](repeating: 0, count: chunkFrames * frameBytes)
         let samples = UnsafeMutablePointer<Int32>.allocate(capacity: chunkFrames * layout.channels)
         defer { samples.deallocate() }
-        var done: Int64 = 0
-        while done < layout.frames {
-            let frames = Int(min(Int64(chunkFrames), layout.frames - done))
-            let want = frames * frameBytes
-            let got = try spoolRead { () throws(ArchiveError) -> Int in
-                try typed {
-                    try raw.withUnsafeMutableBytes { b in
-                        try input.read(
-                            into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]),
-                            at: layout.dataOffset + done * Int64(frameBytes))
-                    }
-                }
+        try forEachChunk(of: input, layout: layout) { chunk, frames throws(ArchiveError) in
+            originalHash.update(bufferPointer: chunk)
+            audioHash.update(bufferPointer: chunk)
+            SampleCodec.toFLAC(layout.encoding, chunk, into: samples, bits: layout.flacBits)
+            do throws(FLACError) { try encoder.process(interleaved: samples, frames: frames) } catch {
+                throw Self.encoderError(error)
             }
-            guard got == want else { throw ArchiveError(.unreadable, "the file shrank while it was being read") }
-            raw.withUnsafeBytes { b in
-                let chunk = UnsafeRawBufferPointer(rebasing: b[0..<want])
-                originalHash.update(bufferPointer: chunk)
-                audioHash.update(bufferPointer: chunk)
-                SampleCodec.toFLAC(layout.encoding, chunk, into: samples, bits: layout.flacBits)
-            }
-            do { try encoder.process(interleaved: samples, frames: frames) } catch { throw Self.encoderError(error) }
-            done += Int64(frames)
         }
         rest.withUnsafeBytes { originalHash.update(bufferPointer: $0) }
         do { try encoder.finish() } catch { throw Self.encoderError(error) }

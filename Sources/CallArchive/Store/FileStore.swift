@@ -77,12 +77,19 @@ public struct FileStore: Sendable {
 
     /// Opens an object for reading with its unwrapped data key.
     func openObject(_ id: UUID, key: SymmetricKey) throws(ArchiveError) -> ObjectReader {
+        try ObjectReader(file: try objectFile(id), key: key, expectedID: id)
+    }
+
+    /// Opens an object for reading at any offset (libsndfile's decode of a recording stored as received).
+    func openRandomAccess(_ id: UUID, key: SymmetricKey) throws(ArchiveError) -> ObjectRandomReader {
+        try ObjectRandomReader(file: try objectFile(id), key: key, expectedID: id)
+    }
+
+    private func objectFile(_ id: UUID) throws(ArchiveError) -> FileDescriptor {
         let path = objectPath(for: id)
-        let fd: FileDescriptor
-        do { fd = try FileDescriptor.openForReading(path) } catch {
+        do { return try FileDescriptor.openForReading(path) } catch {
             throw ArchiveError(.notFound, "object of recording \(id) is missing from the store (\(path))", cause: error.cause)
         }
-        return try ObjectReader(file: fd, key: key, expectedID: id)
     }
 }
 
@@ -102,14 +109,3 @@ extension UUID {
     }
 }
 
-extension FileStore {
-    /// Opens an object for reading at any offset (libsndfile's decode of a recording stored as received).
-    func openRandomAccess(_ id: UUID, key: SymmetricKey) throws(ArchiveError) -> ObjectRandomReader {
-        let path = objectPath(for: id)
-        let fd: FileDescriptor
-        do { fd = try FileDescriptor.openForReading(path) } catch {
-            throw ArchiveError(.notFound, "object of recording \(id) is missing from the store (\(path))", cause: error.cause)
-        }
-        return try ObjectRandomReader(file: fd, key: key, expectedID: id)
-    }
-}

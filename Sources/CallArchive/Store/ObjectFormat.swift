@@ -173,23 +173,22 @@ final class ObjectWriter: FLACOutput {
     }
 }
 
-/// Reads an object back: hashes the ciphertext as it goes (keyless fixity) and yields the decrypted payload.
-final class ObjectReader: FLACInput {
-    private let file: FileDescriptor
-    private let key: SymmetricKey
+/// An object file's header and segment geometry, read and checked once, and the reading and opening of one
+/// segment: what the sequential and the random-access reader share.
+struct ObjectSegments {
+    let file: FileDescriptor
     let header: ObjectFormat.Header
-    private let headerBytes: [UInt8]
-    private let segmentCount: Int
-    private let fileSize: Int64
-    private var index = 0
-    private var plain: [UInt8] = []
-    private var plainOffset = 0
-    private var cipherBuffer: [UInt8]
-    private(set) var objectHash = SHA256()
+    let headerBytes: [UInt8]
+    let fileSize: Int64
+    /// Segments in the file (the last one shorter, never empty).
+    let count: Int
+    /// Plaintext bytes in all segments.
+    let payloadLength: Int64
+    /// Ciphertext plus tag of a full segment.
+    var fullSize: Int { header.segmentSize + ObjectFormat.tagSize }
 
-    init(file: FileDescriptor, key: SymmetricKey, expectedID: UUID?) throws(ArchiveError) {
+    init(file: FileDescriptor, expectedID: UUID?) throws(ArchiveError) {
         self.file = file
-        self.key = key
         fileSize = try file.size
         headerBytes = try file.readBytes(count: ObjectFormat.headerSize, at: 0)
         header = try ObjectFormat.Header(parsing: headerBytes, path: file.path)
@@ -198,12 +197,60 @@ final class ObjectReader: FLACInput {
         }
         let body = fileSize - Int64(ObjectFormat.headerSize)
         let full = Int64(header.segmentSize + ObjectFormat.tagSize)
-        segmentCount = Int((body + full - 1) / full)
-        guard segmentCount > 0, body - Int64(segmentCount - 1) * full > Int64(ObjectFormat.tagSize) else {
+        count = Int((body + full - 1) / full)
+        let lastCipher = body - Int64(count - 1) * full
+        guard count > 0, lastCipher > Int64(ObjectFormat.tagSize) else {
             throw ArchiveError(.corruptObject, "\(file.path) is truncated (no final segment)")
         }
-        cipherBuffer = [UInt8](repeating: 0, count: Int(full))
-        headerBytes.withUnsafeBytes { objectHash.update(bufferPointer: $0) }
+        payloadLength = Int64(count - 1) * Int64(header.segmentSize) + lastCipher - Int64(ObjectFormat.tagSize)
+    }
+
+    /// Reads segment `index`'s ciphertext and tag into the front of `buffer` (at least `fullSize` bytes); returns
+    /// their length.
+    func readCipher(_ index: Int, into buffer: inout [UInt8]) throws(ArchiveError) -> Int {
+        let offset = Int64(ObjectFormat.headerSize) + Int64(index) * Int64(fullSize)
+        let want = Int(min(Int64(fullSize), fileSize - offset))
+        let got = try typed {
+            try buffer.withUnsafeMutableBytes { b in
+                try file.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]), at: offset)
+            }
+        }
+        guard got == want else { throw ArchiveError(.corruptObject, "\(file.path) shrank while being read") }
+        return want
+    }
+
+    /// Authenticates and decrypts segment `index` from its ciphertext and tag.
+    func open(_ index: Int, _ segment: ArraySlice<UInt8>, key: SymmetricKey) throws(ArchiveError) -> [UInt8] {
+        do {
+            let box = try AES.GCM.SealedBox(
+                nonce: ObjectFormat.nonce(prefix: header.noncePrefix, counter: index, last: index == count - 1),
+                ciphertext: segment.dropLast(ObjectFormat.tagSize), tag: segment.suffix(ObjectFormat.tagSize))
+            return Array(try AES.GCM.open(box, using: key, authenticating: headerBytes))
+        } catch {
+            throw ArchiveError(
+                .corruptObject,
+                "\(file.path): segment \(index) of \(count) fails authentication (object damaged, truncated or wrong key)",
+                cause: "\(error)")
+        }
+    }
+}
+
+/// Reads an object back: hashes the ciphertext as it goes (keyless fixity) and yields the decrypted payload.
+final class ObjectReader: FLACInput {
+    private let segments: ObjectSegments
+    private let key: SymmetricKey
+    var header: ObjectFormat.Header { segments.header }
+    private var index = 0
+    private var plain: [UInt8] = []
+    private var plainOffset = 0
+    private var cipherBuffer: [UInt8]
+    private(set) var objectHash = SHA256()
+
+    init(file: FileDescriptor, key: SymmetricKey, expectedID: UUID?) throws(ArchiveError) {
+        segments = try ObjectSegments(file: file, expectedID: expectedID)
+        self.key = key
+        cipherBuffer = [UInt8](repeating: 0, count: segments.fullSize)
+        segments.headerBytes.withUnsafeBytes { objectHash.update(bufferPointer: $0) }
     }
 
     /// SHA-256 of the whole object file; complete once the payload has been read to the end.
@@ -217,7 +264,7 @@ final class ObjectReader: FLACInput {
         var written = 0
         while written < buffer.count {
             if plainOffset == plain.count {
-                guard index < segmentCount else { break }
+                guard index < segments.count else { break }
                 try loadSegment()
                 continue
             }
@@ -233,27 +280,10 @@ final class ObjectReader: FLACInput {
     }
 
     private func loadSegment() throws(ArchiveError) {
-        let full = header.segmentSize + ObjectFormat.tagSize
-        let offset = Int64(ObjectFormat.headerSize) + Int64(index) * Int64(full)
-        let want = Int(min(Int64(full), fileSize - offset))
-        let got = try typed { try cipherBuffer.withUnsafeMutableBytes { b in
-            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]), at: offset)
-        } }
-        guard got == want else { throw ArchiveError(.corruptObject, "\(file.path) shrank while being read") }
-        let segment = cipherBuffer[0..<want]
+        let length = try segments.readCipher(index, into: &cipherBuffer)
+        let segment = cipherBuffer[0..<length]
         segment.withUnsafeBytes { objectHash.update(bufferPointer: $0) }
-        let last = index == segmentCount - 1
-        do {
-            let box = try AES.GCM.SealedBox(
-                nonce: ObjectFormat.nonce(prefix: header.noncePrefix, counter: index, last: last),
-                ciphertext: segment.dropLast(ObjectFormat.tagSize), tag: segment.suffix(ObjectFormat.tagSize))
-            plain = Array(try AES.GCM.open(box, using: key, authenticating: headerBytes))
-        } catch {
-            throw ArchiveError(
-                .corruptObject,
-                "\(file.path): segment \(index) of \(segmentCount) fails authentication (object damaged, truncated or wrong key)",
-                cause: "\(error)")
-        }
+        plain = try segments.open(index, segment, key: key)
         plainOffset = 0
         index += 1
     }
@@ -284,36 +314,20 @@ extension String {
 /// Reads an object's payload at any offset, decrypting (and authenticating) one segment at a time: libsndfile
 /// seeks in what it decodes (an Ogg stream's length is at its end). No object hash: fixity is checked elsewhere.
 final class ObjectRandomReader: SoundFileSource {
-    private let file: FileDescriptor
+    private let segments: ObjectSegments
     private let key: SymmetricKey
-    let header: ObjectFormat.Header
-    private let headerBytes: [UInt8]
-    private let segmentCount: Int
-    private let fileSize: Int64
     /// The payload's length: every segment's plaintext.
-    let length: Int64
+    var length: Int64 { segments.payloadLength }
     private var loaded = -1
     private var plain: [UInt8] = []
+    private var cipherBuffer: [UInt8]
     /// The first failure to read or authenticate a segment (libsndfile sees only a short read).
     private(set) var lastError: ArchiveError?
 
     init(file: FileDescriptor, key: SymmetricKey, expectedID: UUID?) throws(ArchiveError) {
-        self.file = file
+        segments = try ObjectSegments(file: file, expectedID: expectedID)
         self.key = key
-        fileSize = try file.size
-        headerBytes = try file.readBytes(count: ObjectFormat.headerSize, at: 0)
-        header = try ObjectFormat.Header(parsing: headerBytes, path: file.path)
-        if let expectedID, header.recordingID != expectedID {
-            throw ArchiveError(.corruptObject, "\(file.path) belongs to recording \(header.recordingID), not \(expectedID)")
-        }
-        let body = fileSize - Int64(ObjectFormat.headerSize)
-        let full = Int64(header.segmentSize + ObjectFormat.tagSize)
-        segmentCount = Int((body + full - 1) / full)
-        let lastCipher = body - Int64(segmentCount - 1) * full
-        guard segmentCount > 0, lastCipher > Int64(ObjectFormat.tagSize) else {
-            throw ArchiveError(.corruptObject, "\(file.path) is truncated (no final segment)")
-        }
-        length = Int64(segmentCount - 1) * Int64(header.segmentSize) + lastCipher - Int64(ObjectFormat.tagSize)
+        cipherBuffer = [UInt8](repeating: 0, count: segments.fullSize)
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
@@ -324,12 +338,18 @@ final class ObjectRandomReader: SoundFileSource {
     }
 
     func readPayload(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ArchiveError) -> Int {
+        let segmentSize = Int64(segments.header.segmentSize)
         var done = 0
         var at = offset
         while done < buffer.count, at < length {
-            let index = Int(at / Int64(header.segmentSize))
-            if index != loaded { try load(index) }
-            let within = Int(at - Int64(index) * Int64(header.segmentSize))
+            let index = Int(at / segmentSize)
+            if index != loaded {
+                loaded = -1
+                let n = try segments.readCipher(index, into: &cipherBuffer)
+                plain = try segments.open(index, cipherBuffer[0..<n], key: key)
+                loaded = index
+            }
+            let within = Int(at - Int64(index) * segmentSize)
             let n = min(buffer.count - done, plain.count - within)
             plain.withUnsafeBytes { src in
                 buffer.baseAddress!.advanced(by: done).copyMemory(from: src.baseAddress!.advanced(by: within), byteCount: n)
@@ -338,27 +358,5 @@ final class ObjectRandomReader: SoundFileSource {
             at += Int64(n)
         }
         return done
-    }
-
-    private func load(_ index: Int) throws(ArchiveError) {
-        let full = header.segmentSize + ObjectFormat.tagSize
-        let offset = Int64(ObjectFormat.headerSize) + Int64(index) * Int64(full)
-        let want = Int(min(Int64(full), fileSize - offset))
-        let cipher = try file.readBytes(count: want, at: offset)
-        guard cipher.count == want else { throw ArchiveError(.corruptObject, "\(file.path) shrank while being read") }
-        let last = index == segmentCount - 1
-        do {
-            let box = try AES.GCM.SealedBox(
-                nonce: ObjectFormat.nonce(prefix: header.noncePrefix, counter: index, last: last),
-                ciphertext: cipher.dropLast(ObjectFormat.tagSize), tag: cipher.suffix(ObjectFormat.tagSize))
-            plain = Array(try AES.GCM.open(box, using: key, authenticating: headerBytes))
-        } catch {
-            loaded = -1
-            throw ArchiveError(
-                .corruptObject,
-                "\(file.path): segment \(index) of \(segmentCount) fails authentication (object damaged, truncated or wrong key)",
-                cause: "\(error)")
-        }
-        loaded = index
     }
 }
