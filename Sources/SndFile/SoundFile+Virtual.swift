@@ -107,8 +107,8 @@ extension SoundFile {
     /// Reads up to `buffer.count / channels` interleaved frames as 16-bit PCM: libsndfile's decode to floating
     /// point (full scale ±1 for every encoding), times 32768, rounded to nearest and clipped. For 16-bit sources
     /// (GSM, ADPCM, G.72x, PCM16) that is exactly libsndfile's own 16-bit read; unlike that read, it also holds for
-    /// floating-point files, which libsndfile would otherwise truncate to 0 or scale by their peak. Returns the
-    /// frames read; 0 at the end. An error of the source is rethrown.
+    /// floating-point files, which libsndfile would otherwise truncate to 0 or scale by their peak; their NaNs read
+    /// as 0 and infinities clip. Returns the frames read; 0 at the end. An error of the source is rethrown.
     public func readFrames(into buffer: UnsafeMutableBufferPointer<Int16>) throws(SoundFileError) -> Int {
         let frames = buffer.count / info.channels
         if scratch.count < frames * info.channels { scratch = [Float](repeating: 0, count: frames * info.channels) }
@@ -123,7 +123,8 @@ extension SoundFile {
         scratch.withUnsafeBufferPointer { f in
             for i in 0..<n {
                 let v = (f[i] * 32768).rounded()
-                buffer[i] = v >= 32767 ? 32767 : v <= -32768 ? -32768 : Int16(v)
+                // A floating-point file may hold NaN (libFuzzer found one): silence, not a trap that ends the daemon.
+                buffer[i] = v >= 32767 ? 32767 : v <= -32768 ? -32768 : v.isNaN ? 0 : Int16(v)
             }
         }
         return Int(got)
