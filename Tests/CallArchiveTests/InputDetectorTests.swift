@@ -118,6 +118,10 @@ struct InputDetectorTests {
         // A chunk before the data that claims to run past the end of the file (near 2^63: no sum may overflow).
         let huge = head + desc("lpcm", flags: 0, bytesPerPacket: 2) + Array("free".utf8) + be64(Int64.max - 3) + Self.audio
         #expect(planError(huge, name: "e.caf")?.code == .truncatedHeader)
+        // A data chunk of -2^63 bytes (libFuzzer found it overflowing the size of the audio): not audio. -1 runs to
+        // the end of the file.
+        let negative = head + desc("lpcm", flags: 0, bytesPerPacket: 2) + Array("data".utf8) + be64(Int64.min) + be32(0) + Self.audio
+        #expect(planError(negative, name: "f.caf")?.code == .notAudio)
     }
 
     @Test("headerless files are read by their name, in any case; the rate of .slnNN comes from it")

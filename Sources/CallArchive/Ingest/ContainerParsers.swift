@@ -157,6 +157,8 @@ enum ContainerParsers {
                 desc = d
             } else if id == "data" {
                 guard let desc else { throw ArchiveError(.notAudio, "data chunk before the desc chunk") }
+                // -1: to the end of the file; any other negative size is nonsense (and near -2^63, no sum may overflow).
+                guard chunkSize >= -1 else { throw ArchiveError(.notAudio, "a CAF data chunk of negative size \(chunkSize)") }
                 let declared = chunkSize == -1 ? size - body - 4 : chunkSize - 4
                 return try cafLayout(desc: desc, dataOffset: body + 4, declared: max(0, declared), fileSize: size)
             }
