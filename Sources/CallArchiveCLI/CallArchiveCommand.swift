@@ -22,7 +22,8 @@ struct CallArchiveCommand: AsyncParsableCommand {
         version: OperatorAPI.version,
         subcommands: [
             Status.self, Search.self, Show.self, Export.self, CaseCommand.self, QuarantineCommand.self, HoldCommand.self,
-            Restrict.self, Unrestrict.self, ErasureCommand.self, RetentionCommand.self, SubjectAccessCommand.self, AuditCommand.self, Verify.self, Keygen.self,
+            Restrict.self, Unrestrict.self, Object.self, Withdraw.self, Objections.self, ErasureCommand.self, RetentionCommand.self,
+            SubjectAccessCommand.self, AuditCommand.self, Verify.self, Keygen.self,
         ])
 
     /// ArgumentParser's own usage exit code is 64 (EX_USAGE); this tool promises 2.
@@ -86,9 +87,12 @@ struct GlobalOptions: ParsableArguments {
 struct CLIError: Error, CustomStringConvertible {
     var status: Int32
     var message: String
-    init(_ status: Int32, _ message: String) {
+    /// The API's error code when the failure is an answer of the daemon (`objected`, `restricted`, …).
+    var code: String?
+    init(_ status: Int32, _ message: String, code: String? = nil) {
         self.status = status
         self.message = message
+        self.code = code
     }
     var description: String { message }
 }
@@ -133,12 +137,13 @@ extension OperatorClient {
 
 extension CLIError {
     static func from(status: Int, body: [UInt8]) -> CLIError {
-        let message = (try? APIJSON.decode(APIErrorBody.self, from: body))?.error.message ?? "HTTP \(status)"
+        let error = (try? APIJSON.decode(APIErrorBody.self, from: body))?.error
+        let message = error?.message ?? "HTTP \(status)"
         switch status {
-        case 403: return CLIError(Exit.refused, "refused: \(message)")
-        case 404: return CLIError(Exit.notFound, message)
-        case 400, 405, 414: return CLIError(Exit.usage, message)
-        default: return CLIError(Exit.error, message)
+        case 403: return CLIError(Exit.refused, "refused: \(message)", code: error?.code)
+        case 404: return CLIError(Exit.notFound, message, code: error?.code)
+        case 400, 405, 414: return CLIError(Exit.usage, message, code: error?.code)
+        default: return CLIError(Exit.error, message, code: error?.code)
         }
     }
 }

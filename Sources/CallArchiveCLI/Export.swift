@@ -29,6 +29,11 @@ struct Export: AsyncParsableCommand {
     @Flag(help: "Replace existing files.") var force = false
     @Option(help: "Why (recorded in the audit log); required for a restricted recording, which only an admin may export.")
     var reason: String?
+    @Option(
+        help: ArgumentHelp(
+            "What the audio is used for: complaint, monitoring, training, casework, subject-access, legal, safeguarding (or as purposes.list configures); recorded in the audit log, and refused for a recording whose subject objected to it. Required unless purposes.default is set.",
+            valueName: "purpose"))
+    var purpose: String?
     @Flag(name: .customLong("no-progress"), help: "No progress display, even on a terminal.") var noProgress = false
     @OptionGroup var global: GlobalOptions
 
@@ -50,7 +55,9 @@ struct Export: AsyncParsableCommand {
             let client = try await global.client()
             let progress = !noProgress && isatty(STDERR_FILENO) == 1
             if let id, let output {
-                let result = try await download(client: client, id: id, format: format, to: output, force: force, progress: progress, reason: reason)
+                let result = try await download(
+                    client: client, id: id, format: format, to: output, force: force, progress: progress, reason: reason,
+                    purpose: purpose)
                 if global.json { printJSON(result) } else { print("wrote \(output) (\(bytes(result.bytes)), sha256 \(result.sha256))") }
                 return
             }
@@ -66,12 +73,28 @@ struct Export: AsyncParsableCommand {
                 throw CLIError(Exit.error, "\(manifestPath) exists: \(dir) already holds an export; choose another --dir or pass --force")
             }
             var entries: [ManifestEntry] = []
+            var skipped: [SkippedEntry] = []
             for (i, r) in rows.enumerated() {
+                // A recording whose subject objected to this purpose is not exported, and is listed (the daemon would
+                // refuse it anyway; asking it would only add a refusal to the audit log).
+                if let purpose, let objected = r.objected, objected.contains(purpose) {
+                    skipped.append(SkippedEntry(id: r.id, reason: "objected: \(purpose)"))
+                    if !global.json { FileHandle.standardError.write(Data("[\(i + 1)/\(rows.count)] \(r.id): skipped (OBJECTED: \(purpose))\n".utf8)) }
+                    continue
+                }
                 let ext = format == .original ? r.originalExtension : format.rawValue
                 let name = "\(r.id).\(ext)"
                 if !global.json { FileHandle.standardError.write(Data("[\(i + 1)/\(rows.count)] \(name)\n".utf8)) }
-                let result = try await download(
-                    client: client, id: r.id, format: format, to: dir + "/" + name, force: force, progress: progress, reason: reason)
+                let result: ExportResult
+                do {
+                    result = try await download(
+                        client: client, id: r.id, format: format, to: dir + "/" + name, force: force, progress: progress,
+                        reason: reason, purpose: purpose)
+                } catch let e as CLIError where e.code == "objected" {
+                    // Objected since the search: skipped as above.
+                    skipped.append(SkippedEntry(id: r.id, reason: e.message))
+                    continue
+                }
                 entries.append(
                     ManifestEntry(
                         id: r.id, file: name, bytes: result.bytes, sha256: result.sha256, originalSHA256: r.originalSHA256,
@@ -79,9 +102,15 @@ struct Export: AsyncParsableCommand {
             }
             let manifest = Manifest(
                 exportedAt: RFC3339.format(Date()), caseReference: caseReference, number: number, format: format.rawValue,
-                recordings: entries)
+                purpose: purpose, recordings: entries, skipped: skipped.isEmpty ? nil : skipped)
             try FileSystem.writeAtomically(APIJSON.encode(manifest, pretty: true) + [10], to: manifestPath)
-            if global.json { printJSON(manifest) } else { print("wrote \(entries.count) recording\(entries.count == 1 ? "" : "s") and manifest.json to \(dir)") }
+            if global.json { printJSON(manifest) } else {
+                print("wrote \(entries.count) recording\(entries.count == 1 ? "" : "s") and manifest.json to \(dir)")
+                if !skipped.isEmpty {
+                    print("skipped \(skipped.count) (listed in manifest.json):")
+                    for s in skipped { print("  \(s.id)  \(s.reason)") }
+                }
+            }
         }
     }
 }
@@ -103,12 +132,20 @@ struct Manifest: Codable {
     var caseReference: String?
     var number: String?
     var format: String
+    var purpose: String?
     var recordings: [ManifestEntry]
+    /// Recordings of the case or number not exported, and why (an objection to the purpose).
+    var skipped: [SkippedEntry]?
     enum CodingKeys: String, CodingKey {
-        case number, format, recordings
+        case number, format, recordings, purpose, skipped
         case exportedAt = "exported_at"
         case caseReference = "case"
     }
+}
+
+struct SkippedEntry: Codable {
+    var id: String
+    var reason: String
 }
 
 struct ManifestEntry: Codable {
@@ -132,7 +169,8 @@ struct ManifestEntry: Codable {
 /// Streams one recording into `path`: `<path>.part` (created exclusively, 0600), hashed on the way, fsynced,
 /// checked against `x-original-sha256` for originals, then renamed over `path`. Nothing is left behind on failure.
 func download(
-    client: OperatorClient, id: String, format: ExportFormat, to path: String, force: Bool, progress: Bool, reason: String? = nil
+    client: OperatorClient, id: String, format: ExportFormat, to path: String, force: Bool, progress: Bool, reason: String? = nil,
+    purpose: String? = nil
 )
     async throws -> ExportResult
 {
@@ -147,7 +185,8 @@ func download(
     let state = DownloadState(file: file, progress: progress ? Progress(label: FileSystem.lastComponent(path)) : nil)
     do {
         try await client.download(
-            target: "/v1/recordings/\(segment(id))/audio" + queryString([("format", format.rawValue), ("reason", reason)]),
+            target: "/v1/recordings/\(segment(id))/audio"
+                + queryString([("format", format.rawValue), ("reason", reason), ("purpose", purpose)]),
             onHead: { status, headers in
                 // An error answer carries a JSON document, not audio: keep it for the message.
                 if status != 200 { state.errorStatus = status }

@@ -89,7 +89,9 @@ struct Search: AsyncParsableCommand {
                 ["ID", "STARTED", "DURATION", "FORMAT", "DIRECTION", "AGENT", "STATE", "CASES"],
                 rows.map { r in
                     [r.id, r.startedAt ?? "-", duration(r.durationS), "\(r.format) \(r.sampleRate / 1000)k\(r.channels == 2 ? " stereo" : "")",
-                     r.direction ?? "-", r.agentID ?? "-", r.state == "restricted" ? "RESTRICTED" : r.state,
+                     r.direction ?? "-", r.agentID ?? "-",
+                     (r.state == "restricted" ? "RESTRICTED" : r.state)
+                        + (r.objected.map { " OBJECTED: " + $0.joined(separator: ",") } ?? ""),
                      r.caseReferences.joined(separator: ",")]
                 })
             print("\(rows.count) recording\(rows.count == 1 ? "" : "s")")
@@ -140,6 +142,10 @@ struct Show: AsyncParsableCommand {
             if let holds = r.holds, !holds.isEmpty { rows.append(("held by", holds.map { "hold \($0)" }.joined(separator: ", "))) }
             if let x = r.restriction {
                 rows.append(("RESTRICTED", "\(x.ground) — \(x.reason) (\(x.restrictedBy), \(x.restrictedAt)); export: admins only, with --reason"))
+            }
+            if let objected = s.objected {
+                let ids = (d.objections ?? []).map { "objection \($0)" }.joined(separator: ", ")
+                rows.append(("OBJECTED", "\(objected.joined(separator: ", ")) (\(ids)); not used for those purposes"))
             }
             if let p = r.pendingReview {
                 rows.append(("pending review", "shorten to \(p.proposedUntil) (class \(p.proposedClass), \(p.cause)); see retention plan"))

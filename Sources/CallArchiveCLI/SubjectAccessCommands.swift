@@ -110,9 +110,10 @@ struct SubjectAccessExport: AsyncParsableCommand {
                     _ = try bag.makeDirectory(dir)
                     for format in [ExportFormat.wav, .flac] {
                         let file = "\(dir)/audio.\(format.rawValue)"
+                        // The data subject's right of access: the one purpose no objection refuses.
                         let result = try await download(
                             client: client, id: row.id, format: format, to: bag.root + "/" + file, force: false,
-                            progress: progress, reason: reason)
+                            progress: progress, reason: reason, purpose: PurposePolicy.subjectAccess)
                         bag.addPayload(file, sha256: result.sha256, bytes: result.bytes)
                     }
                     try bag.writePayload(APIJSON.encode(detail, pretty: true) + [10], to: "\(dir)/metadata.json")

@@ -70,6 +70,9 @@ public struct TestInstance: Sendable {
             // short, so that tests see the sweep, and so that ingest's in-flight guard, not the age, is what
             // protects a recording that takes longer than this to verify.
             "recovery.minimumAge": "3",
+            // As the development default: exports that name no purpose are for monitoring. Tests of purposes set
+            // "purposes.default": "" (unset).
+            "purposes.default": "monitoring",
         ]
         for (k, v) in settings { values[k] = v }
         var grouped: [String: [(String, String)]] = [:]

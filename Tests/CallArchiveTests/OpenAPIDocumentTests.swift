@@ -94,6 +94,8 @@ struct OpenAPIDocumentTests {
             "api.disclosure": "DisclosureRecord",
             "api.audit.list": "AuditPage", "api.audit.verify": "AuditReport", "api.audit.checkpoint": "AuditCheckpoint",
             "api.audit.checkpoints": "CheckpointList", "api.fixity.status": "FixityReport",
+            "api.objection.list": "ObjectionList", "api.objection.create": "ObjectionInfo", "api.objection.show": "ObjectionInfo",
+            "api.objection.withdraw": "ObjectionInfo",
         ]
         for route in OperatorAPI.routes {
             let responses = try #require(try operation(for: route)?["responses"])
@@ -176,7 +178,7 @@ struct OpenAPIDocumentTests {
               "retention": {"state": "restricted", "retain_until": "2033-03-15T00:00:00Z", "policy_class": "complaint",
                 "action": "review", "dispose_after": "2033-04-14T00:00:00Z", "holds": [3, 5],
                 "restriction": \(Self.restrictionInfo),
-                "pending_review": \(Self.fullReview)}}
+                "pending_review": \(Self.fullReview)}, "objections": [2, 7]}
             """)
         try expectDocumented(detail, as: "RecordingDetail")
         #expect(detail.retention.holds == [3, 5] && detail.retention.restriction != nil && detail.retention.pendingReview != nil)
@@ -294,6 +296,28 @@ struct OpenAPIDocumentTests {
             ok: true, chain: AuditVerification(verified: 0), checkpoints: [], firstBad: nil, problem: nil,
             signingKeyID: "sig-0123456789abcdef", signingPublicKey: checkpoint.publicKey)
         try expectDocumented(empty, as: "AuditReport")
+    }
+
+    @Test("ObjectionInfo and ObjectionList encode only documented keys and every required one")
+    func objections() throws {
+        let full = try decode(
+            ObjectionInfo.self,
+            """
+            {"id": 3, "subject_kind": "number", "subject": "+442079460000", "purposes": ["monitoring", "training"],
+             "reason": "letter of 3 December", "created_by": "uid=1000(alice)", "created_at": "2026-12-03T10:00:00Z",
+             "withdrawn_at": "2026-12-04T10:00:00Z", "withdrawn_by": "uid=0(root)", "withdraw_reason": "the caller withdrew it",
+             "recordings": ["0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10"]}
+            """)
+        let minimal = try decode(
+            ObjectionInfo.self,
+            """
+            {"id": 4, "subject_kind": "case", "subject": "C-1", "purposes": ["training"], "reason": "r",
+             "created_by": "uid=1000(alice)", "created_at": "2026-12-03T10:00:00Z"}
+            """)
+        try expectDocumented(full, as: "ObjectionInfo")
+        try expectDocumented(minimal, as: "ObjectionInfo")
+        try expectComplete([full], as: "ObjectionInfo")
+        try expectDocumented(ObjectionList(objections: [full, minimal]), as: "ObjectionList")
     }
 
     @Test("HoldInfo, HoldScope and HoldList encode only documented keys and every required one")
@@ -501,7 +525,7 @@ struct OpenAPIDocumentTests {
          "object_sha256": "\(String(repeating: "c", count: 64))", "case_references": ["C-1"],
          "anomalies": [{"code": "truncated", "message": "STREAMINFO declares more frames"}], "direction": "inbound",
          "agent_id": "a-17", "queue": "sales", "original_size": 9600044, "stored_size": 5000000,
-         "ingested_at": "2026-03-15T10:21:00Z", "state": "active"}
+         "ingested_at": "2026-03-15T10:21:00Z", "state": "active", "objected": ["monitoring", "training"]}
         """
     static let minimalSummary = """
         {"id": "1c7d2b63-9f1f-4e54-8b1c-3f5e2f7d8b21", "call_id": "call-2", "duration_s": 1, "sample_rate": 8000,

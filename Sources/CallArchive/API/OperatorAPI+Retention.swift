@@ -163,12 +163,22 @@ extension OperatorAPI {
         return hold
     }
 
-    /// Exactly one of `recording_id`, `case`, `number`.
-    private func subject(_ body: [String: JSONValue], call: inout Call) throws -> ArchiveDatabase.Subject {
+    /// Exactly one of `recording_id`, `case`, `number`, as text. A key given with any other type (an array, a number,
+    /// an object, null) is refused, never skipped: a request must not widen what it touches (a `number` beside a
+    /// wrong-typed `recording_id` would otherwise act on every recording of that number).
+    func subject(_ body: [String: JSONValue], call: inout Call) throws -> ArchiveDatabase.Subject {
         var found: [ArchiveDatabase.Subject] = []
-        if case .string(let id)? = body["recording_id"] { found.append(.recording(try Self.recordingID(id))) }
-        if case .string(let c)? = body["case"] { found.append(.caseReference(try Self.caseReference(c))) }
-        if case .string(let n)? = body["number"] { found.append(.number(try Self.phoneNumber(n))) }
+        for key in ["recording_id", "case", "number"] {
+            guard let value = body[key] else { continue }
+            guard case .string(let text) = value else {
+                throw Failure(400, "bad-request", "\(key) must be text (one recording id, case reference or phone number)")
+            }
+            switch key {
+            case "recording_id": found.append(.recording(try Self.recordingID(text)))
+            case "case": found.append(.caseReference(try Self.caseReference(text)))
+            default: found.append(.number(try Self.phoneNumber(text)))
+            }
+        }
         guard found.count == 1 else {
             throw Failure(400, "bad-request", "give exactly one of recording_id, case or number (as text)")
         }

@@ -23,11 +23,14 @@ public final class OperatorAPI: Sendable {
     let startedAt: Date
     /// Quarantine retries and discards move and delete files: one at a time.
     private let quarantineLock = Mutex(())
+    /// The purposes of use in force (`purposes` in the config; a reload replaces them).
+    let purposeSettings: PurposeSettings
+    var purposes: PurposePolicy { purposeSettings.current }
 
     public init(
         database: ArchiveDatabase, store: FileStore, keys: KeyRing, config: ArchiveConfig, policy: AccessPolicy,
         ingest: IngestService?, disposer: Disposer? = nil, checkpointer: AuditCheckpointer? = nil, fixity: FixityAuditor? = nil,
-        metrics: ArchiveMetrics? = nil, startedAt: Date = Date()
+        metrics: ArchiveMetrics? = nil, purposes: PurposeSettings? = nil, startedAt: Date = Date()
     ) {
         self.metrics = metrics
         self.disposer = disposer
@@ -37,6 +40,7 @@ public final class OperatorAPI: Sendable {
         self.store = store
         self.keys = keys
         self.config = config
+        self.purposeSettings = purposes ?? PurposeSettings(config.purposes)
         self.policy = policy
         self.ingest = ingest
         self.startedAt = startedAt
@@ -76,7 +80,7 @@ public final class OperatorAPI: Sendable {
         Route(method: "GET", pattern: "/v1/recordings/{id}", action: "api.show", minimumRole: .auditor, query: [], body: []),
         Route(
             method: "GET", pattern: "/v1/recordings/{id}/audio", action: "api.audio", minimumRole: .operator,
-            query: ["format", "reason"], body: []),
+            query: ["format", "reason", "purpose"], body: []),
         Route(method: "GET", pattern: "/v1/cases/{reference}", action: "api.case.show", minimumRole: .auditor, query: [], body: []),
         Route(
             method: "POST", pattern: "/v1/cases/{reference}/link", action: "api.case.link", minimumRole: .operator, query: [],
@@ -146,6 +150,14 @@ public final class OperatorAPI: Sendable {
         Route(
             method: "POST", pattern: "/v1/disclosures", action: "api.disclosure", minimumRole: .operator, query: [],
             body: disclosureFields),
+        Route(method: "GET", pattern: "/v1/objections", action: "api.objection.list", minimumRole: .auditor, query: ["state"], body: []),
+        Route(
+            method: "POST", pattern: "/v1/objections", action: "api.objection.create", minimumRole: .operator, query: [],
+            body: ["recording_id", "case", "number", "purposes", "reason"]),
+        Route(method: "GET", pattern: "/v1/objections/{id}", action: "api.objection.show", minimumRole: .auditor, query: [], body: []),
+        Route(
+            method: "POST", pattern: "/v1/objections/{id}/withdraw", action: "api.objection.withdraw", minimumRole: .admin,
+            query: [], body: ["reason"]),
         Route(method: "GET", pattern: "/v1/fixity", action: "api.fixity.status", minimumRole: .auditor, query: [], body: []),
         Route(
             method: "POST", pattern: "/v1/fixity/checks", action: "api.fixity.check", minimumRole: .operator, query: [],
@@ -325,6 +337,8 @@ public final class OperatorAPI: Sendable {
             "api.retention.execute", "api.retention.forecast":
             return try retention(route.action, params: params, query: q, body: body, call: &call)
         case "api.disclosure": return (.json(try recordDisclosure(body, role: role, call: &call)), "ok")
+        case "api.objection.list", "api.objection.create", "api.objection.show", "api.objection.withdraw":
+            return try objections(route.action, params: params, query: q, body: body, call: &call)
         case "api.audit.list", "api.audit.verify", "api.audit.checkpoint", "api.audit.checkpoints":
             return try audit(route.action, query: q, body: body, call: &call)
         case "api.fixity.status", "api.fixity.check": return try fixityRoute(route.action, body: body, call: &call)
@@ -469,6 +483,14 @@ public final class OperatorAPI: Sendable {
             let t = reason.trimmingCharacters(in: .whitespaces)
             guard !t.isEmpty, t.count <= 1000 else { throw Failure(400, "bad-request", "reason must be 1…1000 characters") }
             call.detail["reason"] = .string(t)
+        }
+        // Why: every use of audio names its purpose (or the configured default), which the caller's role must be
+        // allowed, and which no active objection covering the recording refuses.
+        let purpose = try usePurpose(q["purpose"], role: role, call: &call)
+        if let objection = try objection(refusing: purpose, of: id) {
+            throw Failure(
+                403, "objected",
+                "recording \(id.lowercased) is covered by objection \(objection.id) (since \(objection.createdAt)) to its use for \(objection.purposes.joined(separator: ", ")): not exported for \(purpose)")
         }
         let exporter = Exporter(store: store, database: database, keys: keys, fixity: fixity)
         let plan = try exporter.prepare(id: id, format: format)

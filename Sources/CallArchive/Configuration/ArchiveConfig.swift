@@ -60,6 +60,8 @@ public struct ArchiveConfig: Sendable, Equatable {
     /// Store temporaries and objects without an index row are deleted (by start-up recovery and the running
     /// daemon's sweep) only once at least this many seconds old (`recovery.minimumAge`).
     public var recoveryMinimumAge: Double = 3600
+    /// Why audio may be used and by whom (`purposes.list`, `purposes.default`).
+    public var purposes = PurposePolicy()
 
     public init() {}
 
@@ -103,6 +105,8 @@ public struct ArchiveConfig: Sendable, Equatable {
         ("audit.checkpointCommand", .string, "shell command each checkpoint line is piped to on stdin (syslog, a remote host)"),
         ("fixity.bytesPerSecond", .string, "read rate of the background fixity auditor: bytes, or 8MiB, 512KiB, 1GiB; 0 or off disables it"),
         ("fixity.cycleDays", .int, "every stored object is re-hashed at least this often (days, 1-3650)"),
+        ("purposes.default", .string, "the purpose a use of audio is taken for when it names none; unset: such a request is refused (production)"),
+        ("purposes.list", .list, "purposes audio may be used for, each with the roles that may (see Config/callarchive.yaml)"),
         ("recovery.minimumAge", .string, "store temporaries and objects without an index row are deleted only once this old: PT1H, PT15M, seconds (1 s to P7D)"),
     ]
 
@@ -205,6 +209,19 @@ public struct ArchiveConfig: Sendable, Equatable {
         str("api.auditorGroup", &c.apiAuditorGroup)
         str("log.level", &c.logLevel)
         optStr("metrics.listen", &c.metricsListen)
+        if let policyText {
+            do throws(ArchiveError) {
+                c.purposes = try PurposePolicy.parse(yaml: policyText, file: path ?? "the config file")
+            } catch {
+                problems.append(error.message)
+            }
+        }
+        optStr("purposes.default", &c.purposes.defaultPurpose)
+        // Empty: unset (CALLARCHIVE_PURPOSES_DEFAULT= overrides a file's default away).
+        if c.purposes.defaultPurpose?.isEmpty == true { c.purposes.defaultPurpose = nil }
+        if let d = c.purposes.defaultPurpose, c.purposes.purpose(d) == nil {
+            problems.append("key purposes.default is \(d), which is not a listed purpose (\(c.purposes.names.joined(separator: ", ")))")
+        }
         var policyValid = true
         if let policyText {
             do throws(ArchiveError) {

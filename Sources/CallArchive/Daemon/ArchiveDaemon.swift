@@ -83,6 +83,7 @@ public struct ArchiveDaemon: Sendable {
             flacLevel: config.flacLevel, filenamePattern: config.filenamePattern, logger: logger)
         ingestor.metrics = metrics
         ingestor.inFlight = inFlight
+        let purposes = PurposeSettings(config.purposes)
         let reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?
         if let configPath {
             reload = { () async throws(ArchiveError) -> IngestSettings in
@@ -97,6 +98,7 @@ public struct ArchiveDaemon: Sendable {
                     throw error
                 }
                 database.setRetentionPolicy(new.retention)
+                purposes.set(new.purposes)
                 retentionService.setInterval(new.retentionInterval)
                 auditService.setInterval(new.checkpointInterval)
                 fixity.setSettings(.init(new))
@@ -125,7 +127,8 @@ public struct ArchiveDaemon: Sendable {
             })
         let api = OperatorAPI(
             database: database, store: store, keys: keys, config: config, policy: AccessPolicy(config: config),
-            ingest: service, disposer: disposer, checkpointer: checkpointer, fixity: fixity, metrics: metrics)
+            ingest: service, disposer: disposer, checkpointer: checkpointer, fixity: fixity, metrics: metrics,
+            purposes: purposes)
         return ArchiveDaemon(
             config: config, instanceLock: instanceLock, store: store, database: database, keys: keys,
             ingestService: service, recovery: recovery, operatorAPI: api, disposer: disposer,

@@ -92,6 +92,8 @@ public struct RecordingDetail: Codable, Sendable, Equatable {
     public var frames: Int64
     public var cases: [CaseLink]
     public var retention: Retention
+    /// Ids of the active objections that cover it (their purposes are `summary.objected`); absent when none.
+    public var objections: [Int64]?
 
     public struct CaseLink: Codable, Sendable, Equatable {
         public var reference: String
@@ -132,7 +134,7 @@ public struct RecordingDetail: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case tags, metadata, frames, cases, retention
+        case tags, metadata, frames, cases, retention, objections
         case endedAt = "ended_at"
         case callerNumber = "caller_number"
         case calleeNumber = "callee_number"
@@ -158,6 +160,7 @@ public struct RecordingDetail: Codable, Sendable, Equatable {
         try c.encode(frames, forKey: .frames)
         try c.encode(cases, forKey: .cases)
         try c.encode(retention, forKey: .retention)
+        try c.encodeIfPresent(objections, forKey: .objections)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -175,10 +178,11 @@ public struct RecordingDetail: Codable, Sendable, Equatable {
         frames = try c.decode(Int64.self, forKey: .frames)
         cases = try c.decode([CaseLink].self, forKey: .cases)
         retention = try c.decode(Retention.self, forKey: .retention)
+        objections = try c.decodeIfPresent([Int64].self, forKey: .objections)
     }
 
-    init(row: Row, cases: [CaseLink]) {
-        summary = RecordingSummary(row: row)
+    init(row: Row, cases: [CaseLink], objections: [(id: Int64, kind: String, subject: String, purposes: [String])] = []) {
+        summary = RecordingSummary(row: row, objections: objections)
         endedAt = row["ended_at"]
         callerNumber = row["caller_number"]
         calleeNumber = row["callee_number"]
@@ -395,14 +399,16 @@ extension ArchiveDatabase {
                 """
         }
         let statementArguments = StatementArguments(arguments.map { $0.databaseValue })
-        let rows = try read("search") { db in try Row.fetchAll(db, sql: sql, arguments: statementArguments) }
+        let (rows, objections) = try read("search") { db in
+            (try Row.fetchAll(db, sql: sql, arguments: statementArguments), try Self.activeObjections(db))
+        }
         let page = rows.prefix(limit)
         var next: String?
         if rows.count > limit, let last = page.last {
             let key: String = byWhen ? (last["sort_key"] as String?) ?? "" : "\((last["sort_key"] as Double?) ?? 0)"
             next = RecordingQuery.Cursor(key: key, id: last["id"]).token
         }
-        return RecordingPage(recordings: page.map(RecordingSummary.init(row:)), nextCursor: next)
+        return RecordingPage(recordings: page.map { RecordingSummary(row: $0, objections: objections) }, nextCursor: next)
     }
 
     static let caseRefsSQL = """
@@ -430,7 +436,10 @@ extension ArchiveDatabase {
             ).map {
                 RecordingDetail.CaseLink(reference: $0["reference"], status: $0["status"], linkKind: $0["link_kind"], linkedAt: $0["linked_at"])
             }
-            return RecordingDetail(row: row, cases: links)
+            var detail = RecordingDetail(row: row, cases: links, objections: try Self.activeObjections(db))
+            let covering = try Self.objectionIDs(db, covering: id.lowercased)
+            detail.objections = covering.isEmpty ? nil : covering
+            return detail
         }
     }
 
@@ -451,9 +460,10 @@ extension ArchiveDatabase {
                 FROM recording_cases links JOIN recordings r ON r.id = links.recording_id
                 WHERE links.case_id = ? ORDER BY \(whenSQL), r.id
                 """, arguments: [c["id"] as Int64])
+        let objections = try activeObjections(db)
         return CaseInfo(
             reference: c["reference"], status: c["status"], openedAt: c["opened_at"], closedAt: c["closed_at"],
-            eventAt: c["event_at"], caseClass: c["class"], recordings: rows.map(RecordingSummary.init(row:)))
+            eventAt: c["event_at"], caseClass: c["class"], recordings: rows.map { RecordingSummary(row: $0, objections: objections) })
     }
 
     public enum CaseChange: Sendable {

@@ -180,6 +180,7 @@ public final class ArchiveDatabase: Sendable {
                     UPDATE recordings SET container = CASE WHEN format = 'flac' THEN 'flac' ELSE 'wav' END;
                     """)
         }
+        registerObjectionMigration(&m)
         return m
     }
 
@@ -483,9 +484,11 @@ public struct RecordingSummary: Codable, Sendable, Equatable {
     public var storedSize: Int64
     public var ingestedAt: String
     public var state: String
+    /// Purposes an active objection refuses for this recording (`OBJECTED: training`); absent when none.
+    public var objected: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case id, format, container, channels, anomalies, direction, queue, state
+        case id, format, container, channels, anomalies, direction, queue, state, objected
         case callID = "call_id"
         case startedAt = "started_at"
         case durationS = "duration_s"
@@ -500,7 +503,8 @@ public struct RecordingSummary: Codable, Sendable, Equatable {
         case ingestedAt = "ingested_at"
     }
 
-    init(row: Row) {
+    /// `objections`: every active objection (`ArchiveDatabase.activeObjections`), to mark this one's.
+    init(row: Row, objections: [(id: Int64, kind: String, subject: String, purposes: [String])] = []) {
         id = row["id"]
         callID = row["call_id"]
         startedAt = row["started_at"]
@@ -523,6 +527,9 @@ public struct RecordingSummary: Codable, Sendable, Equatable {
         storedSize = row["stored_size"]
         ingestedAt = row["ingested_at"]
         state = row["state"]
+        let objected = ArchiveDatabase.objectedPurposes(
+            objections, id: id, numbers: [row["caller_number"], row["callee_number"]], cases: caseReferences)
+        self.objected = objected.isEmpty ? nil : objected
     }
 
     /// The file extension an export of the original gets: what the telephony system would have named it.
