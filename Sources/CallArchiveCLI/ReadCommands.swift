@@ -152,6 +152,7 @@ struct Show: AsyncParsableCommand {
             }
             for a in s.anomalies { rows.append(("anomaly", "\(a.code): \(a.message)")) }
             for c in d.cases { rows.append(("case", "\(c.reference) (\(c.status); \(c.linkKind) \(c.linkedAt))")) }
+            for c in d.corrections { rows.append(("corrected", "\(c.field) at \(c.correctedAt) by \(c.correctedBy)")) }
             for (k, v) in rows { print(k.padding(toLength: 16, withPad: " ", startingAt: 0) + v) }
         }
     }

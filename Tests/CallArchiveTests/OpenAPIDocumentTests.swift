@@ -96,6 +96,7 @@ struct OpenAPIDocumentTests {
             "api.audit.checkpoints": "CheckpointList", "api.fixity.status": "FixityReport",
             "api.objection.list": "ObjectionList", "api.objection.create": "ObjectionInfo", "api.objection.show": "ObjectionInfo",
             "api.objection.withdraw": "ObjectionInfo",
+            "api.correct": "CorrectionResult",
         ]
         for route in OperatorAPI.routes {
             let responses = try #require(try operation(for: route)?["responses"])
@@ -178,9 +179,11 @@ struct OpenAPIDocumentTests {
               "retention": {"state": "restricted", "retain_until": "2033-03-15T00:00:00Z", "policy_class": "complaint",
                 "action": "review", "dispose_after": "2033-04-14T00:00:00Z", "holds": [3, 5],
                 "restriction": \(Self.restrictionInfo),
-                "pending_review": \(Self.fullReview)}, "objections": [2, 7]}
+                "pending_review": \(Self.fullReview)}, "objections": [2, 7],
+              "corrections": [{"field": "caller_number", "corrected_at": "2026-03-16T09:00:00Z", "corrected_by": "uid=1000(alice)"}]}
             """)
         try expectDocumented(detail, as: "RecordingDetail")
+        try expectComplete(detail.corrections, as: "CorrectionNote")
         #expect(detail.retention.holds == [3, 5] && detail.retention.restriction != nil && detail.retention.pendingReview != nil)
         let bare = try decode(
             RecordingDetail.self,
@@ -447,6 +450,20 @@ struct OpenAPIDocumentTests {
         try expectDocumented(forecast, as: "RetentionForecast")
         try expectComplete([forecast], as: "RetentionForecast")
         try expectComplete(forecast.weeks, as: "ForecastWeek")
+    }
+
+    @Test("CorrectionResult encodes only documented keys and every required one")
+    func correction() throws {
+        let full = try decode(
+            CorrectionResult.self,
+            """
+            {"recording_id": "0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10", "field": "caller_number", "changed": true,
+             "corrected_at": "2026-03-16T09:00:00Z", "corrected_by": "uid=1000(alice)", "retention": "not-affected",
+             "holds_kept": [4], "redacted": ["source_name"], "audit_reason": "caller's letter: [value]"}
+            """)
+        try expectDocumented(full, as: "CorrectionResult")
+        try expectComplete([full], as: "CorrectionResult")
+        try expectDocumented(CorrectionResult(recordingID: full.recordingID, field: "queue"), as: "CorrectionResult")
     }
 
     @Test("DisclosureRecord encodes only documented keys and every required one")

@@ -101,11 +101,13 @@ struct RetentionTests {
         let canaryNumber = "+4477009\(tag)"
         let canaryCase = "CANARYCASE-\(tag)"
         let canaryNote = "canary-note-\(tag) the caller's sister"
+        // The callee as the recorder wrote it, then corrected: its old value lives on only in the correction record.
+        let canaryCallee = "+4477008\(tag)"
         try Self.drop(
             instance, "call-canary", seed: 1,
             sidecar: [
                 "started_at": "2020-01-01T10:00:00Z", "direction": "inbound", "caller_number": canaryNumber,
-                "callee_number": "+441632960100", "case_references": [canaryCase], "notes": canaryNote,
+                "callee_number": canaryCallee, "case_references": [canaryCase], "notes": canaryNote,
             ])
         // Kept: started now, due tomorrow.
         try Self.drop(
@@ -125,12 +127,17 @@ struct RetentionTests {
             #expect(try instance.cli(["case", "close", canaryCase, "--reason", "helpline case finished"]).status == 0)
             #expect(try Self.json(RecordingDetail.self, instance.cli(["show", canary.id, "--json"])).retention.policyClass == "short")
             #expect(detail.metadata["notes"] == .string(canaryNote))
+            let corrected = try instance.cli([
+                "correct", canary.id, "--field", "callee_number", "--value", "+441632960100", "--reason", "recorder logged the wrong line",
+            ])
+            #expect(corrected.status == 0, "\(corrected.stderr)")
+            #expect(try Self.json(RecordingDetail.self, instance.cli(["show", canary.id, "--json"])).corrections.map(\.field) == ["callee_number"])
             let heard = instance.root.sub("heard.wav")
             #expect(try instance.cli(["export", canary.id, "--wav", "-o", heard]).status == 0)
             try FileManager.default.removeItem(atPath: heard)
 
             // While the daemon runs (WAL in use) and after it stops.
-            let needles = [canaryNumber, String(canaryNumber.dropFirst()), canaryCase, "canary-note-\(tag)"].map { Data($0.utf8) }
+            let needles = [canaryNumber, String(canaryNumber.dropFirst()), canaryCallee, String(canaryCallee.dropFirst()), canaryCase, "canary-note-\(tag)"].map { Data($0.utf8) }
             func scan(_ when: String, expectFound: Bool = false) {
                 var everything = Self.files(under: instance.store) + Self.files(under: instance.spool) + Self.files(under: instance.quarantine)
                 for suffix in ["", "-wal", "-shm", "-journal"] {

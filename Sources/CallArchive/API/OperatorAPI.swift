@@ -162,6 +162,9 @@ public final class OperatorAPI: Sendable {
         Route(
             method: "POST", pattern: "/v1/fixity/checks", action: "api.fixity.check", minimumRole: .operator, query: [],
             body: ["recording_ids", "all", "reason"]),
+        Route(
+            method: "POST", pattern: "/v1/recordings/{id}/corrections", action: "api.correct", minimumRole: .operator, query: [],
+            body: correctionFields),
     ]
 
     // MARK: Handling
@@ -342,6 +345,7 @@ public final class OperatorAPI: Sendable {
         case "api.audit.list", "api.audit.verify", "api.audit.checkpoint", "api.audit.checkpoints":
             return try audit(route.action, query: q, body: body, call: &call)
         case "api.fixity.status", "api.fixity.check": return try fixityRoute(route.action, body: body, call: &call)
+        case "api.correct": return try correctRecording(params["id"]!, body: body, call: &call)
         default:
             throw Failure(500, "internal", "route \(route.action) has no handler")
         }

@@ -94,6 +94,8 @@ public struct RecordingDetail: Codable, Sendable, Equatable {
     public var retention: Retention
     /// Ids of the active objections that cover it (their purposes are `summary.objected`); absent when none.
     public var objections: [Int64]?
+    /// Each correction of the metadata (field, when, who; never a value), oldest first; empty if none.
+    public var corrections: [CorrectionNote] = []
 
     public struct CaseLink: Codable, Sendable, Equatable {
         public var reference: String
@@ -134,7 +136,7 @@ public struct RecordingDetail: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case tags, metadata, frames, cases, retention, objections
+        case tags, metadata, frames, cases, retention, objections, corrections
         case endedAt = "ended_at"
         case callerNumber = "caller_number"
         case calleeNumber = "callee_number"
@@ -161,6 +163,7 @@ public struct RecordingDetail: Codable, Sendable, Equatable {
         try c.encode(cases, forKey: .cases)
         try c.encode(retention, forKey: .retention)
         try c.encodeIfPresent(objections, forKey: .objections)
+        try c.encode(corrections, forKey: .corrections)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -179,6 +182,7 @@ public struct RecordingDetail: Codable, Sendable, Equatable {
         cases = try c.decode([CaseLink].self, forKey: .cases)
         retention = try c.decode(Retention.self, forKey: .retention)
         objections = try c.decodeIfPresent([Int64].self, forKey: .objections)
+        corrections = try c.decodeIfPresent([CorrectionNote].self, forKey: .corrections) ?? []
     }
 
     init(row: Row, cases: [CaseLink], objections: [(id: Int64, kind: String, subject: String, purposes: [String])] = []) {
@@ -439,6 +443,7 @@ extension ArchiveDatabase {
             var detail = RecordingDetail(row: row, cases: links, objections: try Self.activeObjections(db))
             let covering = try Self.objectionIDs(db, covering: id.lowercased)
             detail.objections = covering.isEmpty ? nil : covering
+            detail.corrections = try Self.correctionNotes(db, id: id.lowercased)
             return detail
         }
     }

@@ -181,6 +181,7 @@ public final class ArchiveDatabase: Sendable {
                     """)
         }
         registerObjectionMigration(&m)
+        registerCorrectionMigration(&m)
         return m
     }
 

@@ -9,8 +9,8 @@ import Synchronization
 /// 1. one transaction re-checks the item (still due, not held, past grace, approved if its class needs it),
 ///    marks the recording `destroying` and deletes its wrapped data key — from here the audio is unreadable;
 /// 2. the encrypted object is unlinked and its directory fsynced;
-/// 3. one transaction deletes the personal metadata (row, case links, tags, restriction; a case left with no
-///    recording goes too) under `secure_delete`, writes the tombstone and the audit entry;
+/// 3. one transaction deletes the personal metadata (row, case links, tags, restriction, corrections; a case left
+///    with no recording goes too) under `secure_delete`, writes the tombstone and the audit entry;
 /// 4. the WAL is checkpointed with TRUNCATE, so that deleted pages do not linger in it.
 ///
 /// Items are processed in batches (one transaction per step per batch). A crash anywhere leaves each item
@@ -442,6 +442,8 @@ public final class Disposer: Sendable {
         if !caseIDs.isEmpty { try run("DELETE FROM recording_cases WHERE recording_id = ?", [id]) }
         try run("DELETE FROM restrictions WHERE recording_id = ?", [id])
         try run("DELETE FROM retention_reviews WHERE recording_id = ?", [id])
+        // Corrections keep the old values of the metadata: personal data, gone with the rest.
+        try run("DELETE FROM corrections WHERE recording_id = ?", [id])
         try run("DELETE FROM data_keys WHERE recording_id = ?", [id])
         try run("DELETE FROM recordings WHERE id = ?", [id])
         // A case with no recording left is case content with nothing to keep it for.
