@@ -12,6 +12,7 @@ struct SubjectAccessCommand: AsyncParsableCommand {
         commandName: "sar",
         abstract: "Subject-access and portability bundles: a person's recordings as a BagIt bag, the disclosure audited.",
         subcommands: [SubjectAccessExport.self])
+
 }
 
 struct SubjectAccessExport: AsyncParsableCommand {
@@ -39,9 +40,9 @@ struct SubjectAccessExport: AsyncParsableCommand {
     @Option(help: "Every recording with this phone number as caller or callee (any common format).") var number: String?
     @Option(name: .customLong("case"), help: "Every recording linked to this case.") var caseReference: String?
     @Option(help: "The folder to create for the bag (must not exist, or be empty).") var out: String
-    @Option(help: "Who receives the bag (recorded in the audit log and bag-info.txt; 1…200 characters).")
+    @Option(help: "Who receives the bag (recorded in the register of disclosures and bag-info.txt; 1…200 characters).")
     var recipient: String
-    @Option(help: "Why (recorded in the audit log, and with each restricted recording an admin discloses).")
+    @Option(help: "Why (recorded in the register, the audit log, and with each restricted recording an admin discloses).")
     var reason: String
     @Option(help: "Source-Organization for bag-info.txt (who hands the bag over).") var organization: String?
     @Flag(name: .customLong("no-progress"), help: "No progress display, even on a terminal.") var noProgress = false
@@ -49,6 +50,123 @@ struct SubjectAccessExport: AsyncParsableCommand {
 
     func validate() throws {
         guard (number == nil) != (caseReference == nil) else { throw ValidationError("give either --number or --case") }
+        try BagExport.validate(recipient: recipient, reason: reason, out: out, organization: organization)
+    }
+
+    func run() async throws {
+        let kind = number != nil ? "number" : "case"
+        try await BagExport(
+            kind: kind, subject: number ?? caseReference!, recipient: recipient, reason: reason,
+            purpose: PurposePolicy.subjectAccess, organization: organization, out: out, noProgress: noProgress, global: global
+        ).run()
+    }
+
+    static func absolute(_ path: String) throws -> String { try BagExport.absolute(path) }
+}
+
+/// `disclose`: the same bag, handed to another organisation for a purpose, and recorded in the register.
+struct Disclose: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write recordings as a BagIt bag for another organisation and record the disclosure in the register.",
+        discussion: """
+            callarchive disclose --case CR-2026-118 --recipient 'Northshire Children's Services' \\
+                --purpose safeguarding --reason 'section 47 enquiry, their ref 7781' --out share-7781
+
+            The bag is the one `sar export` writes (data/<id>/audio.wav, audio.flac, metadata.json; RFC 8493).
+            Recordings you may not disclose are withheld and listed in withheld.txt with why: restricted ones
+            (unless you are an admin) and those covered by an objection to the purpose. The purpose must be one
+            your role may use. The disclosure — recipient, purpose, reason, who, when, the recordings disclosed
+            and withheld, the bag's hash — goes into the register of disclosures (`callarchive disclosures`) and
+            the audit log, naming a number or case only by its keyed pseudonym.
+
+            A failed export leaves no bag and records nothing. --out must not exist or be an empty folder; files
+            are written as you, mode 0600 (folders 0700).
+
+            Exit status: 0 written and recorded, 1 error, 2 usage, 3 nothing of that subject, 4 refused.
+            """)
+
+    @Option(help: "One recording.") var id: String?
+    @Option(help: "Every recording with this phone number as caller or callee (any common format).") var number: String?
+    @Option(name: .customLong("case"), help: "Every recording linked to this case.") var caseReference: String?
+    @Option(help: "The organisation that receives it (1…200 characters).") var recipient: String
+    @Option(help: "Why it is shared: a purpose of `purposes.list` your role may use (e.g. safeguarding, complaint).")
+    var purpose: String
+    @Option(help: "Why (recorded in the register and the audit log).") var reason: String
+    @Option(help: "The folder to create for the bag (must not exist, or be empty).") var out: String
+    @Option(help: "Source-Organization for bag-info.txt (who hands the bag over).") var organization: String?
+    @Flag(name: .customLong("no-progress"), help: "No progress display, even on a terminal.") var noProgress = false
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard [id, number, caseReference].compactMap({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --id, --number or --case")
+        }
+        guard PurposePolicy.isName(purpose) else { throw ValidationError("--purpose must be a purpose name such as safeguarding") }
+        try BagExport.validate(recipient: recipient, reason: reason, out: out, organization: organization)
+    }
+
+    func run() async throws {
+        let (kind, subject) = id.map { ("recording", $0) } ?? number.map { ("number", $0) } ?? ("case", caseReference!)
+        try await BagExport(
+            kind: kind, subject: subject, recipient: recipient, reason: reason, purpose: purpose, organization: organization,
+            out: out, noProgress: noProgress, global: global
+        ).run()
+    }
+}
+
+/// `disclosures`: the register, or what it holds about one person.
+struct Disclosures: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the register of disclosures: what was shared about a number, case or recording, or everything.",
+        discussion: """
+            With --number or --case: every disclosure of that subject and every one that held or withheld one of
+            its recordings (so that the organisation can tell the person what it shared, with whom and why). With
+            no filter: the latest 1000. Subject-access bags (`sar export`) are in the register too, as
+            kind subject-access. The register names numbers and cases only by their keyed pseudonym.
+            """)
+    @Option(help: "What was shared about this phone number.") var number: String?
+    @Option(name: .customLong("case"), help: "What was shared about this case.") var caseReference: String?
+    @Option(help: "What was shared of this recording.") var id: String?
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard [id, number, caseReference].compactMap({ $0 }).count <= 1 else {
+            throw ValidationError("give at most one of --id, --number or --case")
+        }
+    }
+
+    func run() async throws {
+        try await runReporting {
+            let q = queryString([("number", number), ("case", caseReference), ("recording_id", id)])
+            let list = try await global.client().call("GET", "/v1/disclosures" + q, as: DisclosureList.self)
+            if global.json { return printJSON(list) }
+            guard !list.disclosures.isEmpty else { return print("no disclosures recorded") }
+            printTable(
+                ["ID", "AT", "KIND", "PURPOSE", "RECORDINGS", "WITHHELD", "BY", "RECIPIENT"],
+                list.disclosures.map {
+                    [
+                        "\($0.id)", String($0.at.prefix(19)), $0.kind, $0.purpose, "\($0.recordingIDs.count)",
+                        "\($0.withheldIDs.count)", $0.by ?? "", $0.recipient,
+                    ]
+                })
+        }
+    }
+}
+
+/// Writes a bag of a subject's recordings and records it in the register: `sar export` and `disclose`.
+struct BagExport {
+    /// `number`, `case` or `recording`.
+    var kind: String
+    var subject: String
+    var recipient: String
+    var reason: String
+    var purpose: String
+    var organization: String?
+    var out: String
+    var noProgress: Bool
+    var global: GlobalOptions
+
+    static func validate(recipient: String, reason: String, out: String, organization: String?) throws {
         let r = recipient.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !r.isEmpty, r.count <= 200, !r.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw ValidationError("--recipient must be one line of 1…200 characters: who receives the bag")
@@ -60,6 +178,8 @@ struct SubjectAccessExport: AsyncParsableCommand {
         }
     }
 
+    var subjectAccess: Bool { purpose == PurposePolicy.subjectAccess }
+
     func run() async throws {
         try await runReporting {
             let target = try Self.absolute(out)
@@ -67,17 +187,17 @@ struct SubjectAccessExport: AsyncParsableCommand {
             let client = try await global.client()
             let status = try await client.call("GET", "/v1/status", as: StatusInfo.self)
             let admin = status.caller.role == "admin"
-            let kind = number != nil ? "number" : "case"
-            let subject = number ?? caseReference!
-            let rows = try await fetchAll(
-                client: client, filters: [(kind, subject), ("sort", "started_at")], limit: nil)
+            let rows: [RecordingSummary]
+            if kind == "recording" {
+                rows = [try await client.call("GET", "/v1/recordings/" + segment(subject), as: RecordingDetail.self).summary]
+            } else {
+                rows = try await fetchAll(client: client, filters: [(kind, subject), ("sort", "started_at")], limit: nil)
+            }
             guard !rows.isEmpty else {
                 throw CLIError(Exit.notFound, "no recordings of that \(kind); nothing was written")
             }
             // The disclosure record must fit one request: find out before fetching any audio.
-            let probe = Self.disclosureBody(
-                kind: kind, subject: subject, recipient: recipient, hash: String(repeating: "0", count: 64),
-                disclosed: rows.map(\.id), withheld: [], reason: reason)
+            let probe = disclosureBody(hash: String(repeating: "0", count: 64), disclosed: rows.map(\.id), withheld: [])
             guard APIJSON.encode(probe).count <= OperatorAPI.maximumBodyBytes else {
                 throw CLIError(
                     Exit.error,
@@ -90,35 +210,39 @@ struct SubjectAccessExport: AsyncParsableCommand {
                 parent + "/." + FileSystem.lastComponent(target) + ".sar-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
             let bag = try BagWriter(creatingAt: temp)
             var disclosed: [RecordingDetail] = []
-            var withheld: [RecordingDetail] = []
+            var withheld: [(detail: RecordingDetail, why: String)] = []
             var recorded: DisclosureRecord?
             do {
                 let progress = !noProgress && !global.json && isatty(STDERR_FILENO) == 1
                 for (i, row) in rows.enumerated() {
                     // The state as it is now, not as it was when the list was made.
                     let detail = try await client.call("GET", "/v1/recordings/" + segment(row.id), as: RecordingDetail.self)
-                    let withhold = detail.summary.state == "restricted" && !admin
+                    var why: [String] = []
+                    if detail.summary.state == "restricted" && !admin { why.append("restricted") }
+                    if !PurposePolicy.unobjectable.contains(purpose), detail.summary.objected?.contains(purpose) == true {
+                        why.append("objected")
+                    }
                     if !global.json {
-                        let note = withhold ? " withheld (restricted)" : ""
+                        let note = why.isEmpty ? "" : " withheld (\(why.joined(separator: ", ")))"
                         FileHandle.standardError.write(Data("[\(i + 1)/\(rows.count)] \(row.id)\(note)\n".utf8))
                     }
-                    if withhold {
-                        withheld.append(detail)
+                    if !why.isEmpty {
+                        withheld.append((detail, why.joined(separator: ", ")))
                         continue
                     }
                     let dir = "data/" + row.id
                     _ = try bag.makeDirectory(dir)
                     for format in [ExportFormat.wav, .flac] {
                         let file = "\(dir)/audio.\(format.rawValue)"
-                        // The data subject's right of access: the one purpose no objection refuses.
                         let result = try await download(
                             client: client, id: row.id, format: format, to: bag.root + "/" + file, force: false,
-                            progress: progress, reason: reason, purpose: PurposePolicy.subjectAccess)
+                            progress: progress, reason: reason, purpose: purpose)
                         bag.addPayload(file, sha256: result.sha256, bytes: result.bytes)
                     }
                     try bag.writePayload(APIJSON.encode(detail, pretty: true) + [10], to: "\(dir)/metadata.json")
                     disclosed.append(detail)
                 }
+                let what = ["number": "phone number", "case": "case", "recording": "recording"][kind] ?? kind
                 var info: [(String, String)] = []
                 if let organization { info.append(("Source-Organization", organization)) }
                 info += [
@@ -126,26 +250,28 @@ struct SubjectAccessExport: AsyncParsableCommand {
                     ("Bag-Software-Agent", "callarchive \(OperatorAPI.version)"),
                     (
                         "External-Description",
-                        "Call recordings of one \(kind == "number" ? "phone number" : "case") (subject access / data "
-                            + "portability): for each, data/<recording id>/audio.wav (PCM), audio.flac and metadata.json."
+                        (subjectAccess
+                            ? "Call recordings of one \(what) (subject access / data portability)"
+                            : "Call recordings of one \(what), disclosed for \(purpose)")
+                            + ": for each, data/<recording id>/audio.wav (PCM), audio.flac and metadata.json."
                     ),
                     ("Subject-Kind", kind),
                     ("Subject", kind == "number" ? PhoneNumber.normalise(subject) : subject),
                     ("Recipient", recipient.trimmingCharacters(in: .whitespacesAndNewlines)),
+                    ("Purpose", purpose),
                     ("Recordings-Disclosed", "\(disclosed.count)"),
                     ("Recordings-Withheld", "\(withheld.count)"),
                 ]
-                for w in withheld { info.append(("Withheld-Recording", "\(w.summary.id) (restricted)")) }
-                let withheldText = withheld.map { "\($0.summary.id) restricted\n" }.joined()
+                for w in withheld { info.append(("Withheld-Recording", "\(w.detail.summary.id) (\(w.why))")) }
+                let withheldText = withheld.map { "\($0.detail.summary.id) \($0.why)\n" }.joined()
                 let hash = try bag.finish(info: info, extraTagFiles: [("withheld.txt", Array(withheldText.utf8))])
-                let body = Self.disclosureBody(
-                    kind: kind, subject: subject, recipient: recipient, hash: hash, disclosed: disclosed.map(\.summary.id),
-                    withheld: withheld.map(\.summary.id), reason: reason)
+                let body = disclosureBody(
+                    hash: hash, disclosed: disclosed.map(\.summary.id), withheld: withheld.map(\.detail.summary.id))
                 recorded = try await client.call("POST", "/v1/disclosures", body: body, as: DisclosureRecord.self)
             } catch {
                 bag.discard()
                 if let e = error as? CLIError {
-                    throw CLIError(e.status, "\(e.message); no bag was written")
+                    throw CLIError(e.status, "\(e.message); no bag was written", code: e.code)
                 }
                 throw error
             }
@@ -160,37 +286,35 @@ struct SubjectAccessExport: AsyncParsableCommand {
             } catch {
                 throw CLIError(
                     Exit.error,
-                    "the disclosure is recorded (audit entry \(record.auditSeq)) and the bag is complete at \(temp), "
-                        + "but it could not be moved to \(target): \(error); move it by hand")
+                    "the disclosure is recorded (register entry \(record.id), audit entry \(record.auditSeq)) and the bag "
+                        + "is complete at \(temp), but it could not be moved to \(target): \(error); move it by hand")
             }
             let result = SubjectAccessResult(
-                out: target, bagSHA256: record.bagSHA256, auditSeq: record.auditSeq, recordingIDs: record.recordingIDs,
-                withheldIDs: record.withheldIDs, notInBag: record.notInBag,
+                out: target, disclosureID: record.id, bagSHA256: record.bagSHA256, auditSeq: record.auditSeq,
+                recordingIDs: record.recordingIDs, withheldIDs: record.withheldIDs, notInBag: record.notInBag ?? [],
                 payloadBytes: bag.payload.reduce(0) { $0 + $1.bytes }, payloadFiles: bag.payload.count)
             if global.json { return printJSON(result) }
             func recordings(_ n: Int) -> String { "\(n) recording\(n == 1 ? "" : "s")" }
             print("wrote \(target): \(recordings(disclosed.count)) (WAV, FLAC, metadata), \(bytes(result.payloadBytes))")
             if !withheld.isEmpty {
-                let s = withheld.count == 1 ? "" : "s"
-                print("withheld \(withheld.count) restricted recording\(s) (only an admin may disclose them, with a reason):")
-                for w in withheld { print("  \(w.summary.id)") }
+                print("withheld \(recordings(withheld.count)) (restricted ones only an admin may disclose, with a reason; objected ones never for \(purpose)):")
+                for w in withheld { print("  \(w.detail.summary.id) \(w.why)") }
             }
-            if !record.notInBag.isEmpty {
-                print("not in the bag: \(recordings(record.notInBag.count)) of that \(kind) archived since the list was made:")
-                for id in record.notInBag { print("  \(id)") }
+            if !result.notInBag.isEmpty {
+                print("not in the bag: \(recordings(result.notInBag.count)) of that \(kind) archived since the list was made:")
+                for id in result.notInBag { print("  \(id)") }
             }
             print("bag sha256 \(record.bagSHA256) (SHA-256 of tagmanifest-sha256.txt)")
-            print("disclosure to \(record.recipient) recorded in the audit log, entry \(record.auditSeq)")
+            print(
+                "\(subjectAccess ? "subject-access bag" : "disclosure") to \(record.recipient) for \(record.purpose) recorded: "
+                    + "register entry \(record.id), audit entry \(record.auditSeq)")
         }
     }
 
-    static func disclosureBody(
-        kind: String, subject: String, recipient: String, hash: String, disclosed: [String], withheld: [String],
-        reason: String
-    ) -> [String: JSONValue] {
+    func disclosureBody(hash: String, disclosed: [String], withheld: [String]) -> [String: JSONValue] {
         [
             "subject_kind": .string(kind), "subject": .string(subject), "recipient": .string(recipient),
-            "bag_sha256": .string(hash), "recording_ids": .array(disclosed.map(JSONValue.string)),
+            "purpose": .string(purpose), "bag_sha256": .string(hash), "recording_ids": .array(disclosed.map(JSONValue.string)),
             "withheld_ids": .array(withheld.map(JSONValue.string)), "reason": .string(reason),
         ]
     }
@@ -227,6 +351,7 @@ struct SubjectAccessExport: AsyncParsableCommand {
 /// What `sar export --json` prints.
 struct SubjectAccessResult: Codable {
     var out: String
+    var disclosureID: Int64
     var bagSHA256: String
     var auditSeq: Int64
     var recordingIDs: [String]
@@ -236,6 +361,7 @@ struct SubjectAccessResult: Codable {
     var payloadFiles: Int
     enum CodingKeys: String, CodingKey {
         case out
+        case disclosureID = "disclosure_id"
         case bagSHA256 = "bag_sha256"
         case auditSeq = "audit_seq"
         case recordingIDs = "recording_ids"

@@ -91,7 +91,7 @@ struct OpenAPIDocumentTests {
             "api.unrestrict": "RestrictionChange", "api.erasure.request": "ErasureStatus", "api.erasure.status": "ErasureStatus",
             "api.retention.plan": "DisposalPlan", "api.retention.show": "DisposalPlan", "api.retention.approve": "DisposalPlan",
             "api.retention.execute": "ExecutionReport", "api.retention.forecast": "RetentionForecast",
-            "api.disclosure": "DisclosureRecord",
+            "api.disclosure": "DisclosureRecord", "api.disclosure.list": "DisclosureList",
             "api.audit.list": "AuditPage", "api.audit.verify": "AuditReport", "api.audit.checkpoint": "AuditCheckpoint",
             "api.audit.checkpoints": "CheckpointList", "api.fixity.status": "FixityReport",
             "api.objection.list": "ObjectionList", "api.objection.create": "ObjectionInfo", "api.objection.show": "ObjectionInfo",
@@ -466,12 +466,13 @@ struct OpenAPIDocumentTests {
         try expectDocumented(CorrectionResult(recordingID: full.recordingID, field: "queue"), as: "CorrectionResult")
     }
 
-    @Test("DisclosureRecord encodes only documented keys and every required one")
+    @Test("DisclosureRecord and DisclosureList encode only documented keys and every required one")
     func disclosure() throws {
         let full = try decode(
             DisclosureRecord.self,
             """
-            {"audit_seq": 42, "at": "2026-03-31T09:00:00Z", "subject_kind": "number", "subject": "p:0123456789abcdef01234567",
+            {"id": 3, "audit_seq": 42, "at": "2026-03-31T09:00:00Z", "kind": "disclosure", "purpose": "safeguarding",
+             "by": "uid=1000(alice)", "reason": "section 47 enquiry", "subject_kind": "number", "subject": "p:0123456789abcdef01234567",
              "recipient": "the data subject, by recorded delivery", "bag_sha256": "\(String(repeating: "a", count: 64))",
              "recording_ids": ["0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10"], "withheld_ids": ["1c7d2b63-9f1f-4e54-8b1c-3f5e2f7d8b21"],
              "not_in_bag": ["2d8e3c74-0a2a-4f65-9c2d-4a6f3a8e9c32"]}
@@ -480,8 +481,11 @@ struct OpenAPIDocumentTests {
         try expectComplete([full], as: "DisclosureRecord")
         var bare = full
         bare.withheldIDs = []
-        bare.notInBag = []
+        bare.notInBag = nil
+        bare.by = nil
+        bare.reason = nil
         try expectDocumented(bare, as: "DisclosureRecord")
+        try expectDocumented(DisclosureList(disclosures: [full, bare]), as: "DisclosureList")
     }
 
     @Test("FixityReport, FixityStatus, FixityResult, FixityRunReport and FixityEvent encode only documented keys and every required one")

@@ -8,34 +8,43 @@ import GRDB
 extension OperatorAPI {
     /// The body fields of `POST /v1/disclosures`.
     static let disclosureFields = [
-        "subject_kind", "subject", "recipient", "bag_sha256", "recording_ids", "withheld_ids", "reason",
+        "subject_kind", "subject", "recipient", "purpose", "bag_sha256", "recording_ids", "withheld_ids", "reason",
     ]
 
-    /// `POST /v1/disclosures`: checks the record against the index and appends it to the audit log in one
-    /// transaction. Every id must be a recording of the subject; only restricted recordings may be withheld, and
-    /// only an admin may have disclosed a restricted one (the audio route let nobody else have it). Recordings of
-    /// the subject in neither list (ingested after the bag was made) are named in the entry as `not_in_bag`.
+    /// `POST /v1/disclosures`: checks the record against the index and writes it to the register of disclosures
+    /// and the audit log in one transaction. Every id must be a recording of the subject. A recording is withheld
+    /// because it is restricted (only an admin may disclose one: the audio route let nobody else have it) or
+    /// because an objection refuses the purpose; a disclosed one must be neither. `purpose` (default
+    /// `subject-access`: the data subject's own bag) must be one the caller's role may use. Recordings of the subject
+    /// in neither list (ingested after the bag was made) are named as `not_in_bag`.
     func recordDisclosure(_ body: [String: JSONValue], role: OperatorRole, call: inout Call) throws -> DisclosureRecord {
         let reason = Redaction.redactNumbers(try Self.reason(body))
-        guard case .string(let kind)? = body["subject_kind"], ["number", "case"].contains(kind) else {
-            throw Failure(400, "bad-request", "subject_kind must be \"number\" or \"case\"")
+        guard case .string(let kind)? = body["subject_kind"], ["number", "case", "recording"].contains(kind) else {
+            throw Failure(400, "bad-request", "subject_kind must be \"number\", \"case\" or \"recording\"")
         }
         guard case .string(let rawSubject)? = body["subject"] else {
-            throw Failure(400, "bad-request", "subject is required: the phone number or case reference the bag is about")
+            throw Failure(
+                400, "bad-request", "subject is required: the phone number, case reference or recording id the bag is about")
         }
         let subject: ArchiveDatabase.Subject
         let label: String
-        if kind == "number" {
+        switch kind {
+        case "number":
             let n = try Self.phoneNumber(rawSubject)
             subject = .number(n)
             label = keys.pseudonym("number:" + n)
-        } else {
+        case "case":
             let ref = try Self.caseReference(rawSubject)
             subject = .caseReference(ref)
             label = keys.pseudonym("case:" + ref)
+        default:
+            let id = try Self.recordingID(rawSubject)
+            subject = .recording(id)
+            label = id.lowercased
         }
-        // The subject is a person: the audit log (kept for ever) names them only by a keyed pseudonym, as erasure
-        // requests do, so that "to whom was this subject's data disclosed" can be answered by whoever holds the key.
+        // The subject is a person: the audit log and the register (both outlive the recordings) name them only by
+        // a keyed pseudonym, as erasure requests do, so that "to whom was this subject's data disclosed" can be
+        // answered by whoever holds the key and the number.
         call.target = label
         call.detail["subject_kind"] = .string(kind)
         call.detail["subject"] = .string(label)
@@ -45,6 +54,21 @@ extension OperatorAPI {
         }
         let recipient = try Self.recipient(rawRecipient)
         call.detail["recipient"] = .string(recipient)
+        let purpose: String
+        switch body["purpose"] {
+        case nil: purpose = PurposePolicy.subjectAccess
+        case .string(let p)?: purpose = p
+        default: throw Failure(400, "bad-request", "purpose must be text: one of \(purposes.names.joined(separator: ", "))")
+        }
+        guard purposes.purpose(purpose) != nil else {
+            throw Failure(
+                400, "bad-request",
+                "purpose must be one of \(purposes.names.joined(separator: ", ")) (got \(Self.printable(purpose)))")
+        }
+        call.detail["purpose"] = .string(purpose)
+        guard purposes.allows(role, purpose) else {
+            throw Failure(403, "purpose-not-allowed", "your role (\(role.rawValue)) may not disclose audio for \(purpose)")
+        }
         guard case .string(let bagHash)? = body["bag_sha256"], bagHash.count == 64,
             bagHash.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
         else { throw Failure(400, "bad-request", "bag_sha256 must be a SHA-256 in lower-case hex (64 digits)") }
@@ -66,51 +90,111 @@ extension OperatorAPI {
         let actor = call.actor
         let action = call.action
         let baseDetail = call.detail
+        let objectable = !PurposePolicy.unobjectable.contains(purpose)
         let outcome = try database.write("disclosure") { db -> DisclosureCheck in
             let ofSubject = Set(try ArchiveDatabase.recordings(db, of: subject))
-            var restricted = Set<String>()
+            var why: [String: String] = [:]
             for id in disclosed + withheld {
                 guard ofSubject.contains(id) else {
                     return .rejected(Failure(400, "bad-request", "recording \(id) is not a recording of that \(kind)"))
                 }
                 let state = try String.fetchOne(db, sql: "SELECT state FROM recordings WHERE id = ?", arguments: [id])
-                if state == "restricted" { restricted.insert(id) }
+                if state == "restricted" { why[id] = "restricted" }
+                if objectable {
+                    let refusing = try ArchiveDatabase.objectionIDs(db, covering: id).compactMap {
+                        try ArchiveDatabase.objection(db, id: $0, withRecordings: false)
+                    }.first { $0.purposes.contains(purpose) }
+                    if let refusing {
+                        if disclosed.contains(id) {
+                            return .rejected(
+                                Failure(
+                                    403, "objected",
+                                    "recording \(id) is covered by objection \(refusing.id) to its use for \(purpose): withhold it"))
+                        }
+                        why[id] = why[id].map { $0 + ", objected" } ?? "objected"
+                    }
+                }
             }
-            if let id = withheld.first(where: { !restricted.contains($0) }) {
+            if let id = withheld.first(where: { why[$0] == nil }) {
                 return .rejected(
                     Failure(
                         400, "bad-request",
-                        "recording \(id) is not restricted: only restricted recordings are withheld from a bag"))
+                        "recording \(id) is neither restricted nor objected to for \(purpose): only those are withheld from a bag"))
             }
-            if role != .admin, let id = disclosed.first(where: { restricted.contains($0) }) {
+            if role != .admin, let id = disclosed.first(where: { why[$0] == "restricted" }) {
                 return .rejected(
                     Failure(
                         403, "restricted", "recording \(id) is restricted: only an admin may disclose it, with a reason"))
             }
             let listed = Set(disclosed).union(withheld)
             let missing = ofSubject.subtracting(listed).sorted()
+            let entry = ArchiveDatabase.DisclosureEntry(
+                at: at, by: actor.name, purpose: purpose, subjectKind: kind, subject: label, recipient: recipient,
+                reason: reason, bagSHA256: bagHash, disclosed: disclosed,
+                withheld: Dictionary(uniqueKeysWithValues: withheld.map { ($0, why[$0]!) }))
+            let keys = self.keys
+            let registerID = try ArchiveDatabase.insertDisclosure(db, entry) { keys.pseudonym($0) }
             var detail = baseDetail
+            detail["disclosure_id"] = .number(Double(registerID))
+            detail["kind"] = .string(entry.kind)
             if !missing.isEmpty { detail["not_in_bag"] = .array(missing.map(JSONValue.string)) }
             detail["status"] = .number(200)
             try ArchiveDatabase.appendAudit(
                 db, now: now, at: at, actor: actor.name, role: actor.role, action: action, target: label, outcome: "ok",
                 detail: detail)
-            return .recorded(seq: db.lastInsertedRowID, notInBag: missing)
+            let seq = db.lastInsertedRowID
+            try db.execute(sql: "UPDATE disclosures SET audit_seq = ? WHERE id = ?", arguments: [seq, registerID])
+            return .recorded(registerID, seq: seq, notInBag: missing, kind: entry.kind)
         }
         switch outcome {
         case .rejected(let failure):
             throw failure
-        case .recorded(let seq, let notInBag):
+        case .recorded(let registerID, let seq, let notInBag, let entryKind):
             call.audited = true
-            return DisclosureRecord(
+            var record = DisclosureRecord(
                 auditSeq: seq, at: at, subjectKind: kind, subject: label, recipient: recipient, bagSHA256: bagHash,
                 recordingIDs: disclosed, withheldIDs: withheld, notInBag: notInBag)
+            record.id = registerID
+            record.kind = entryKind
+            record.purpose = purpose
+            record.by = actor.name
+            record.reason = reason
+            return record
         }
+    }
+
+    /// `GET /v1/disclosures?number=|case=|recording_id=`: the register, newest first — what was shared about a
+    /// person (disclosures of that number or case, and those that held one of its recordings), or with no filter
+    /// the latest 1000. Auditors may read it: it names people only by pseudonym and recordings by id.
+    func disclosureRegister(query q: [String: String], call: inout Call) throws -> DisclosureList {
+        let given = ["number", "case", "recording_id"].filter { q[$0] != nil }
+        guard given.count <= 1 else { throw Failure(400, "bad-request", "give at most one of number, case or recording_id") }
+        let query: ArchiveDatabase.DisclosureQuery
+        if let n = q["number"] {
+            let number = try Self.phoneNumber(n)
+            let label = keys.pseudonym("number:" + number)
+            call.detail["number"] = .string(label)
+            query = .subject(kind: "number", pseudonym: label, .number(number))
+        } else if let c = q["case"] {
+            let ref = try Self.caseReference(c)
+            let label = keys.pseudonym("case:" + ref)
+            call.detail["case"] = .string(label)
+            query = .subject(kind: "case", pseudonym: label, .caseReference(ref))
+        } else if let r = q["recording_id"] {
+            let id = try Self.recordingID(r).lowercased
+            call.target = id
+            query = .recording(id)
+        } else {
+            query = .all
+        }
+        let list = try database.disclosures(query)
+        call.detail["count"] = .number(Double(list.count))
+        return DisclosureList(disclosures: list)
     }
 
     /// What the disclosure transaction found.
     enum DisclosureCheck {
-        case recorded(seq: Int64, notInBag: [String])
+        case recorded(Int64, seq: Int64, notInBag: [String], kind: String)
         /// Refused; nothing was written (the refusal is audited as any other).
         case rejected(Failure)
     }
@@ -146,28 +230,39 @@ extension OperatorAPI {
     }
 }
 
-/// The answer to `POST /v1/disclosures`: the disclosure as the audit log holds it.
+/// A disclosure in the register (the answer to `POST /v1/disclosures`, and each item of `GET /v1/disclosures`).
 public struct DisclosureRecord: Codable, Sendable, Equatable {
+    /// Its number in the register.
+    public var id: Int64 = 0
     /// The sequence number of the audit entry that records the disclosure.
     public var auditSeq: Int64
     public var at: String
-    /// `number` or `case`.
+    /// `subject-access` (a bag for the data subject) or `disclosure` (to another organisation).
+    public var kind = "subject-access"
+    public var purpose = PurposePolicy.subjectAccess
+    /// `number`, `case` or `recording`.
     public var subjectKind: String
-    /// The subject's keyed pseudonym (`p:` and 24 hex digits), never the number or reference itself.
+    /// A number's or case's keyed pseudonym (`p:` and 24 hex digits), never the number or reference itself; or the
+    /// recording id.
     public var subject: String
     /// As recorded (phone numbers redacted).
     public var recipient: String
+    /// Who made it (`uid=N(name)`).
+    public var by: String?
+    /// Why (phone numbers redacted).
+    public var reason: String?
     public var bagSHA256: String
     /// Sorted.
     public var recordingIDs: [String]
-    /// Restricted recordings of the subject that the caller could not disclose; sorted.
+    /// Recordings of the subject the bag left out (restricted, or objected to for the purpose); sorted.
     public var withheldIDs: [String]
-    /// Recordings of the subject in neither list (ingested after the bag was made); sorted.
-    public var notInBag: [String]
+    /// Recordings of the subject in neither list (ingested after the bag was made); sorted. Only in the answer to
+    /// `POST`.
+    public var notInBag: [String]?
 
     public init(
         auditSeq: Int64, at: String, subjectKind: String, subject: String, recipient: String, bagSHA256: String,
-        recordingIDs: [String], withheldIDs: [String], notInBag: [String]
+        recordingIDs: [String], withheldIDs: [String], notInBag: [String]?
     ) {
         self.auditSeq = auditSeq
         self.at = at
@@ -181,7 +276,7 @@ public struct DisclosureRecord: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case at, subject, recipient
+        case id, at, kind, purpose, subject, recipient, by, reason
         case auditSeq = "audit_seq"
         case subjectKind = "subject_kind"
         case bagSHA256 = "bag_sha256"
@@ -189,4 +284,10 @@ public struct DisclosureRecord: Codable, Sendable, Equatable {
         case withheldIDs = "withheld_ids"
         case notInBag = "not_in_bag"
     }
+}
+
+/// `GET /v1/disclosures`: the register, newest first.
+public struct DisclosureList: Codable, Sendable, Equatable {
+    public var disclosures: [DisclosureRecord]
+    public init(disclosures: [DisclosureRecord]) { self.disclosures = disclosures }
 }

@@ -150,6 +150,9 @@ public final class OperatorAPI: Sendable {
         Route(
             method: "POST", pattern: "/v1/disclosures", action: "api.disclosure", minimumRole: .operator, query: [],
             body: disclosureFields),
+        Route(
+            method: "GET", pattern: "/v1/disclosures", action: "api.disclosure.list", minimumRole: .auditor,
+            query: ["number", "case", "recording_id"], body: []),
         Route(method: "GET", pattern: "/v1/objections", action: "api.objection.list", minimumRole: .auditor, query: ["state"], body: []),
         Route(
             method: "POST", pattern: "/v1/objections", action: "api.objection.create", minimumRole: .operator, query: [],
@@ -340,6 +343,7 @@ public final class OperatorAPI: Sendable {
             "api.retention.execute", "api.retention.forecast":
             return try retention(route.action, params: params, query: q, body: body, call: &call)
         case "api.disclosure": return (.json(try recordDisclosure(body, role: role, call: &call)), "ok")
+        case "api.disclosure.list": return (.json(try disclosureRegister(query: q, call: &call)), "ok")
         case "api.objection.list", "api.objection.create", "api.objection.show", "api.objection.withdraw":
             return try objections(route.action, params: params, query: q, body: body, call: &call)
         case "api.audit.list", "api.audit.verify", "api.audit.checkpoint", "api.audit.checkpoints":

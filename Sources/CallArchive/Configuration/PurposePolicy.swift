@@ -126,7 +126,7 @@ public struct PurposePolicy: Sendable, Equatable {
         return policy
     }
 
-    static func isName(_ s: String) -> Bool {
+    public static func isName(_ s: String) -> Bool {
         !s.isEmpty && s.count <= 40 && s.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
     }
 }

@@ -182,6 +182,7 @@ public final class ArchiveDatabase: Sendable {
         }
         registerObjectionMigration(&m)
         registerCorrectionMigration(&m)
+        registerDisclosureMigration(&m)
         return m
     }
 

@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+
+// The register of disclosures (issue 18, item 4): every bag that left the archive — a subject-access bag handed
+// to the data subject, or a disclosure to another organisation — with its recipient, purpose, reason, who made it
+// and when, and the recordings it held or withheld. The organisation promises to "tell you if we share": the
+// register answers "what was shared about this person" by number, case or recording.
+//
+// The register outlives the recordings (a record of what was shared must survive their erasure: recipients are
+// told of an erasure, and the organisation must account for what it handed out). So it names a number or case
+// only by the keyed pseudonym the audit log uses, never the number or reference itself, and recordings by id.
+
+extension ArchiveDatabase {
+    /// Migration v8, registered after v7 (corrections).
+    static func registerDisclosureMigration(_ m: inout DatabaseMigrator) {
+        m.registerMigration("v8: register of disclosures") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE disclosures (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at TEXT NOT NULL,
+                        by TEXT NOT NULL,
+                        kind TEXT NOT NULL CHECK (kind IN ('subject-access', 'disclosure')),
+                        purpose TEXT NOT NULL,
+                        subject_kind TEXT NOT NULL CHECK (subject_kind IN ('recording', 'case', 'number')),
+                        subject TEXT NOT NULL,
+                        recipient TEXT NOT NULL,
+                        reason TEXT NOT NULL,
+                        bag_sha256 TEXT NOT NULL,
+                        audit_seq INTEGER
+                    );
+                    CREATE INDEX disclosures_subject ON disclosures(subject_kind, subject);
+                    CREATE TABLE disclosure_recordings (
+                        disclosure_id INTEGER NOT NULL REFERENCES disclosures(id),
+                        recording_id TEXT NOT NULL,
+                        withheld TEXT,
+                        PRIMARY KEY (disclosure_id, recording_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX disclosure_recordings_recording ON disclosure_recordings(recording_id);
+                    -- Every person the disclosure touched, by keyed pseudonym: the subject's, and each number and case
+                    -- of each recording in it when it was made. The register can then answer for a person after
+                    -- their recordings are erased.
+                    CREATE TABLE disclosure_subjects (
+                        subject TEXT NOT NULL,
+                        disclosure_id INTEGER NOT NULL REFERENCES disclosures(id),
+                        PRIMARY KEY (subject, disclosure_id)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+    }
+
+    /// One disclosure as the register holds it, before it is written.
+    struct DisclosureEntry {
+        var at: String
+        var by: String
+        var purpose: String
+        var subjectKind: String
+        /// A recording id, or the keyed pseudonym of a case or number.
+        var subject: String
+        var recipient: String
+        var reason: String
+        var bagSHA256: String
+        var disclosed: [String]
+        /// Recording id → why it was withheld (`restricted`, `objected`).
+        var withheld: [String: String]
+
+        var kind: String { purpose == PurposePolicy.subjectAccess ? "subject-access" : "disclosure" }
+    }
+
+    /// Writes `entry` to the register inside the caller's transaction; returns its id. `pseudonym` turns
+    /// `number:N` or `case:REF` into the keyed pseudonym the audit log uses.
+    static func insertDisclosure(_ db: Database, _ e: DisclosureEntry, pseudonym: (String) -> String) throws -> Int64 {
+        try db.execute(
+            sql: """
+                INSERT INTO disclosures (at, by, kind, purpose, subject_kind, subject, recipient, reason, bag_sha256)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [e.at, e.by, e.kind, e.purpose, e.subjectKind, e.subject, e.recipient, e.reason, e.bagSHA256])
+        let id = db.lastInsertedRowID
+        for r in e.disclosed {
+            try db.execute(
+                sql: "INSERT INTO disclosure_recordings (disclosure_id, recording_id, withheld) VALUES (?, ?, NULL)", arguments: [id, r])
+        }
+        for (r, why) in e.withheld.sorted(by: { $0.key < $1.key }) {
+            try db.execute(
+                sql: "INSERT INTO disclosure_recordings (disclosure_id, recording_id, withheld) VALUES (?, ?, ?)", arguments: [id, r, why])
+        }
+        var people: Set<String> = e.subjectKind == "recording" ? [] : [e.subject]
+        for r in e.disclosed + e.withheld.keys {
+            if let row = try Row.fetchOne(db, sql: "SELECT caller_number, callee_number FROM recordings WHERE id = ?", arguments: [r]) {
+                for column in ["caller_number", "callee_number"] {
+                    if let n: String = row[column] { people.insert(pseudonym("number:" + n)) }
+                }
+            }
+            for ref in try String.fetchAll(
+                db, sql: "SELECT c.reference FROM recording_cases rc JOIN cases c ON c.id = rc.case_id WHERE rc.recording_id = ?",
+                arguments: [r])
+            {
+                people.insert(pseudonym("case:" + ref))
+            }
+        }
+        for p in people.sorted() {
+            try db.execute(sql: "INSERT INTO disclosure_subjects (subject, disclosure_id) VALUES (?, ?)", arguments: [p, id])
+        }
+        return id
+    }
+
+    /// What the register holds about one subject: every disclosure that touched it (of it, or of a recording of
+    /// it when the disclosure was made: by pseudonym, so this outlives the recordings), and every one that held or
+    /// withheld one of its recordings as they are linked now. Newest first.
+    public enum DisclosureQuery: Sendable, Equatable {
+        /// A number or case: its keyed pseudonym, and the subject as the index knows it.
+        case subject(kind: String, pseudonym: String, ArchiveDatabase.Subject)
+        case recording(String)
+        case all
+    }
+
+    public func disclosures(_ query: DisclosureQuery, limit: Int = 1000) throws(ArchiveError) -> [DisclosureRecord] {
+        try read("disclosures") { db in
+            let ids: [Int64]
+            switch query {
+            case .all:
+                ids = try Int64.fetchAll(db, sql: "SELECT id FROM disclosures ORDER BY id DESC LIMIT ?", arguments: [limit])
+            case .recording(let rid):
+                ids = try Int64.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id FROM disclosures WHERE subject_kind = 'recording' AND subject = ?1
+                        UNION SELECT disclosure_id FROM disclosure_recordings WHERE recording_id = ?1
+                        ORDER BY 1 DESC LIMIT ?2
+                        """, arguments: [rid, limit])
+            case .subject(_, let pseudonym, let subject):
+                // Its recordings now (an unknown case has none: the register may still name it).
+                let recordings = (try? Self.recordings(db, of: subject)) ?? []
+                var found = Set(
+                    try Int64.fetchAll(
+                        db, sql: "SELECT disclosure_id FROM disclosure_subjects WHERE subject = ?", arguments: [pseudonym]))
+                for chunk in stride(from: 0, to: recordings.count, by: 500) {
+                    let part = Array(recordings[chunk..<min(chunk + 500, recordings.count)])
+                    let marks = part.map { _ in "?" }.joined(separator: ",")
+                    found.formUnion(
+                        try Int64.fetchAll(
+                            db, sql: "SELECT disclosure_id FROM disclosure_recordings WHERE recording_id IN (\(marks))",
+                            arguments: StatementArguments(part)))
+                }
+                ids = Array(found.sorted(by: >).prefix(limit))
+            }
+            return try ids.compactMap { try Self.disclosure(db, id: $0) }
+        }
+    }
+
+    static func disclosure(_ db: Database, id: Int64) throws -> DisclosureRecord? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM disclosures WHERE id = ?", arguments: [id]) else { return nil }
+        let items = try Row.fetchAll(
+            db, sql: "SELECT recording_id, withheld FROM disclosure_recordings WHERE disclosure_id = ? ORDER BY recording_id",
+            arguments: [id])
+        var r = DisclosureRecord(
+            auditSeq: row["audit_seq"] ?? 0, at: row["at"], subjectKind: row["subject_kind"], subject: row["subject"],
+            recipient: row["recipient"], bagSHA256: row["bag_sha256"],
+            recordingIDs: items.filter { ($0["withheld"] as String?) == nil }.map { $0["recording_id"] },
+            withheldIDs: items.filter { ($0["withheld"] as String?) != nil }.map { $0["recording_id"] }, notInBag: nil)
+        r.id = row["id"]
+        r.kind = row["kind"]
+        r.purpose = row["purpose"]
+        r.by = row["by"]
+        r.reason = row["reason"]
+        return r
+    }
+}
