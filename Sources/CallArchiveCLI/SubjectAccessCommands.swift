@@ -168,12 +168,12 @@ struct BagExport {
 
     static func validate(recipient: String, reason: String, out: String, organization: String?) throws {
         let r = recipient.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !r.isEmpty, r.count <= 200, !r.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        guard !r.isEmpty, r.unicodeScalars.count <= 200, !r.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw ValidationError("--recipient must be one line of 1…200 characters: who receives the bag")
         }
         _ = try reasonBody(reason)
         guard !out.isEmpty else { throw ValidationError("--out must name a folder") }
-        if let organization, organization.isEmpty || organization.count > 200 {
+        if let organization, organization.isEmpty || organization.unicodeScalars.count > 200 {
             throw ValidationError("--organization must be 1…200 characters")
         }
     }

@@ -50,12 +50,30 @@ struct MalformedRequestTests {
             ("wrong method", ["-X", "DELETE"], "/v1/recordings/\(id)", 405, "method-not-allowed"),
             ("unknown recording", [], "/v1/recordings/\(id)", 404, "not-found"),
             ("long target", [], "/v1/recordings?tag=" + String(repeating: "a", count: 9000), 414, "uri-too-long"),
+            // Issue 23: lengths in Unicode scalars, letters in a number refused, not dropped.
+            ("combining marks stretch a reason", post + ["-d", "{\"reason\":\"a\(String(repeating: "\u{301}", count: 5000))\",\"recording_id\":\"\(id)\"}"],
+             "/v1/cases/C-1/link", 400, "bad-request"),
+            ("letters in a number", [], "/v1/recordings?number=%2B44x7700y900123", 400, "bad-request"),
+            ("control character in a value", [], "/v1/recordings?tag=a%09b", 400, "bad-request"),
         ]
         for (name, args, path, status, code) in cases {
             let r = try curl(args, path)
             #expect(r.status == status, "\(name): HTTP \(r.status), expected \(status)")
             #expect(r.error?.error.code == code, "\(name): \(String(describing: r.error))")
             #expect(!(r.error?.error.message.isEmpty ?? true), "\(name): no message")
+        }
+        // The messages say what is wrong.
+        #expect(try curl([], "/v1/recordings?tag=a%09b").error?.error.message.contains("control character") == true)
+        #expect(try curl([], "/v1/recordings?number=%2B44x7700").error?.error.message.contains("separators") == true)
+        // A 405 says which methods the resource allows (RFC 9110 §15.5.6), on every route's path.
+        for route in OperatorAPI.routes {
+            let path = route.pattern.replacingOccurrences(of: "{id}", with: route.pattern.hasPrefix("/v1/recordings") ? id : "1")
+                .replacingOccurrences(of: "{reference}", with: "C-1")
+            let r = try runProcess(
+                "/usr/bin/curl", ["-sS", "-o", "/dev/null", "-D", "-", "-X", "PUT", "--unix-socket", instance.socketPath, "http://localhost" + path])
+            let allow = r.stdout.split(separator: "\r\n").first { $0.lowercased().hasPrefix("allow:") }.map { String($0.dropFirst(6)).trimmingCharacters(in: .whitespaces) }
+            let methods = Set(OperatorAPI.routes.filter { $0.pattern == route.pattern }.map(\.method)).sorted().joined(separator: ", ")
+            #expect(r.stdout.hasPrefix("HTTP/1.1 405") && allow == methods, "PUT \(path): \(r.stdout)")
         }
         #expect(daemon.isRunning)
         #expect(try curl([], "/v1/status").status == 200, "still serving")

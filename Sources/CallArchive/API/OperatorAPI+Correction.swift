@@ -89,7 +89,7 @@ extension OperatorAPI {
     /// An agent id, queue or tag: trimmed, 1…`limit` characters, no control characters.
     static func label(_ s: String, _ name: String, limit: Int = 200) throws -> String {
         let t = s.trimmingCharacters(in: .whitespaces)
-        guard !t.isEmpty, t.count <= limit else { throw Failure(400, "bad-request", "\(name) must be 1…\(limit) characters") }
+        guard !t.isEmpty, Self.length(t) <= limit else { throw Failure(400, "bad-request", "\(name) must be 1…\(limit) characters") }
         guard !t.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw Failure(400, "bad-request", "\(name) must not contain control characters")
         }

@@ -203,7 +203,7 @@ extension OperatorAPI {
     /// is kept for ever, and a recipient is described by who they are, not by their number).
     static func recipient(_ s: String) throws -> String {
         let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !t.isEmpty, t.count <= 200 else { throw Failure(400, "bad-request", "recipient must be 1…200 characters") }
+        guard !t.isEmpty, Self.length(t) <= 200 else { throw Failure(400, "bad-request", "recipient must be 1…200 characters") }
         guard !t.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw Failure(400, "bad-request", "recipient must be one line of text (no control characters)")
         }

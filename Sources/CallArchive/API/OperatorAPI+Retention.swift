@@ -35,7 +35,7 @@ extension OperatorAPI {
             let subject = try self.subject(body, call: &call)
             var ground: String?
             if action == "api.restrict" {
-                guard case .string(let g)? = body["ground"], !g.trimmingCharacters(in: .whitespaces).isEmpty, g.count <= 200 else {
+                guard case .string(let g)? = body["ground"], !g.trimmingCharacters(in: .whitespaces).isEmpty, Self.length(g) <= 200 else {
                     throw Failure(400, "bad-request", "ground is required: the data subject's ground for restriction (e.g. accuracy contested)")
                 }
                 ground = g
@@ -116,7 +116,7 @@ extension OperatorAPI {
             throw Failure(400, "bad-request", "type must be one of \(ArchiveDatabase.holdTypes.joined(separator: ", "))")
         }
         guard case .string(let authority)? = body["authority"], !authority.trimmingCharacters(in: .whitespaces).isEmpty,
-            authority.count <= 200
+            Self.length(authority) <= 200
         else { throw Failure(400, "bad-request", "authority is required: who ordered the hold (a court, the DPO, …)") }
         var reviewAt: Date?
         if let r = body["review_at"] {
@@ -190,10 +190,16 @@ extension OperatorAPI {
         return found[0]
     }
 
+    /// A phone number as an operator writes it: digits, a leading `+` or `00`, and the separators people use
+    /// (spaces, `-`, `.`, `(`, `)`); anything else is refused rather than dropped (`+44x7700` is not a number).
     static func phoneNumber(_ n: String) throws -> String {
+        let allowed = Set("0123456789+ -.()".unicodeScalars)
         let normalised = PhoneNumber.normalise(n)
-        guard normalised.count >= 3, normalised.count <= 32, normalised.allSatisfy({ $0 == "+" || $0.isASCII && $0.isNumber }) else {
-            throw Failure(400, "bad-request", "number must be a phone number (digits, optionally with + and spaces)")
+        guard n.unicodeScalars.allSatisfy(allowed.contains), normalised.count >= 3, normalised.count <= 32,
+            normalised.allSatisfy({ $0 == "+" || $0.isASCII && $0.isNumber })
+        else {
+            throw Failure(
+                400, "bad-request", "number must be a phone number: digits, optionally + and the separators space - . ( )")
         }
         return normalised
     }

@@ -187,10 +187,13 @@ public final class OperatorAPI: Sendable {
         var status: Int
         var code: String
         var message: String
-        init(_ status: Int, _ code: String, _ message: String) {
+        /// Headers the answer must carry (`Allow` on a 405).
+        var headers: [(String, String)] = []
+        init(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []) {
             self.status = status
             self.code = code
             self.message = message
+            self.headers = headers
         }
 
         init(_ error: ArchiveError) {
@@ -215,7 +218,9 @@ public final class OperatorAPI: Sendable {
         do {
             (response, outcome) = try dispatch(request, role: role, call: &call)
         } catch let f as Failure {
-            response = .error(f.status, f.code, f.message)
+            var answer = APIResponse.error(f.status, f.code, f.message)
+            answer.headers += f.headers
+            response = answer
             outcome = Self.outcome(f)
         } catch let e as ArchiveError {
             let f = Failure(e)
@@ -289,9 +294,11 @@ public final class OperatorAPI: Sendable {
             throw Failure(404, "no-such-route", "no API route \(Self.safePath(segments)); see GET /v1/status and the OpenAPI document")
         }
         guard let route = matching.first(where: { $0.method == request.method }) else {
+            // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
+            let methods = Array(Set(matching.map(\.method))).sorted()
             throw Failure(
-                405, "method-not-allowed",
-                "\(request.method) is not allowed here; use \(matching.map(\.method).joined(separator: " or "))")
+                405, "method-not-allowed", "\(Self.printable(request.method)) is not allowed here; use \(methods.joined(separator: " or "))",
+                headers: [("Allow", methods.joined(separator: ", "))])
         }
         let params = Self.match(route.segments, segments)!
         guard Self.rank(role) >= Self.rank(route.minimumRole) else {
@@ -423,13 +430,7 @@ public final class OperatorAPI: Sendable {
     private func search(_ q: [String: String], call: inout Call) throws -> RecordingPage {
         var query = RecordingQuery()
         query.caseReference = try q["case"].map(Self.caseReference)
-        query.number = try q["number"].map { n in
-            let normalised = PhoneNumber.normalise(n)
-            guard normalised.count >= 3, normalised.count <= 32, normalised.allSatisfy({ $0 == "+" || $0.isASCII && $0.isNumber }) else {
-                throw Failure(400, "bad-request", "number must be a phone number (digits, optionally with + and spaces)")
-            }
-            return normalised
-        }
+        query.number = try q["number"].map(Self.phoneNumber)
         query.agent = try q["agent"].map { try Self.text($0, "agent") }
         query.queue = try q["queue"].map { try Self.text($0, "queue") }
         query.tag = try q["tag"].map { try Self.text($0, "tag") }
@@ -481,7 +482,7 @@ public final class OperatorAPI: Sendable {
             guard role == .admin else {
                 throw Failure(403, "restricted", "recording \(id.lowercased) is restricted: only an admin may export it, with a reason")
             }
-            guard let reason = q["reason"]?.trimmingCharacters(in: .whitespaces), !reason.isEmpty, reason.count <= 1000 else {
+            guard let reason = q["reason"]?.trimmingCharacters(in: .whitespaces), !reason.isEmpty, Self.length(reason) <= 1000 else {
                 throw Failure(
                     403, "restricted", "recording \(id.lowercased) is restricted: an admin may export it only with a reason (reason=…)")
             }
@@ -489,7 +490,7 @@ public final class OperatorAPI: Sendable {
             call.detail["restricted"] = .bool(true)
         } else if let reason = q["reason"] {
             let t = reason.trimmingCharacters(in: .whitespaces)
-            guard !t.isEmpty, t.count <= 1000 else { throw Failure(400, "bad-request", "reason must be 1…1000 characters") }
+            guard !t.isEmpty, Self.length(t) <= 1000 else { throw Failure(400, "bad-request", "reason must be 1…1000 characters") }
             call.detail["reason"] = .string(t)
         }
         // Why: every use of audio names its purpose (or the configured default), which the caller's role must be
@@ -661,9 +662,14 @@ public final class OperatorAPI: Sendable {
             for pair in parts[1].split(separator: "&", omittingEmptySubsequences: true) {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 func decode(_ s: Substring) throws -> String {
-                    guard let d = String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
-                        !d.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
-                    else { throw Failure(400, "bad-request", "the query string is not valid percent-encoded UTF-8 text") }
+                    guard let d = String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                        throw Failure(400, "bad-request", "the query string is not valid percent-encoded UTF-8 text")
+                    }
+                    guard !d.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                        throw Failure(
+                            400, "bad-request",
+                            "query parameter \"\(printable(d))\" holds a control character (tab, newline, …): one line of text only")
+                    }
                     return d
                 }
                 let name = try decode(kv[0])
@@ -708,7 +714,7 @@ public final class OperatorAPI: Sendable {
         }
         let t = r.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !t.isEmpty else { throw Failure(400, "reason-required", "the reason must not be empty") }
-        guard t.count <= 1000 else { throw Failure(400, "bad-request", "the reason is longer than 1000 characters") }
+        guard Self.length(t) <= 1000 else { throw Failure(400, "bad-request", "the reason is longer than 1000 characters") }
         return t
     }
 
@@ -719,14 +725,18 @@ public final class OperatorAPI: Sendable {
         return id
     }
 
+    /// The length of a text as every limit of this API counts it: in Unicode scalars (code points), not in
+    /// grapheme clusters, so that combining marks cannot stretch a "1000-character" reason without bound.
+    static func length(_ s: String) -> Int { s.unicodeScalars.count }
+
     static func caseReference(_ s: String) throws -> String {
         let t = s.trimmingCharacters(in: .whitespaces)
-        guard !t.isEmpty, t.count <= 200 else { throw Failure(400, "bad-request", "a case reference is 1…200 characters") }
+        guard !t.isEmpty, Self.length(t) <= 200 else { throw Failure(400, "bad-request", "a case reference is 1…200 characters") }
         return t
     }
 
     static func text(_ s: String, _ name: String) throws -> String {
-        guard !s.isEmpty, s.count <= 200 else { throw Failure(400, "bad-request", "\(name) must be 1…200 characters") }
+        guard !s.isEmpty, Self.length(s) <= 200 else { throw Failure(400, "bad-request", "\(name) must be 1…200 characters") }
         return s
     }
 
