@@ -39,28 +39,34 @@ extension ArchiveDatabase {
             }
             let range: StatementArguments = [lowerText, upperText]
 
+            // Unbounded, a scan of the table in its own order is faster than one through the time index. The first
+            // case is looked up only for a call without the external party's number.
+            let bounded = bounds.from != nil || bounds.to != nil
             let calls = try Row.fetchCursor(
                 db,
                 sql: """
                     SELECT r.id, coalesce(r.started_at, r.ingested_at) AS at, r.duration_s, r.direction, r.caller_number,
                       r.callee_number, r.agent_id, r.queue, r.policy_class, r.state,
-                      (SELECT min(rc.case_id) FROM recording_cases rc WHERE rc.recording_id = r.id) AS first_case
+                      CASE WHEN (CASE WHEN r.direction = 'outbound' THEN r.callee_number ELSE r.caller_number END) IS NULL
+                        THEN (SELECT min(rc.case_id) FROM recording_cases rc WHERE rc.recording_id = r.id) END AS first_case
                     FROM recordings r
-                    WHERE coalesce(r.started_at, r.ingested_at) >= ? AND coalesce(r.started_at, r.ingested_at) < ?
-                    """, arguments: range)
+                    \(bounded ? "WHERE coalesce(r.started_at, r.ingested_at) >= ? AND coalesce(r.started_at, r.ingested_at) < ?" : "")
+                    """, arguments: bounded ? range : [])
             while let row = try calls.next() {
                 guard let p = period(row["at"]) else { continue }
                 let direction: String? = row["direction"]
                 let number: String? = direction == "outbound" ? row["callee_number"] : row["caller_number"]
                 let firstCase: Int64? = row["first_case"]
-                let id: String = row["id"]
-                let person = number.map { "n:" + $0 } ?? firstCase.map { "c:\($0)" } ?? "r:" + id
-                table.add(
-                    .calls, period: p,
-                    groups: [
-                        .queue: row["queue"], .direction: direction, .agent: row["agent_id"],
-                        .class: (row["policy_class"] as String?) ?? "none", .outcome: row["state"],
-                    ], person: person, duration: row["duration_s"])
+                let person = number.map { "n:" + $0 } ?? firstCase.map { "c:\($0)" } ?? "r:" + (row["id"] as String)
+                table.add(.calls, period: p, person: person, duration: row["duration_s"]) { dimension -> String?? in
+                    switch dimension {
+                    case .queue: row["queue"] as String?
+                    case .direction: direction
+                    case .agent: row["agent_id"] as String?
+                    case .class: (row["policy_class"] as String?) ?? "none"
+                    case .outcome: row["state"] as String?
+                    }
+                }
             }
 
             let cases = try Row.fetchCursor(
@@ -75,12 +81,15 @@ extension ArchiveDatabase {
             while let row = try cases.next() {
                 guard let p = period(row["opened_at"]) else { continue }
                 let id: Int64 = row["id"]
-                table.add(
-                    .cases, period: p,
-                    groups: [
-                        .queue: row["queue"], .direction: row["direction"], .agent: row["agent_id"],
-                        .class: (row["class"] as String?) ?? "none", .outcome: row["status"],
-                    ], person: "k:\(id)")
+                table.add(.cases, period: p, person: "k:\(id)") { dimension -> String?? in
+                    switch dimension {
+                    case .queue: row["queue"] as String?
+                    case .direction: row["direction"] as String?
+                    case .agent: row["agent_id"] as String?
+                    case .class: (row["class"] as String?) ?? "none"
+                    case .outcome: row["status"] as String?
+                    }
+                }
             }
 
             let holds = try Row.fetchCursor(
@@ -90,9 +99,13 @@ extension ArchiveDatabase {
                 guard let p = period(row["created_at"]) else { continue }
                 let id: Int64 = row["id"]
                 let released: String? = row["released_at"]
-                table.add(
-                    .holds, period: p, groups: [.class: row["type"], .outcome: released == nil ? "active" : "released"],
-                    person: "h:\(id)")
+                table.add(.holds, period: p, person: "h:\(id)") { dimension -> String?? in
+                    switch dimension {
+                    case .class: row["type"] as String?
+                    case .outcome: released == nil ? "active" : "released"
+                    default: nil
+                    }
+                }
             }
 
             let erasures = try Row.fetchCursor(
@@ -108,7 +121,7 @@ extension ArchiveDatabase {
                 let outcome = decisions.isEmpty ? "none" : decisions.count == 1 ? String(decisions[0]) : "mixed"
                 let kind: String = row["subject_kind"]
                 let subject: String = row["subject"]
-                table.add(.erasures, period: p, groups: [.outcome: outcome], person: "e:" + kind + ":" + subject)
+                table.add(.erasures, period: p, person: "e:" + kind + ":" + subject) { $0 == .outcome ? outcome : nil }
             }
 
             let objections = try Row.fetchCursor(
@@ -122,9 +135,9 @@ extension ArchiveDatabase {
                 let kind: String = row["subject_kind"]
                 let subject: String = row["subject"]
                 let withdrawn: String? = row["withdrawn_at"]
-                table.add(
-                    .objections, period: p, groups: [.outcome: withdrawn == nil ? "active" : "withdrawn"],
-                    person: "o:" + kind + ":" + subject)
+                table.add(.objections, period: p, person: "o:" + kind + ":" + subject) { dimension -> String?? in
+                    dimension == .outcome ? (withdrawn == nil ? "active" : "withdrawn") : nil
+                }
             }
 
             // The audit log has no index on its action: one scan, which reads only these columns.
@@ -144,9 +157,9 @@ extension ArchiveDatabase {
                 }
                 let seq: Int64 = row["seq"]
                 let who = subject ?? (row["target"] as String?) ?? "seq:\(seq)"
-                table.add(
-                    .disclosures, period: p, groups: [.class: purpose ?? "subject-access", .outcome: purpose ?? "subject-access"],
-                    person: "d:" + who)
+                table.add(.disclosures, period: p, person: "d:" + who) { dimension -> String?? in
+                    dimension == .class || dimension == .outcome ? purpose ?? "subject-access" : nil
+                }
             }
             return table
         }

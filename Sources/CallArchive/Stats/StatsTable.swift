@@ -14,28 +14,42 @@ struct StatsTable {
         var count = 0
         var people = Set<String>()
         var duration = 0.0
+
+        mutating func add(_ person: String, _ seconds: Double) {
+            count += 1
+            people.insert(person)
+            duration += seconds
+        }
     }
 
     let query: StatsQuery
     private(set) var cells: [Key: Cell] = [:]
+    /// Reported group values by stored value (`label` is not cheap, and a million calls have few queues).
+    private var labels: [String: String] = [:]
 
     init(_ query: StatsQuery) { self.query = query }
 
     /// Counts one item: a call (with its duration), a case, a hold, a request, an objection or a disclosure.
-    /// `groups` gives its value for each dimension; a dimension it lacks means nothing for it and counts as `all`.
+    /// `group` gives the item's value for a dimension (nil inside: it has none, `unknown`), or nil when the dimension
+    /// means nothing for it (it counts as `all`); it is asked only when the query is grouped.
     mutating func add(
-        _ measure: StatsMeasure, period: String, groups: [StatsQuery.Dimension: String?], person: String,
-        duration: Double = 0
+        _ measure: StatsMeasure, period: String, person: String, duration: Double = 0,
+        group: (StatsQuery.Dimension) -> String?? = { _ in nil }
     ) {
-        let group: String
-        if let dimension = query.group {
-            if let value = groups[dimension] { group = Self.label(value) } else { group = "all" }
-        } else {
-            group = "all"
+        var label = "all"
+        if let dimension = query.group, let value = group(dimension) {
+            if let value {
+                if let known = labels[value] {
+                    label = known
+                } else {
+                    label = Self.label(value)
+                    labels[value] = label
+                }
+            } else {
+                label = "unknown"
+            }
         }
-        cells[Key(period: period, measure: measure, group: group), default: Cell()].count += 1
-        cells[Key(period: period, measure: measure, group: group)]!.people.insert(person)
-        cells[Key(period: period, measure: measure, group: group)]!.duration += duration
+        cells[Key(period: period, measure: measure, group: label), default: Cell()].add(person, duration)
     }
 
     /// A group's value as reported: `unknown` when absent; control characters escaped, phone numbers redacted (a
