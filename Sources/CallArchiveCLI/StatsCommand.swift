@@ -37,12 +37,16 @@ struct Stats: AsyncParsableCommand {
     func run() async throws {
         try await runReporting {
             let report = try await global.client().call(
-                "GET", "/v1/stats" + queryString([("by", by), ("group", group), ("from", from), ("to", to)]), as: StatsReport.self)
+                "GET", "/v1/stats" + queryString([("by", by), ("group", group), ("from", from), ("to", to)]),
+                as: StatsReport.self)
             if global.json { return printJSON(report) }
             if csv { return FileHandle.standardOutput.write(Data(report.csv().utf8)) }
             if report.rows.isEmpty { return print("nothing to count in this range") }
             printTable(
-                ["PERIOD", report.group == "all" ? "GROUP" : report.group.uppercased(), "MEASURE", "COUNT", "PEOPLE", "DURATION"],
+                [
+                    "PERIOD", report.group == "all" ? "GROUP" : report.group.uppercased(), "MEASURE", "COUNT", "PEOPLE",
+                    "DURATION",
+                ],
                 report.rows.map { r in
                     let f = r.figures(minimumCount: report.minimumCount)
                     return [r.period, r.group, r.measure, f[0], f[1], r.durationS.map(Self.duration) ?? "-"]

@@ -63,19 +63,24 @@ struct StatsCommandTests {
         #expect(all.status == 0, "\(all.stderr)")
         let report = try JSONDecoder().decode(StatsReport.self, from: Data(all.stdout.utf8))
         let calls = try #require(report.rows.first { $0.measure == "calls" })
-        #expect(calls.period == "2026-03" && calls.group == "all" && calls.count == 12 && calls.people == 11 && !calls.suppressed)
+        #expect(
+            calls.period == "2026-03" && calls.group == "all" && calls.count == 12 && calls.people == 11
+                && !calls.suppressed)
         let seconds = corpus.good.prefix(12).compactMap(\.durationS).reduce(0, +)
         #expect(abs((calls.durationS ?? 0) - seconds) < 0.2, "\(calls.durationS ?? 0) s, the corpus says \(seconds) s")
         #expect(report.minimumCount == 10 && report.by == "month" && report.from == "2026-03-01T00:00:00.000Z")
 
         // By agent (staff ids are groups): four people per agent at most, so every agent is <10.
-        let agents = try JSONDecoder().decode(StatsReport.self, from: Data(try instance.cli(["stats", "--group", "agent", "--json"] + march).stdout.utf8))
+        let agents = try JSONDecoder().decode(
+            StatsReport.self, from: Data(try instance.cli(["stats", "--group", "agent", "--json"] + march).stdout.utf8))
         #expect(agents.rows.filter { $0.measure == "calls" }.map(\.group) == ["agent-0", "agent-1", "agent-2"])
         #expect(agents.rows.allSatisfy { $0.suppressed && $0.count == nil })
 
         // The table, weekly.
         let table = try instance.cli(["stats", "--by", "week", "--group", "queue"] + march)
-        #expect(table.status == 0 && table.stdout.contains("PERIOD") && table.stdout.contains("2026-W10"), "\(table.stdout)")
+        #expect(
+            table.status == 0 && table.stdout.contains("PERIOD") && table.stdout.contains("2026-W10"), "\(table.stdout)"
+        )
         #expect(table.stdout.contains("<10") && table.stdout.contains("safeguarding"))
 
         // Nothing identifying in any of it.
@@ -85,15 +90,22 @@ struct StatsCommandTests {
         }
 
         // Usage errors: 2. A value the daemon rejects, one the CLI rejects, and --csv with --json.
-        for args in [["--group", "number"], ["--by", "day"], ["--from", "yesterday"], ["--csv", "--json"], ["--from", "2026-04-01", "--to", "2026-03-01"]] {
+        for args in [
+            ["--group", "number"], ["--by", "day"], ["--from", "yesterday"], ["--csv", "--json"],
+            ["--from", "2026-04-01", "--to", "2026-03-01"],
+        ] {
             let r = try instance.cli(["stats"] + args)
             #expect(r.status == 2, "stats \(args): exit \(r.status) \(r.stderr)")
         }
-        #expect(try instance.cli(["stats", "--group", "number"]).stderr.contains("group must be one of queue, direction, agent, class, outcome"))
+        #expect(
+            try instance.cli(["stats", "--group", "number"]).stderr.contains(
+                "group must be one of queue, direction, agent, class, outcome"))
 
         // Audited: the query's parameters, not the answer.
         let audit = try instance.cli(["audit", "list", "--action", "api.stats", "--json", "--limit", "100"])
-        #expect(audit.status == 0 && audit.stdout.contains("\"group\"") && audit.stdout.contains("queue"), "\(audit.stdout.prefix(2000))")
+        #expect(
+            audit.status == 0 && audit.stdout.contains("\"group\"") && audit.stdout.contains("queue"),
+            "\(audit.stdout.prefix(2000))")
         #expect(!audit.stdout.contains("helpline") && !audit.stdout.contains("<10"))
     }
 
@@ -106,7 +118,9 @@ struct StatsCommandTests {
         for g in [Self.groups.api, Self.groups.auditors] {
             if getgrnam(g) == nil {
                 let r = try runProcess("/usr/sbin/groupadd", ["--system", g])
-                guard r.status == 0 || getgrnam(g) != nil else { throw CorpusError(message: "groupadd \(g): \(r.stderr)") }
+                guard r.status == 0 || getgrnam(g) != nil else {
+                    throw CorpusError(message: "groupadd \(g): \(r.stderr)")
+                }
             }
             gids[g] = getgrnam(g)!.pointee.gr_gid
         }
@@ -126,13 +140,18 @@ struct StatsCommandTests {
         func cli(groups: [String], _ args: [String]) throws -> ProcessResult {
             try runProcess(
                 "/usr/bin/setpriv",
-                ["--reuid=64123", "--regid=64123", "--groups=" + groups.map { String(gids[$0]!) }.joined(separator: ","), "--reset-env", "--"]
+                [
+                    "--reuid=64123", "--regid=64123",
+                    "--groups=" + groups.map { String(gids[$0]!) }.joined(separator: ","), "--reset-env", "--",
+                ]
                     + SanitizerEnvironment.commandPrefix + [Binaries.cli] + args + ["--socket", instance.socketPath])
         }
         let auditor = [Self.groups.api, Self.groups.auditors]
         let csv = try cli(groups: auditor, ["stats", "--group", "queue", "--csv"] + march)
         #expect(csv.status == 0, "\(csv.stderr)")
-        #expect(csv.stdout.contains("2026-03,safeguarding,calls,<10,<10,\r\n") && csv.stdout.contains("2026-03,helpline,calls,<10,<10,\r\n"), "\(csv.stdout)")
+        #expect(
+            csv.stdout.contains("2026-03,safeguarding,calls,<10,<10,\r\n")
+                && csv.stdout.contains("2026-03,helpline,calls,<10,<10,\r\n"), "\(csv.stdout)")
         let json = try cli(groups: auditor, ["stats", "--group", "direction", "--json"] + march)
         #expect(json.status == 0, "\(json.stderr)")
         let report = try JSONDecoder().decode(StatsReport.self, from: Data(json.stdout.utf8))
@@ -144,6 +163,8 @@ struct StatsCommandTests {
         #expect(stranger.status == 4 && stranger.stderr.contains("refused"), "\(stranger.stderr)")
 
         let entries = try instance.cli(["audit", "list", "--action", "api.stats", "--json", "--limit", "100"]).stdout
-        #expect(entries.contains("uid=64123") && entries.contains("\"auditor\"") && entries.contains("denied"), "\(entries.prefix(3000))")
+        #expect(
+            entries.contains("uid=64123") && entries.contains("\"auditor\"") && entries.contains("denied"),
+            "\(entries.prefix(3000))")
     }
 }

@@ -9,7 +9,8 @@ extension OperatorAPI {
 
     func stats(_ q: [String: String], call: inout Call) throws -> StatsReport {
         call.detail["query"] = .object(q.mapValues { .string(Self.printable($0)) })
-        var query = StatsQuery(minimumCount: config.statsMinimumCount, timeZone: database.currentRetentionPolicy.timeZone)
+        var query = StatsQuery(
+            minimumCount: config.statsMinimumCount, timeZone: database.currentRetentionPolicy.timeZone)
         if let by = q["by"] {
             guard let p = StatsQuery.Period(rawValue: by) else {
                 throw Failure(400, "bad-request", "by must be week or month (got \(Self.printable(by)))")
@@ -20,7 +21,8 @@ extension OperatorAPI {
             guard let g = StatsQuery.Dimension(rawValue: group) else {
                 throw Failure(
                     400, "bad-request",
-                    "group must be one of \(StatsQuery.Dimension.allCases.map(\.rawValue).joined(separator: ", ")) (got \(Self.printable(group)))")
+                    "group must be one of \(StatsQuery.Dimension.allCases.map(\.rawValue).joined(separator: ", ")) (got \(Self.printable(group)))"
+                )
             }
             query.group = g
         }
@@ -36,7 +38,9 @@ extension OperatorAPI {
     /// by its first day is that month and no more.
     static func statsTime(_ s: String, _ name: String, zone: TimeZone) throws -> Date {
         let parts = s.split(separator: "-", omittingEmptySubsequences: false)
-        if s.count == 10, parts.map(\.count) == [4, 2, 2], let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]) {
+        if s.count == 10, parts.map(\.count) == [4, 2, 2], let y = Int(parts[0]), let m = Int(parts[1]),
+            let d = Int(parts[2])
+        {
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = zone
             if let date = calendar.date(from: DateComponents(year: y, month: m, day: d)),
@@ -46,6 +50,7 @@ extension OperatorAPI {
             }
         }
         if s.count > 10, let d = RFC3339.parse(s) { return d }
-        throw Failure(400, "bad-request", "\(name) must be an RFC 3339 time (2026-03-15T10:15:00Z) or a date (2026-03-15)")
+        throw Failure(
+            400, "bad-request", "\(name) must be an RFC 3339 time (2026-03-15T10:15:00Z) or a date (2026-03-15)")
     }
 }

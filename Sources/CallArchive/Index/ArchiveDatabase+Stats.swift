@@ -151,7 +151,9 @@ extension ArchiveDatabase {
                 guard let p = period(row["at"]) else { continue }
                 var subject: String?
                 var purpose: String?
-                if case .object(let detail)? = try? APIJSON.decode(JSONValue.self, from: Array(((row["detail"] as String?) ?? "{}").utf8)) {
+                if case .object(let detail)? = try? APIJSON.decode(
+                    JSONValue.self, from: Array(((row["detail"] as String?) ?? "{}").utf8))
+                {
                     if case .string(let s)? = detail["subject"] { subject = s }
                     if case .string(let s)? = detail["purpose"] { purpose = s }
                 }

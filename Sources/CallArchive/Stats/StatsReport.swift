@@ -60,7 +60,8 @@ public struct StatsReport: Codable, Sendable, Equatable {
     public var rows: [StatsRow]
 
     public init(
-        by: String, group: String, from: String? = nil, to: String? = nil, timeZone: String, minimumCount: Int, rows: [StatsRow]
+        by: String, group: String, from: String? = nil, to: String? = nil, timeZone: String, minimumCount: Int,
+        rows: [StatsRow]
     ) {
         self.by = by
         self.group = group

@@ -55,7 +55,9 @@ struct StatsTable {
     /// A group's value as reported: `unknown` when absent; control characters escaped, phone numbers redacted (a
     /// queue or agent id typed as a number is not worth the risk), at most 64 characters.
     static func label(_ raw: String?) -> String {
-        guard let raw, case let t = raw.trimmingCharacters(in: .whitespacesAndNewlines), !t.isEmpty else { return "unknown" }
+        guard let raw, case let t = raw.trimmingCharacters(in: .whitespacesAndNewlines), !t.isEmpty else {
+            return "unknown"
+        }
         let clean = Redaction.redactNumbers(t)
         return clean.count > 64 ? String(clean.prefix(64)) + "…" : clean
     }
@@ -69,7 +71,9 @@ struct StatsTable {
     /// subtraction can recover then is a cell as large as one that would be shown anyway.
     func rows() -> [StatsRow] {
         var byPeriodAndMeasure: [String: [(Key, Cell)]] = [:]
-        for (key, cell) in cells { byPeriodAndMeasure[key.period + "\u{0}" + key.measure.rawValue, default: []].append((key, cell)) }
+        for (key, cell) in cells {
+            byPeriodAndMeasure[key.period + "\u{0}" + key.measure.rawValue, default: []].append((key, cell))
+        }
         var rows: [StatsRow] = []
         for (_, entries) in byPeriodAndMeasure {
             var suppressed = Set(entries.filter { $0.1.people.count < query.minimumCount }.map(\.0.group))
@@ -89,14 +93,15 @@ struct StatsTable {
                 let hide = suppressed.contains(key.group)
                 rows.append(
                     StatsRow(
-                        period: key.period, group: key.group, measure: key.measure.rawValue, count: hide ? nil : cell.count,
+                        period: key.period, group: key.group, measure: key.measure.rawValue,
+                        count: hide ? nil : cell.count,
                         people: hide ? nil : cell.people.count,
-                        durationS: hide || key.measure != .calls ? nil : (cell.duration * 10).rounded() / 10, suppressed: hide))
+                        durationS: hide || key.measure != .calls ? nil : (cell.duration * 10).rounded() / 10,
+                        suppressed: hide))
             }
         }
-        return rows.sorted {
-            ($0.period, StatsMeasure(rawValue: $0.measure)!, $0.group) < ($1.period, StatsMeasure(rawValue: $1.measure)!, $1.group)
-        }
+        let order = { (r: StatsRow) in (r.period, StatsMeasure(rawValue: r.measure)!, r.group) }
+        return rows.sorted { order($0) < order($1) }
     }
 }
 
@@ -156,23 +161,24 @@ struct StatsPeriods {
     /// Whole seconds since the epoch of a stored time. The index writes `2026-03-15T10:15:00.000Z` (`RFC3339.format`),
     /// read here without a formatter; anything else goes through `RFC3339.parse`.
     static func seconds(_ s: String) -> Int64? {
-        let fast: Int64? = s.utf8.withContiguousStorageIfAvailable { b -> Int64? in
-            guard b.count >= 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A,
-                b[b.count - 1] == 0x5A, b[19] == 0x2E || b.count == 20
-            else { return nil }
-            func n(_ from: Int, _ to: Int) -> Int64? {
-                var v: Int64 = 0
-                for i in from..<to {
-                    guard (0x30...0x39).contains(b[i]) else { return nil }
-                    v = v * 10 + Int64(b[i] - 0x30)
+        let fast: Int64? =
+            s.utf8.withContiguousStorageIfAvailable { b -> Int64? in
+                guard b.count >= 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A,
+                    b[b.count - 1] == 0x5A, b[19] == 0x2E || b.count == 20
+                else { return nil }
+                func n(_ from: Int, _ to: Int) -> Int64? {
+                    var v: Int64 = 0
+                    for i in from..<to {
+                        guard (0x30...0x39).contains(b[i]) else { return nil }
+                        v = v * 10 + Int64(b[i] - 0x30)
+                    }
+                    return v
                 }
-                return v
-            }
-            guard let y = n(0, 4), let m = n(5, 7), let d = n(8, 10), let hh = n(11, 13), let mm = n(14, 16),
-                let ss = n(17, 19), (1...12).contains(m), (1...31).contains(d), hh < 24, mm < 60, ss < 61
-            else { return nil }
-            return daysFromCivil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss
-        } ?? nil
+                guard let y = n(0, 4), let m = n(5, 7), let d = n(8, 10), let hh = n(11, 13), let mm = n(14, 16),
+                    let ss = n(17, 19), (1...12).contains(m), (1...31).contains(d), hh < 24, mm < 60, ss < 61
+                else { return nil }
+                return daysFromCivil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss
+            } ?? nil
         if let fast { return fast }
         return RFC3339.parse(s).map { Int64($0.timeIntervalSince1970.rounded(.down)) }
     }
