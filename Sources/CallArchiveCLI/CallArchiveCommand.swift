@@ -23,7 +23,7 @@ struct CallArchiveCommand: AsyncParsableCommand {
         subcommands: [
             Status.self, Search.self, Show.self, Export.self, CaseCommand.self, QuarantineCommand.self, HoldCommand.self,
             Restrict.self, Unrestrict.self, Object.self, Withdraw.self, Objections.self, ErasureCommand.self, RetentionCommand.self,
-            SubjectAccessCommand.self, Disclose.self, Disclosures.self, AuditCommand.self, Verify.self, Keygen.self, Correct.self,
+            SubjectAccessCommand.self, Disclose.self, Disclosures.self, AuditCommand.self, Verify.self, Keygen.self, Correct.self, Stats.self,
         ])
 
     /// ArgumentParser's own usage exit code is 64 (EX_USAGE); this tool promises 2.

@@ -124,6 +124,27 @@ struct ConfigTests {
         }
     }
 
+    @Test("stats.minimumCount: an integer of at least 2; default 10; the environment overrides it")
+    func statsMinimumCount() async throws {
+        #expect(try await ArchiveConfig.load(path: nil, environment: [:]).statsMinimumCount == 10)
+        try await withConfig("stats:\n  minimumCount: 20\n") { path in
+            let file = try await ArchiveConfig.load(path: path, environment: [:])
+            #expect(file.statsMinimumCount == 20)
+            let overridden = try await ArchiveConfig.load(path: path, environment: ["CALLARCHIVE_STATS_MINIMUM_COUNT": "5"])
+            #expect(overridden.statsMinimumCount == 5)
+        }
+        for (bad, message) in [("1", "at least 2"), ("0", "at least 2"), ("-3", "at least 2"), ("ten", "of type int"), ("2.5", "of type int")] {
+            try await withConfig("stats:\n  minimumCount: \(bad)\n") { path in
+                do {
+                    _ = try await ArchiveConfig.load(path: path, environment: [:])
+                    Issue.record("stats.minimumCount: \(bad) accepted")
+                } catch let error as ArchiveError {
+                    #expect(error.message.contains("stats.minimumCount") && error.message.contains(message), "\(error.message)")
+                }
+            }
+        }
+    }
+
     @Test("a key in systemd's credentials directory is trusted whatever its mode; elsewhere 0644 is refused")
     func credentialsDirectory() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("callarchive-cred-\(UUID().lowercased)").path

@@ -96,7 +96,7 @@ struct OpenAPIDocumentTests {
             "api.audit.checkpoints": "CheckpointList", "api.fixity.status": "FixityReport",
             "api.objection.list": "ObjectionList", "api.objection.create": "ObjectionInfo", "api.objection.show": "ObjectionInfo",
             "api.objection.withdraw": "ObjectionInfo",
-            "api.correct": "CorrectionResult",
+            "api.correct": "CorrectionResult", "api.stats": "StatsReport",
         ]
         for route in OperatorAPI.routes {
             let responses = try #require(try operation(for: route)?["responses"])
@@ -464,6 +464,25 @@ struct OpenAPIDocumentTests {
         try expectDocumented(full, as: "CorrectionResult")
         try expectComplete([full], as: "CorrectionResult")
         try expectDocumented(CorrectionResult(recordingID: full.recordingID, field: "queue"), as: "CorrectionResult")
+    }
+
+    @Test("StatsReport and StatsRow encode only documented keys and every required one, suppressed cells too")
+    func stats() throws {
+        let shown = StatsRow(period: "2026-03", group: "helpline", measure: "calls", count: 12, people: 11, durationS: 3600.5, suppressed: false)
+        let hidden = StatsRow(period: "2026-03", group: "sales", measure: "calls", count: nil, people: nil, durationS: nil, suppressed: true)
+        let hold = StatsRow(period: "2026-W11", group: "legal", measure: "holds", count: nil, people: nil, durationS: nil, suppressed: true)
+        let full = StatsReport(
+            by: "month", group: "queue", from: "2026-03-01T00:00:00.000Z", to: "2026-04-01T00:00:00.000Z", timeZone: "Europe/London",
+            minimumCount: 10, rows: [shown, hidden, hold])
+        try expectDocumented(full, as: "StatsReport")
+        try expectComplete([full], as: "StatsReport")
+        try expectComplete([shown, hidden], as: "StatsRow")
+        try expectDocumented(StatsReport(by: "week", group: "all", timeZone: "UTC", minimumCount: 2, rows: []), as: "StatsReport")
+        // What is suppressed is there, as null; what is not a call has no duration at all.
+        let json = String(decoding: APIJSON.encode(hidden), as: UTF8.self)
+        #expect(json.contains(#""count":null"#) && json.contains(#""people":null"#) && json.contains(#""duration_s":null"#), "\(json)")
+        #expect(!String(decoding: APIJSON.encode(hold), as: UTF8.self).contains("duration_s"))
+        #expect(try decode(StatsRow.self, json) == hidden)
     }
 
     @Test("DisclosureRecord and DisclosureList encode only documented keys and every required one")

@@ -137,6 +137,7 @@ public final class OperatorAPI: Sendable {
         Route(
             method: "GET", pattern: "/v1/retention/forecast", action: "api.retention.forecast", minimumRole: .auditor,
             query: ["weeks"], body: []),
+        Route(method: "GET", pattern: "/v1/stats", action: "api.stats", minimumRole: .auditor, query: statsQuery, body: []),
         Route(
             method: "GET", pattern: "/v1/audit", action: "api.audit.list", minimumRole: .auditor,
             query: ["actor", "action", "target", "outcome", "from", "to", "after", "limit"], body: []),
@@ -357,6 +358,7 @@ public final class OperatorAPI: Sendable {
             return try audit(route.action, query: q, body: body, call: &call)
         case "api.fixity.status", "api.fixity.check": return try fixityRoute(route.action, body: body, call: &call)
         case "api.correct": return try correctRecording(params["id"]!, body: body, call: &call)
+        case "api.stats": return (.json(try stats(q, call: &call)), "ok")
         default:
             throw Failure(500, "internal", "route \(route.action) has no handler")
         }

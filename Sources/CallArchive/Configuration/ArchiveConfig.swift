@@ -62,6 +62,8 @@ public struct ArchiveConfig: Sendable, Equatable {
     public var recoveryMinimumAge: Double = 3600
     /// Why audio may be used and by whom (`purposes.list`, `purposes.default`).
     public var purposes = PurposePolicy()
+    /// Anonymised statistics suppress every cell that counts fewer people than this (`stats.minimumCount`).
+    public var statsMinimumCount = 10
 
     public init() {}
 
@@ -107,6 +109,7 @@ public struct ArchiveConfig: Sendable, Equatable {
         ("fixity.cycleDays", .int, "every stored object is re-hashed at least this often (days, 1-3650)"),
         ("purposes.default", .string, "the purpose a use of audio is taken for when it names none; unset: such a request is refused (production)"),
         ("purposes.list", .list, "purposes audio may be used for, each with the roles that may (see Config/callarchive.yaml)"),
+        ("stats.minimumCount", .int, "anonymised statistics show a cell counting fewer people than this as <N (at least 2; default 10)"),
         ("recovery.minimumAge", .string, "store temporaries and objects without an index row are deleted only once this old: PT1H, PT15M, seconds (1 s to P7D)"),
     ]
 
@@ -265,6 +268,7 @@ public struct ArchiveConfig: Sendable, Equatable {
             problems.append("key fixity.bytesPerSecond must be a number of bytes per second (8388608, 8MiB, 512KiB), or off (got \(fixityRate))")
         }
         int("fixity.cycleDays", &c.fixityCycleDays)
+        int("stats.minimumCount", &c.statsMinimumCount)
         var minimumAge = "PT1H"
         str("recovery.minimumAge", &minimumAge)
         if let seconds = Self.parseInterval(minimumAge), seconds > 0 { c.recoveryMinimumAge = seconds } else {
@@ -360,6 +364,9 @@ public struct ArchiveConfig: Sendable, Equatable {
         var p: [String] = []
         if !(1...(7 * 86_400)).contains(recoveryMinimumAge) {
             p.append("key recovery.minimumAge must be 1 s…P7D (got \(recoveryMinimumAge) s)")
+        }
+        if statsMinimumCount < 2 {
+            p.append("key stats.minimumCount must be at least 2: a cell of one person names them (got \(statsMinimumCount))")
         }
         if !(1...3650).contains(fixityCycleDays) { p.append("key fixity.cycleDays must be 1…3650 (got \(fixityCycleDays))") }
         if !(0...8).contains(flacLevel) { p.append("key ingest.flacLevel must be 0…8 (got \(flacLevel))") }

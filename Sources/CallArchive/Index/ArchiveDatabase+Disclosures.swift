@@ -46,6 +46,26 @@ extension ArchiveDatabase {
                         PRIMARY KEY (subject, disclosure_id)
                     ) WITHOUT ROWID;
                     """)
+            // Subject-access bags recorded before the register existed are in the audit log only: the register
+            // starts with them (their subject's pseudonym; withheld ones were restricted, the only reason then).
+            try db.execute(
+                sql: """
+                    INSERT INTO disclosures (at, by, kind, purpose, subject_kind, subject, recipient, reason, bag_sha256, audit_seq)
+                    SELECT at, actor, 'subject-access', 'subject-access', json_extract(detail, '$.subject_kind'),
+                           json_extract(detail, '$.subject'), coalesce(json_extract(detail, '$.recipient'), ''),
+                           coalesce(json_extract(detail, '$.reason'), ''), coalesce(json_extract(detail, '$.bag_sha256'), ''), seq
+                    FROM audit_log
+                    WHERE action = 'api.disclosure' AND outcome = 'ok' AND json_valid(detail)
+                      AND json_extract(detail, '$.subject_kind') IN ('number', 'case') AND json_extract(detail, '$.subject') IS NOT NULL
+                    ORDER BY seq;
+                    INSERT OR IGNORE INTO disclosure_recordings (disclosure_id, recording_id, withheld)
+                    SELECT d.id, j.value, NULL FROM disclosures d JOIN audit_log a ON a.seq = d.audit_seq,
+                           json_each(a.detail, '$.recording_ids') j;
+                    INSERT OR IGNORE INTO disclosure_recordings (disclosure_id, recording_id, withheld)
+                    SELECT d.id, j.value, 'restricted' FROM disclosures d JOIN audit_log a ON a.seq = d.audit_seq,
+                           json_each(a.detail, '$.withheld_ids') j;
+                    INSERT OR IGNORE INTO disclosure_subjects (subject, disclosure_id) SELECT subject, id FROM disclosures;
+                    """)
         }
     }
 
