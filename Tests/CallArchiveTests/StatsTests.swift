@@ -324,6 +324,11 @@ struct StatsTests {
             #expect(
                 disclosures["2026-05 all"]?.count == 3 && disclosures["2026-05 all"]?.people == 2)
             #expect(counts(try rows(.class, .disclosures)) == ["2026-05 subject-access": 2, "2026-05 legal": 1])
+            let disclosureQueues = counts(try rows(.queue, .disclosures))
+            #expect(disclosureQueues == ["2026-05 all": 3], "a disclosure has no queue: all, not unknown")
+            let erasureKeys = Set(try rows(.queue, .erasures).keys)
+            let objectionKeys = Set(try rows(.queue, .objections).keys)
+            #expect(erasureKeys == ["2026-04 all"] && objectionKeys == ["2026-04 all"])
             #expect(try rows(nil, .holds)["2026-03 all"]?.durationS == nil, "only calls have durations")
             // The JSON of a measure that is not a call has no duration_s at all.
             let json = String(decoding: APIJSON.encode(try f.db.statistics(Self.query(minimum: 1))), as: UTF8.self)

@@ -121,7 +121,7 @@ extension ArchiveDatabase {
                 let outcome = decisions.isEmpty ? "none" : decisions.count == 1 ? String(decisions[0]) : "mixed"
                 let kind: String = row["subject_kind"]
                 let subject: String = row["subject"]
-                table.add(.erasures, period: p, person: "e:" + kind + ":" + subject) { $0 == .outcome ? outcome : nil }
+                table.add(.erasures, period: p, person: "e:" + kind + ":" + subject) { $0 == .outcome ? .some(outcome) : .none }
             }
 
             let objections = try Row.fetchCursor(
@@ -136,7 +136,7 @@ extension ArchiveDatabase {
                 let subject: String = row["subject"]
                 let withdrawn: String? = row["withdrawn_at"]
                 table.add(.objections, period: p, person: "o:" + kind + ":" + subject) { dimension -> String?? in
-                    dimension == .outcome ? (withdrawn == nil ? "active" : "withdrawn") : nil
+                    dimension == .outcome ? .some(withdrawn == nil ? "active" : "withdrawn") : .none
                 }
             }
 
@@ -149,7 +149,8 @@ extension ArchiveDatabase {
                 let subject: String = row["subject"]
                 let purpose: String = row["purpose"]
                 table.add(.disclosures, period: p, person: "d:" + kind + ":" + subject) { dimension -> String?? in
-                    dimension == .class || dimension == .outcome ? purpose : nil
+                    // The purpose, or (the queue of a disclosure means nothing) `all`.
+                    dimension == .class || dimension == .outcome ? .some(purpose) : .none
                 }
             }
             return table
