@@ -142,7 +142,7 @@ extension CLIError {
         switch status {
         case 403: return CLIError(Exit.refused, "refused: \(message)", code: error?.code)
         case 404: return CLIError(Exit.notFound, message, code: error?.code)
-        case 400, 405, 414: return CLIError(Exit.usage, message, code: error?.code)
+        case 400, 405, 414, 422: return CLIError(Exit.usage, message, code: error?.code)
         default: return CLIError(Exit.error, message, code: error?.code)
         }
     }

@@ -325,7 +325,7 @@ struct CorrectionTests {
                 (#"{"field": "caller_number", "value": ["+441632960001"], "reason": "r"}"#, 400, "bad-request"),
                 (#"{"field": "direction", "value": "sideways", "reason": "r"}"#, 400, "bad-request"),
                 (#"{"field": "started_at", "value": "2026-01-10", "reason": "r"}"#, 400, "bad-request"),
-                (#"{"field": "started_at", "value": "2999-01-10T00:00:00Z", "reason": "r"}"#, 400, "bad-request"),
+                (#"{"field": "started_at", "value": "2999-01-10T00:00:00Z", "reason": "r"}"#, 422, "out-of-range"),
                 (#"{"field": "tags", "value": "a,b", "reason": "r"}"#, 400, "bad-request"),
                 (#"{"field": "tags", "value": ["a", 1], "reason": "r"}"#, 400, "bad-request"),
             ]

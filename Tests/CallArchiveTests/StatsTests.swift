@@ -431,7 +431,7 @@ struct StatsTests {
                 ("/v1/stats?group=number", 400, "bad-request"), ("/v1/stats?group=all", 400, "bad-request"),
                 ("/v1/stats?group=tag", 400, "bad-request"), ("/v1/stats?by=day", 400, "bad-request"),
                 ("/v1/stats?from=yesterday", 400, "bad-request"), ("/v1/stats?from=2026-02-30", 400, "bad-request"),
-                ("/v1/stats?from=2026-04-01&to=2026-04-01", 400, "bad-request"),
+                ("/v1/stats?from=2026-04-01&to=2026-04-01", 422, "empty-range"),
                 ("/v1/stats?minimum=1", 400, "unknown-parameter"),
                 ("/v1/stats?group=queue&group=agent", 400, "bad-request"),
             ]

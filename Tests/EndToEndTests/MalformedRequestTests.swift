@@ -55,6 +55,27 @@ struct MalformedRequestTests {
              "/v1/cases/C-1/link", 400, "bad-request"),
             ("letters in a number", [], "/v1/recordings?number=%2B44x7700y900123", 400, "bad-request"),
             ("control character in a value", [], "/v1/recordings?tag=a%09b", 400, "bad-request"),
+            // The spec as strict as the code, and the code as strict as the spec (schemathesis, .ci/api-contract).
+            ("a + inside a number", [], "/v1/recordings?number=44%2B7700900123", 400, "bad-request"),
+            ("two digits are not a number", [], "/v1/recordings?number=%2B1%202", 400, "bad-request"),
+            ("the bare ?overdue", [], "/v1/holds?overdue", 400, "bad-request"),
+            ("an empty scope list", post + ["-d", "{\"type\":\"legal\",\"authority\":\"a\",\"reason\":\"r\",\"recording_ids\":[],\"numbers\":[\"+44 20 7946 0000\"]}"],
+             "/v1/holds", 400, "bad-request"),
+            ("a newline in a case reference", post + ["-d", "{\"case\":\"C-1\\nC-2\",\"ground\":\"g\",\"reason\":\"r\"}"],
+             "/v1/restrictions", 400, "bad-request"),
+            ("a case reference of spaces", [], "/v1/recordings?case=%E2%80%83%20", 400, "bad-request"),
+            ("a bell in a reason", post + ["-d", "{\"reason\":\"a\\u0007b\",\"recording_id\":\"\(id)\"}"],
+             "/v1/cases/C-1/link", 400, "bad-request"),
+            ("a reason of em spaces", post + ["-d", "{\"reason\":\"\u{2003}\u{2003}\",\"recording_id\":\"\(id)\"}"],
+             "/v1/cases/C-1/link", 400, "reason-required"),
+            // Well formed, but not what this archive has: 422, the message listing what it has.
+            ("a purpose not in purposes.list", post + ["-d", "{\"case\":\"C-1\",\"purposes\":[\"gardening\"],\"reason\":\"r\"}"],
+             "/v1/objections", 422, "unknown-purpose"),
+            ("a purpose that is no name", post + ["-d", "{\"case\":\"C-1\",\"purposes\":[\"Training!\"],\"reason\":\"r\"}"],
+             "/v1/objections", 400, "bad-request"),
+            ("a class not in the policy", post + ["-d", "{\"class\":\"gardening\",\"reason\":\"r\"}"], "/v1/cases/C-1/class", 422, "unknown-class"),
+            ("a newline in an authority", post + ["-d", "{\"type\":\"legal\",\"authority\":\"a\\nb\",\"reason\":\"r\",\"numbers\":[\"+44 20 7946 0000\"]}"],
+             "/v1/holds", 400, "bad-request"),
         ]
         for (name, args, path, status, code) in cases {
             let r = try curl(args, path)
@@ -75,6 +96,10 @@ struct MalformedRequestTests {
             let methods = Set(OperatorAPI.routes.filter { $0.pattern == route.pattern }.map(\.method)).sorted().joined(separator: ", ")
             #expect(r.stdout.hasPrefix("HTTP/1.1 405") && allow == methods, "PUT \(path): \(r.stdout)")
         }
+        // Filters of the register combine (none of these were disclosed: an empty list, not an error).
+        #expect(try curl([], "/v1/disclosures?number=%2B44%2020%207946%200000&case=C-1&recording_id=\(id)").status == 200)
+        // A reason may span lines: tab and newline are the control characters it may hold (an unknown id: 404).
+        #expect(try curl(post + ["-d", "{\"reason\":\"line one\\nline two\",\"recording_id\":\"\(id)\"}"], "/v1/cases/C-1/link").status == 404)
         #expect(daemon.isRunning)
         #expect(try curl([], "/v1/status").status == 200, "still serving")
         let audit = try ArchiveDatabase(path: instance.index).auditTail(limit: 1000)

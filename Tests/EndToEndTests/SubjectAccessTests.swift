@@ -267,8 +267,9 @@ struct SubjectAccessTests {
                 "recording_ids": [s.ids["sar-a1"]!], "reason": "r",
             ]
             func with(_ changes: [String: Any]) -> [String: Any] { good.merging(changes) { $1 } }
-            #expect(try post(with(["recording_ids": [s.ids["sar-u1"]!]])).hasSuffix("\n400"), "not the subject's")
-            #expect(try post(with(["withheld_ids": [s.ids["sar-a2"]!]])).hasSuffix("\n400"), "withheld but not restricted")
+            #expect(try post(with(["recording_ids": [s.ids["sar-u1"]!]])).hasSuffix("\n422"), "not the subject's")
+            #expect(try post(with(["recording_ids": [UUID().uuidString.lowercased()]])).hasSuffix("\n404"), "no such recording")
+            #expect(try post(with(["withheld_ids": [s.ids["sar-a2"]!]])).hasSuffix("\n409"), "withheld but not restricted")
             #expect(try post(with(["withheld_ids": [s.ids["sar-a1"]!]])).hasSuffix("\n400"), "both disclosed and withheld")
             #expect(try post(with(["bag_sha256": "abc"])).hasSuffix("\n400"))
             #expect(try post(with(["recipient": "a\nb"])).hasSuffix("\n400"))

@@ -28,10 +28,10 @@ extension OperatorAPI {
         switch action {
         case "api.audit.list":
             var query = AuditQuery()
-            query.actor = try q["actor"].map { try Self.text($0, "actor") }
-            query.action = try q["action"].map { try Self.text($0, "action") }
-            query.target = try q["target"].map { try Self.text($0, "target") }
-            query.outcome = try q["outcome"].map { try Self.text($0, "outcome") }
+            query.actor = try q["actor"].map { try Self.line($0, "actor") }
+            query.action = try q["action"].map { try Self.line($0, "action") }
+            query.target = try q["target"].map { try Self.line($0, "target") }
+            query.outcome = try q["outcome"].map { try Self.line($0, "outcome") }
             query.from = try q["from"].map { try Self.date($0, "from") }
             query.to = try q["to"].map { try Self.date($0, "to") }
             query.after = try q["after"].map { a in

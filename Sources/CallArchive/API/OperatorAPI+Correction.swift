@@ -60,11 +60,11 @@ extension OperatorAPI {
                 throw Failure(400, "bad-request", "started_at must be an RFC 3339 time with a zone (2026-03-15T10:15:00Z)")
             }
             guard d >= Date(timeIntervalSince1970: 0), d <= Date().addingTimeInterval(86400) else {
-                throw Failure(400, "bad-request", "started_at must be after 1970 and not in the future")
+                throw Failure(422, "out-of-range", "started_at must be after 1970 and not in the future")
             }
             return RFC3339.format(d)
         case .agentID, .queue:
-            return try label(s, field.rawValue)
+            return try line(s, field.rawValue)
         case .tags:
             throw Failure(500, "internal", "tags are not text")
         }
@@ -80,19 +80,9 @@ extension OperatorAPI {
         var tags: [String] = []
         for item in items {
             guard case .string(let s) = item else { throw Failure(400, "bad-request", "value of tags must be an array of strings") }
-            let tag = try label(s, "a tag", limit: 100)
+            let tag = try line(s, "a tag", limit: 100)
             if !tags.contains(tag) { tags.append(tag) }
         }
         return tags
-    }
-
-    /// An agent id, queue or tag: trimmed, 1…`limit` characters, no control characters.
-    static func label(_ s: String, _ name: String, limit: Int = 200) throws -> String {
-        let t = s.trimmingCharacters(in: .whitespaces)
-        guard !t.isEmpty, Self.length(t) <= limit else { throw Failure(400, "bad-request", "\(name) must be 1…\(limit) characters") }
-        guard !t.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-            throw Failure(400, "bad-request", "\(name) must not contain control characters")
-        }
-        return t
     }
 }

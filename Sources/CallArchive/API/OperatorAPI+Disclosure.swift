@@ -60,11 +60,7 @@ extension OperatorAPI {
         case .string(let p)?: purpose = p
         default: throw Failure(400, "bad-request", "purpose must be text: one of \(purposes.names.joined(separator: ", "))")
         }
-        guard purposes.purpose(purpose) != nil else {
-            throw Failure(
-                400, "bad-request",
-                "purpose must be one of \(purposes.names.joined(separator: ", ")) (got \(Self.printable(purpose)))")
-        }
+        try listedPurpose(purpose)
         call.detail["purpose"] = .string(purpose)
         guard purposes.allows(role, purpose) else {
             throw Failure(403, "purpose-not-allowed", "your role (\(role.rawValue)) may not disclose audio for \(purpose)")
@@ -95,10 +91,11 @@ extension OperatorAPI {
             let ofSubject = Set(try ArchiveDatabase.recordings(db, of: subject))
             var why: [String: String] = [:]
             for id in disclosed + withheld {
-                guard ofSubject.contains(id) else {
-                    return .rejected(Failure(400, "bad-request", "recording \(id) is not a recording of that \(kind)"))
-                }
                 let state = try String.fetchOne(db, sql: "SELECT state FROM recordings WHERE id = ?", arguments: [id])
+                guard state != nil else { return .rejected(Failure(404, "not-found", "no recording with id \(id)")) }
+                guard ofSubject.contains(id) else {
+                    return .rejected(Failure(422, "not-of-subject", "recording \(id) is not a recording of that \(kind)"))
+                }
                 if state == "restricted" { why[id] = "restricted" }
                 if objectable {
                     let refusing = try ArchiveDatabase.objectionIDs(db, covering: id).compactMap {
@@ -118,7 +115,7 @@ extension OperatorAPI {
             if let id = withheld.first(where: { why[$0] == nil }) {
                 return .rejected(
                     Failure(
-                        400, "bad-request",
+                        409, "conflict",
                         "recording \(id) is neither restricted nor objected to for \(purpose): only those are withheld from a bag"))
             }
             if role != .admin, let id = disclosed.first(where: { why[$0] == "restricted" }) {
@@ -163,31 +160,34 @@ extension OperatorAPI {
         }
     }
 
-    /// `GET /v1/disclosures?number=|case=|recording_id=`: the register, newest first — what was shared about a
-    /// person (disclosures of that number or case, and those that held one of its recordings), or with no filter
-    /// the latest 1000. Auditors may read it: it names people only by pseudonym and recordings by id.
+    /// `GET /v1/disclosures?number=&case=&recording_id=`: the register, newest first — what was shared about a
+    /// person (disclosures of that number or case, and those that held one of its recordings; filters combine), or
+    /// with no filter the latest 1000. Auditors may read it: it names people only by pseudonym and recordings by id.
     func disclosureRegister(query q: [String: String], call: inout Call) throws -> DisclosureList {
-        let given = ["number", "case", "recording_id"].filter { q[$0] != nil }
-        guard given.count <= 1 else { throw Failure(400, "bad-request", "give at most one of number, case or recording_id") }
-        let query: ArchiveDatabase.DisclosureQuery
+        // Filters combine: a disclosure listed matches each one given.
+        var queries: [ArchiveDatabase.DisclosureQuery] = []
         if let n = q["number"] {
             let number = try Self.phoneNumber(n)
             let label = keys.pseudonym("number:" + number)
             call.detail["number"] = .string(label)
-            query = .subject(kind: "number", pseudonym: label, .number(number))
-        } else if let c = q["case"] {
+            queries.append(.subject(kind: "number", pseudonym: label, .number(number)))
+        }
+        if let c = q["case"] {
             let ref = try Self.caseReference(c)
             let label = keys.pseudonym("case:" + ref)
             call.detail["case"] = .string(label)
-            query = .subject(kind: "case", pseudonym: label, .caseReference(ref))
-        } else if let r = q["recording_id"] {
+            queries.append(.subject(kind: "case", pseudonym: label, .caseReference(ref)))
+        }
+        if let r = q["recording_id"] {
             let id = try Self.recordingID(r).lowercased
             call.target = id
-            query = .recording(id)
-        } else {
-            query = .all
+            queries.append(.recording(id))
         }
-        let list = try database.disclosures(query)
+        var list = try database.disclosures(queries.first ?? .all)
+        for query in queries.dropFirst() {
+            let matching = Set(try database.disclosures(query).map(\.id))
+            list.removeAll { !matching.contains($0.id) }
+        }
         call.detail["count"] = .number(Double(list.count))
         return DisclosureList(disclosures: list)
     }
@@ -199,15 +199,10 @@ extension OperatorAPI {
         case rejected(Failure)
     }
 
-    /// 1…200 characters after trimming, no control characters; phone numbers in it are redacted (the audit log
-    /// is kept for ever, and a recipient is described by who they are, not by their number).
+    /// A `line` with phone numbers redacted (the audit log is kept for ever, and a recipient is described by who
+    /// they are, not by their number).
     static func recipient(_ s: String) throws -> String {
-        let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !t.isEmpty, Self.length(t) <= 200 else { throw Failure(400, "bad-request", "recipient must be 1…200 characters") }
-        guard !t.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-            throw Failure(400, "bad-request", "recipient must be one line of text (no control characters)")
-        }
-        return Redaction.redactNumbers(t)
+        Redaction.redactNumbers(try Self.line(s, "recipient"))
     }
 
     /// A list of distinct recording ids, lower-cased and sorted; a missing field is an empty list.

@@ -13,17 +13,32 @@ extension OperatorAPI {
                 400, "purpose-required",
                 "say why the audio is used: purpose=\(policy.names.joined(separator: "|")) (purposes.default is not set)")
         }
-        guard policy.purpose(purpose) != nil else {
-            throw Failure(
-                400, "bad-request",
-                "purpose must be one of \(policy.names.joined(separator: ", ")) (got \(Self.printable(purpose)))")
-        }
+        try listedPurpose(purpose)
         call.detail["purpose"] = .string(purpose)
         if raw == nil { call.detail["purpose_default"] = .bool(true) }
         guard policy.allows(role, purpose) else {
             throw Failure(403, "purpose-not-allowed", "your role (\(role.rawValue)) may not use audio for \(purpose)")
         }
         return purpose
+    }
+
+    /// A purpose named in a request: a name (`^[a-z0-9-]{1,40}$`, openapi.yaml `Purpose`; `400` otherwise) of
+    /// `purposes.list` (`422 unknown-purpose` otherwise: well formed, but not one this archive has).
+    @discardableResult
+    func listedPurpose(_ p: String) throws -> String {
+        guard Self.isPurposeName(p) else { throw Self.badPurpose(p) }
+        guard purposes.purpose(p) != nil else {
+            throw Failure(422, "unknown-purpose", "no purpose \(p): purposes.list has \(purposes.names.joined(separator: ", "))")
+        }
+        return p
+    }
+
+    static func isPurposeName(_ p: String) -> Bool {
+        (1...40).contains(p.utf8.count) && p.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
+    }
+
+    static func badPurpose(_ p: String) -> Failure {
+        Failure(400, "bad-request", "a purpose is a name of lower-case letters, digits and -, like training (got \(printable(p)))")
     }
 
     /// The first active objection covering recording `id` that refuses `purpose` (nil for the purposes no
@@ -80,13 +95,13 @@ extension OperatorAPI {
     /// `purposes`: a non-empty array of listed purposes that an objection can block, each once.
     private func objectionPurposes(_ value: JSONValue?) throws -> [String] {
         let policy = purposes
-        guard case .array(let items)? = value, !items.isEmpty, items.count <= policy.purposes.count else {
+        guard case .array(let items)? = value, !items.isEmpty else {
             throw Failure(400, "bad-request", "purposes must be a non-empty array of purposes (\(policy.names.joined(separator: ", ")))")
         }
         var out: [String] = []
         for item in items {
-            guard case .string(let p) = item, policy.purpose(p) != nil else {
-                throw Failure(400, "bad-request", "purposes must name listed purposes (\(policy.names.joined(separator: ", ")))")
+            guard case .string(let p) = item else {
+                throw Failure(400, "bad-request", "purposes must be an array of purpose names (\(policy.names.joined(separator: ", ")))")
             }
             guard !PurposePolicy.unobjectable.contains(p) else {
                 throw Failure(
@@ -94,8 +109,11 @@ extension OperatorAPI {
                     "an objection cannot block \(p): complaint, legal and subject-access uses continue whatever the objection")
             }
             guard !out.contains(p) else { throw Failure(400, "bad-request", "purposes names \(p) twice") }
+            guard Self.isPurposeName(p) else { throw Self.badPurpose(p) }
             out.append(p)
         }
+        // Looked up once the whole list is well formed: a malformed list is a 400 whatever else it names.
+        for p in out { try listedPurpose(p) }
         return out.sorted()
     }
 }

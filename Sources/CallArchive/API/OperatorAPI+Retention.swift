@@ -35,10 +35,10 @@ extension OperatorAPI {
             let subject = try self.subject(body, call: &call)
             var ground: String?
             if action == "api.restrict" {
-                guard case .string(let g)? = body["ground"], !g.trimmingCharacters(in: .whitespaces).isEmpty, Self.length(g) <= 200 else {
+                guard case .string(let g)? = body["ground"] else {
                     throw Failure(400, "bad-request", "ground is required: the data subject's ground for restriction (e.g. accuracy contested)")
                 }
-                ground = g
+                ground = try Self.line(g, "ground")
             }
             call.detail["reason"] = .string(reason)
             var detail = call.detail
@@ -115,9 +115,10 @@ extension OperatorAPI {
         guard case .string(let type)? = body["type"], ArchiveDatabase.holdTypes.contains(type) else {
             throw Failure(400, "bad-request", "type must be one of \(ArchiveDatabase.holdTypes.joined(separator: ", "))")
         }
-        guard case .string(let authority)? = body["authority"], !authority.trimmingCharacters(in: .whitespaces).isEmpty,
-            Self.length(authority) <= 200
-        else { throw Failure(400, "bad-request", "authority is required: who ordered the hold (a court, the DPO, …)") }
+        guard case .string(let given)? = body["authority"] else {
+            throw Failure(400, "bad-request", "authority is required: who ordered the hold (a court, the DPO, …)")
+        }
+        let authority = try Self.line(given, "authority")
         var reviewAt: Date?
         if let r = body["review_at"] {
             guard case .string(let text) = r, let d = RFC3339.parse(text) ?? Self.day(text) else {
@@ -128,6 +129,7 @@ extension OperatorAPI {
         func strings(_ key: String) throws -> [String] {
             guard let v = body[key] else { return [] }
             guard case .array(let items) = v else { throw Failure(400, "bad-request", "\(key) must be a list of strings") }
+            guard !items.isEmpty else { throw Failure(400, "bad-request", "\(key) is empty: name at least one, or leave it out") }
             return try items.map { item in
                 guard case .string(let s) = item else { throw Failure(400, "bad-request", "\(key) must be a list of strings") }
                 return s
@@ -192,16 +194,27 @@ extension OperatorAPI {
 
     /// A phone number as an operator writes it: digits, a leading `+` or `00`, and the separators people use
     /// (spaces, `-`, `.`, `(`, `)`); anything else is refused rather than dropped (`+44x7700` is not a number).
+    /// A phone number as people write it (openapi.yaml, `PhoneNumber`): spaces, an optional `+`, then 3…32 digits
+    /// and the separators space - . ( ). Anything else is refused rather than dropped, so that `+44x7700y900123`
+    /// never finds the recordings of +447700900123. Returns it normalised, as the index holds numbers.
     static func phoneNumber(_ n: String) throws -> String {
-        let allowed = Set("0123456789+ -.()".unicodeScalars)
-        let normalised = PhoneNumber.normalise(n)
-        guard n.unicodeScalars.allSatisfy(allowed.contains), normalised.count >= 3, normalised.count <= 32,
-            normalised.allSatisfy({ $0 == "+" || $0.isASCII && $0.isNumber })
-        else {
-            throw Failure(
-                400, "bad-request", "number must be a phone number: digits, optionally + and the separators space - . ( )")
+        var rest = Substring(n).drop(while: { $0 == " " }).unicodeScalars[...]
+        if rest.first == "+" { rest = rest.dropFirst() }
+        var digits = 0
+        for s in rest {
+            if ("0"..."9").contains(s) {
+                digits += 1
+            } else if !" -.()".unicodeScalars.contains(s) {
+                digits = -1
+                break
+            }
         }
-        return normalised
+        guard (3...32).contains(digits) else {
+            throw Failure(
+                400, "bad-request",
+                "number must be a phone number: 3…32 digits, optionally a leading + and the separators space - . ( )")
+        }
+        return PhoneNumber.normalise(n)
     }
 
     static func number(_ s: String, _ what: String) throws -> Int64 {
@@ -219,7 +232,7 @@ extension OperatorAPI {
     static func flag(_ s: String?, _ name: String) throws -> Bool {
         switch s {
         case nil, "false": return false
-        case "true", "": return true
+        case "true": return true
         default: throw Failure(400, "bad-request", "\(name) must be true or false")
         }
     }

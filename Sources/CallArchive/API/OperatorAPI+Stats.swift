@@ -29,7 +29,7 @@ extension OperatorAPI {
         query.from = try q["from"].map { try Self.statsTime($0, "from", zone: query.timeZone) }
         query.to = try q["to"].map { try Self.statsTime($0, "to", zone: query.timeZone) }
         if let from = query.from, let to = query.to, from >= to {
-            throw Failure(400, "bad-request", "from must be before to")
+            throw Failure(422, "empty-range", "from must be before to: no period lies between \(Self.printable(q["from"] ?? "")) and \(Self.printable(q["to"] ?? ""))")
         }
         return try database.statistics(query)
     }

@@ -433,9 +433,9 @@ public final class OperatorAPI: Sendable {
         var query = RecordingQuery()
         query.caseReference = try q["case"].map(Self.caseReference)
         query.number = try q["number"].map(Self.phoneNumber)
-        query.agent = try q["agent"].map { try Self.text($0, "agent") }
-        query.queue = try q["queue"].map { try Self.text($0, "queue") }
-        query.tag = try q["tag"].map { try Self.text($0, "tag") }
+        query.agent = try q["agent"].map { try Self.line($0, "agent") }
+        query.queue = try q["queue"].map { try Self.line($0, "queue") }
+        query.tag = try q["tag"].map { try Self.line($0, "tag") }
         if let d = q["direction"] {
             guard ["inbound", "outbound", "internal"].contains(d) else {
                 throw Failure(400, "bad-request", "direction must be inbound, outbound or internal")
@@ -444,7 +444,7 @@ public final class OperatorAPI: Sendable {
         }
         query.from = try q["from"].map { try Self.date($0, "from") }
         query.to = try q["to"].map { try Self.date($0, "to") }
-        query.anomaly = try q["anomaly"].map { try Self.text($0, "anomaly") }
+        query.anomaly = try q["anomaly"].map { try Self.line($0, "anomaly") }
         if let s = q["sort"] {
             guard let sort = RecordingQuery.Sort(rawValue: s) else {
                 throw Failure(400, "bad-request", "sort must be one of \(RecordingQuery.Sort.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -480,20 +480,18 @@ public final class OperatorAPI: Sendable {
         }
         call.detail["format"] = .string(format.rawValue)
         guard let detail = try database.recordingDetail(id) else { throw Failure(404, "not-found", "no recording with id \(id.lowercased)") }
+        // A reason in a query is one line (a query holds no control character at all).
+        let reason = try q["reason"].map { try Self.line($0, "reason", limit: 1000) }
+        if let reason { call.detail["reason"] = .string(reason) }
         if detail.summary.state == "restricted" {
             guard role == .admin else {
                 throw Failure(403, "restricted", "recording \(id.lowercased) is restricted: only an admin may export it, with a reason")
             }
-            guard let reason = q["reason"]?.trimmingCharacters(in: .whitespaces), !reason.isEmpty, Self.length(reason) <= 1000 else {
+            guard reason != nil else {
                 throw Failure(
                     403, "restricted", "recording \(id.lowercased) is restricted: an admin may export it only with a reason (reason=…)")
             }
-            call.detail["reason"] = .string(reason)
             call.detail["restricted"] = .bool(true)
-        } else if let reason = q["reason"] {
-            let t = reason.trimmingCharacters(in: .whitespaces)
-            guard !t.isEmpty, Self.length(t) <= 1000 else { throw Failure(400, "bad-request", "reason must be 1…1000 characters") }
-            call.detail["reason"] = .string(t)
         }
         // Why: every use of audio names its purpose (or the configured default), which the caller's role must be
         // allowed, and which no active objection covering the recording refuses.
@@ -545,11 +543,13 @@ public final class OperatorAPI: Sendable {
             switch body["class"] {
             case .null?:
                 change = .setClass(nil)
-            case .string(let name)?:
+            case .string(let given)?:
+                // Well formed, but not a class of the policy: 422 (400 is for what the spec refuses).
+                let name = try Self.line(given, "class")
                 let known = database.currentRetentionPolicy.classes.map(\.name)
                 guard known.contains(name) else {
                     throw Failure(
-                        400, "bad-request",
+                        422, "unknown-class",
                         "no retention class \(Self.printable(name)); the policy has: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
                 }
                 change = .setClass(name)
@@ -655,7 +655,7 @@ public final class OperatorAPI: Sendable {
             guard let s = String(raw).removingPercentEncoding else {
                 throw Failure(400, "bad-request", "the path is not valid percent-encoded UTF-8")
             }
-            guard s != ".", s != "..", !s.contains("/"), !s.contains("\\"), !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            guard s != ".", s != "..", !s.contains("/"), !s.contains("\\"), !Self.hasControlCharacter(s)
             else { throw Failure(400, "bad-path", "path segment \"\(printable(s))\" is not allowed") }
             segments.append(s)
         }
@@ -667,7 +667,7 @@ public final class OperatorAPI: Sendable {
                     guard let d = String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
                         throw Failure(400, "bad-request", "the query string is not valid percent-encoded UTF-8 text")
                     }
-                    guard !d.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                    guard !Self.hasControlCharacter(d) else {
                         throw Failure(
                             400, "bad-request",
                             "query parameter \"\(printable(d))\" holds a control character (tab, newline, …): one line of text only")
@@ -714,9 +714,14 @@ public final class OperatorAPI: Sendable {
         guard case .string(let r)? = body["reason"] else {
             throw Failure(400, "reason-required", "every change needs a reason: add \"reason\": \"…\" (why, for the audit log)")
         }
+        // openapi.yaml, `Reason`: at most 1000 characters as given, lines of text (no control character but tab,
+        // newline and carriage return), and more than spaces.
         let t = r.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !t.isEmpty else { throw Failure(400, "reason-required", "the reason must not be empty") }
-        guard Self.length(t) <= 1000 else { throw Failure(400, "bad-request", "the reason is longer than 1000 characters") }
+        guard Self.length(r) <= 1000 else { throw Failure(400, "bad-request", "the reason is longer than 1000 characters") }
+        guard !r.unicodeScalars.contains(where: { ($0.value < 0x20 && !"\t\n\r".unicodeScalars.contains($0)) || $0.value == 0x7F }) else {
+            throw Failure(400, "bad-request", "the reason holds a control character (only tab and newline are allowed)")
+        }
         return t
     }
 
@@ -731,16 +736,23 @@ public final class OperatorAPI: Sendable {
     /// grapheme clusters, so that combining marks cannot stretch a "1000-character" reason without bound.
     static func length(_ s: String) -> Int { s.unicodeScalars.count }
 
-    static func caseReference(_ s: String) throws -> String {
-        let t = s.trimmingCharacters(in: .whitespaces)
-        guard !t.isEmpty, Self.length(t) <= 200 else { throw Failure(400, "bad-request", "a case reference is 1…200 characters") }
+    /// A case reference (openapi.yaml, `CaseReference`), a `line`.
+    static func caseReference(_ s: String) throws -> String { try Self.line(s, "a case reference") }
+
+    /// A one-line value (a search filter, an agent id, queue, tag, hold authority, restriction ground, recipient;
+    /// openapi.yaml, `Line`): 1…`limit` characters as given, no control character, more than spaces; returned
+    /// trimmed.
+    static func line(_ s: String, _ name: String, limit: Int = 200) throws -> String {
+        let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !t.isEmpty, Self.length(s) <= limit else { throw Failure(400, "bad-request", "\(name) must be 1…\(limit) characters") }
+        guard !Self.hasControlCharacter(s) else {
+            throw Failure(400, "bad-request", "\(name) is one line of text: no tab, newline or other control character")
+        }
         return t
     }
 
-    static func text(_ s: String, _ name: String) throws -> String {
-        guard !s.isEmpty, Self.length(s) <= 200 else { throw Failure(400, "bad-request", "\(name) must be 1…200 characters") }
-        return s
-    }
+    /// A tab, newline or other C0 control character, or DEL: what no one-line value of this API may hold.
+    static func hasControlCharacter(_ s: String) -> Bool { s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } }
 
     static func date(_ s: String, _ name: String) throws -> Date {
         guard let d = RFC3339.parse(s) ?? day(s) else {

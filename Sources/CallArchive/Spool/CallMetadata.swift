@@ -201,10 +201,73 @@ public enum PhoneNumber {
 
 /// RFC 3339 timestamps, as the sidecar and `--json` output use them.
 public enum RFC3339 {
+    /// Every RFC 3339 `date-time` (section 5.6: `T`, `t` or a space between date and time, any number of fraction
+    /// digits, `Z`, `z` or an offset up to ±23:59, a leap second read as the second before it), years 0001…9999;
+    /// and what Foundation's ISO 8601 parser reads besides, as sidecars have always been read.
     public static func parse(_ s: String) -> Date? {
+        if let d = strict(s) { return d }
         if let d = try? Date(s, strategy: .iso8601) { return d }
         let f = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         return try? f.parse(s)
+    }
+
+    /// RFC 3339 `date-time` exactly (see `parse`).
+    static func strict(_ s: String) -> Date? {
+        let b = Array(s.utf8)
+        guard b.count >= 20 else { return nil }
+        func digits(_ at: Int, _ n: Int) -> Int? {
+            guard at + n <= b.count else { return nil }
+            var v = 0
+            for c in b[at..<at + n] {
+                guard (0x30...0x39).contains(c) else { return nil }
+                v = v * 10 + Int(c - 0x30)
+            }
+            return v
+        }
+        guard let year = digits(0, 4), b[4] == 0x2D, let month = digits(5, 2), b[7] == 0x2D, let day = digits(8, 2),
+            [0x54, 0x74, 0x20].contains(b[10]), let hour = digits(11, 2), b[13] == 0x3A, let minute = digits(14, 2),
+            b[16] == 0x3A, let second = digits(17, 2)
+        else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard year >= 1, (1...12).contains(month), (1...monthDays[month - 1]).contains(day), hour <= 23, minute <= 59,
+            second <= 60
+        else { return nil }
+        var i = 19
+        var nanoseconds = 0
+        if i < b.count, b[i] == 0x2E {
+            i += 1
+            let start = i
+            var scale = 100_000_000
+            while i < b.count, (0x30...0x39).contains(b[i]) {
+                nanoseconds += Int(b[i] - 0x30) * scale  // digits past the ninth add 0
+                scale /= 10
+                i += 1
+            }
+            guard i > start else { return nil }
+        }
+        guard i < b.count else { return nil }
+        var offset = 0
+        if b[i] == 0x5A || b[i] == 0x7A {
+            i += 1
+        } else if b[i] == 0x2B || b[i] == 0x2D {
+            guard let h = digits(i + 1, 2), i + 3 < b.count, b[i + 3] == 0x3A, let m = digits(i + 4, 2), h <= 23, m <= 59
+            else { return nil }
+            offset = (h * 60 + m) * 60 * (b[i] == 0x2D ? -1 : 1)
+            i += 6
+        } else {
+            return nil
+        }
+        guard i == b.count else { return nil }
+        // Days since 1970-01-01 of the civil date (H. Hinnant's days_from_civil).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - offset
+        return Date(timeIntervalSince1970: Double(seconds) + (second == 60 ? 0.999 : Double(nanoseconds) / 1e9))
     }
 
     /// `20260315T101500Z` or `20260315-101500` (UTC), common in recorder file names.
