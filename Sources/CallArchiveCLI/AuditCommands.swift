@@ -179,7 +179,7 @@ struct AuditCheckpointCommand: AsyncParsableCommand {
             let c = try await global.client().call("POST", "/v1/audit/checkpoints", body: body, as: AuditCheckpoint.self)
             if let out {
                 guard let handle = FileHandle(forWritingAtPath: out) ?? {
-                    FileManager.default.createFile(atPath: out, contents: nil, attributes: [.posixPermissions: 0o600])
+                    _ = FileManager.default.createFile(atPath: out, contents: nil, attributes: [.posixPermissions: 0o600])
                     return FileHandle(forWritingAtPath: out)
                 }() else { throw CLIError(Exit.error, "cannot write \(out)") }
                 handle.seekToEndOfFile()

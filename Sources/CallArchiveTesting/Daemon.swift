@@ -122,7 +122,7 @@ public struct TestInstance: Sendable {
     public func storeFiles() -> [String] {
         ((try? FileManager.default.subpathsOfDirectory(atPath: store)) ?? []).filter {
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: store + "/" + $0, isDirectory: &isDir)
+            _ = FileManager.default.fileExists(atPath: store + "/" + $0, isDirectory: &isDir)
             return !isDir.boolValue
         }.sorted()
     }
@@ -146,7 +146,7 @@ public final class DaemonProcess: @unchecked Sendable {
         process.arguments = ["--config", config]
         process.currentDirectoryURL = URL(fileURLWithPath: cwd)
         logPath = log
-        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         logOffset = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         handle.seekToEndOfFile()

@@ -67,7 +67,7 @@ struct ConfigAndKeyTests {
         defer { dir.remove() }
         let config = Corpus.packageRoot + "/Config/callarchive.dev.yaml"
         let log = dir.sub("daemon.log")
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Binaries.daemon)
         p.arguments = ["--config", config]

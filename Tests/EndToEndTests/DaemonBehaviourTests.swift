@@ -18,7 +18,7 @@ struct DaemonBehaviourTests {
         le32(16); le16(1); le16(1); le32(UInt32(rate)); le32(UInt32(rate * 2)); le16(2); le16(16)
         header.append(contentsOf: Array("data".utf8))
         le32(dataBytes)
-        FileManager.default.createFile(atPath: path, contents: header)
+        _ = FileManager.default.createFile(atPath: path, contents: header)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         handle.seekToEndOfFile()

@@ -52,7 +52,7 @@ struct IOErrorTests {
         let entries = corpus.entries.filter { $0.format != "pcm16-48k-stereo" }
         for entry in entries { try corpus.drop(entry, into: instance.spool) }
         let log = instance.logPath
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
         p.arguments = [

@@ -17,7 +17,7 @@ struct SingleInstanceTests {
         -> (status: Int32?, output: String, seconds: Double)
     {
         let log = instance.root.sub("second-\(UInt32.random(in: 0...UInt32.max)).log")
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? handle.close() }
         let p = Process()

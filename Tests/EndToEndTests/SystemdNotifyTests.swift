@@ -67,7 +67,7 @@ struct SystemdNotifyTests {
         let instance = try TestInstance(label: "notify")
         let notify = try NotifySocket()
         // The daemon's stderr is its log file; naming that file in $JOURNAL_STREAM makes it "the journal".
-        FileManager.default.createFile(atPath: instance.logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: instance.logPath, contents: nil)
         var st = stat()
         #expect(stat(instance.logPath, &st) == 0)
         let daemon = try instance.start(environment: [

@@ -160,7 +160,7 @@ extension ArchiveDatabase {
                 default: nil
                 }
             // A recording subject that has since been destroyed covers nothing.
-            covered = try subject.map { s in (try? Self.recordings(db, of: s)) ?? [] }
+            covered = subject.map { s in (try? Self.recordings(db, of: s)) ?? [] }
         }
         return ObjectionInfo(
             id: id, subjectKind: kind, subject: value, purposes: decodePurposes(row["purposes"]), reason: row["reason"],

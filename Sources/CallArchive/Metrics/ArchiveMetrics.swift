@@ -21,7 +21,7 @@ public final class ArchiveMetrics: Sendable {
         "corrupt-audio", "bad-filename",
     ]
     /// API status codes with a series of their own; any other is counted as "other".
-    public static let apiStatuses = [200, 400, 403, 404, 405, 408, 409, 413, 500, 503]
+    public static let apiStatuses = [200, 400, 403, 404, 405, 408, 409, 410, 413, 414, 422, 500, 503]
     /// The route label of scrapes through `metrics.listen` (TCP; not operator requests, not audited).
     public static let tcpScrape = "api.metrics.tcp"
 
@@ -63,7 +63,7 @@ public final class ArchiveMetrics: Sendable {
     public init(version: String = OperatorAPI.version) {
         let r = registry
         func outcome(_ name: String) -> Counter {
-            r.makeCounter(
+            r.counter(
                 name: "callarchive_ingest_files_total", labels: [("outcome", name)],
                 help: "Spool recordings processed since start, by outcome (quarantined ones by reason).")
         }
@@ -76,53 +76,53 @@ public final class ArchiveMetrics: Sendable {
             uniqueKeysWithValues: Self.quarantineReasons.map { reason in
                 (
                     reason,
-                    r.makeCounter(
+                    r.counter(
                         name: "callarchive_ingest_quarantined_total", labels: [("reason", reason)],
                         help: "Inputs moved to quarantine since start, by reason code.")
                 )
             })
-        ingestSeconds = r.makeDurationHistogram(
+        ingestSeconds = r.durationHistogram(
             name: "callarchive_ingest_duration_seconds",
             buckets: [.milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
                 .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300)],
             help: "Time to archive one recording: transcode, encrypt, verify, fsync, commit, spool removal.")
-        originalBytes = r.makeCounter(
+        originalBytes = r.counter(
             name: "callarchive_ingest_bytes_total", labels: [("kind", "original")],
             help: "Bytes archived since start: the spool files as received (original) and the encrypted objects (stored).")
-        storedBytes = r.makeCounter(
+        storedBytes = r.counter(
             name: "callarchive_ingest_bytes_total", labels: [("kind", "stored")],
             help: "Bytes archived since start: the spool files as received (original) and the encrypted objects (stored).")
-        transcodeRatio = r.makeValueHistogram(
+        transcodeRatio = r.valueHistogram(
             name: "callarchive_transcode_ratio", buckets: [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1],
             help: "Stored object size over original size, per archived recording.")
-        lastIngest = r.makeGauge(
+        lastIngest = r.gauge(
             name: "callarchive_last_ingest_timestamp_seconds",
             help: "Unix time of the last recording archived (0: none since start).")
 
-        backlogFiles = r.makeGauge(
+        backlogFiles = r.gauge(
             name: "callarchive_spool_backlog_files",
             help: "Files in the spool not yet archived or quarantined: ready, settling, waiting for a sidecar, sidecars without their recording, being written.")
-        backlogAge = r.makeGauge(
+        backlogAge = r.gauge(
             name: "callarchive_spool_oldest_age_seconds",
             help: "Age (since its last change) of the oldest recording in the spool at the last scan; 0 when empty.")
-        minFree = r.makeGauge(
+        minFree = r.gauge(
             name: "callarchive_store_min_free_bytes",
             help: "The free-space floor (store.minFreeBytes): below it ingest pauses.")
-        paused = r.makeGauge(
+        paused = r.gauge(
             name: "callarchive_ingest_paused", help: "1 while ingest is paused because store free space is below the floor.")
-        storeFree = r.makeGauge(name: "callarchive_store_free_bytes", help: "Free bytes on the store's file system.")
-        objects = r.makeGauge(name: "callarchive_objects", help: "Recordings archived in the store.")
-        objectBytes = r.makeGauge(name: "callarchive_objects_bytes", help: "Bytes of the stored (encrypted) objects.")
-        quarantineHeld = r.makeGauge(name: "callarchive_quarantine_entries", help: "Inputs held in quarantine now.")
-        retentionDue = r.makeGauge(
+        storeFree = r.gauge(name: "callarchive_store_free_bytes", help: "Free bytes on the store's file system.")
+        objects = r.gauge(name: "callarchive_objects", help: "Recordings archived in the store.")
+        objectBytes = r.gauge(name: "callarchive_objects_bytes", help: "Bytes of the stored (encrypted) objects.")
+        quarantineHeld = r.gauge(name: "callarchive_quarantine_entries", help: "Inputs held in quarantine now.")
+        retentionDue = r.gauge(
             name: "callarchive_retention_due_recordings",
             help: "Recordings past their retain_until that no hold keeps: disposal's backlog (the next scheduled run, or an approval).")
-        retentionHeld = r.makeGauge(
+        retentionHeld = r.gauge(
             name: "callarchive_retention_held_recordings", help: "Recordings past their retain_until kept by an active hold.")
-        restricted = r.makeGauge(
+        restricted = r.gauge(
             name: "callarchive_restricted_recordings", help: "Recordings whose processing is restricted (GDPR Art. 18).")
-        holdsOverdue = r.makeGauge(name: "callarchive_holds_overdue", help: "Active holds past their review date.")
-        destroyed = r.makeCounter(
+        holdsOverdue = r.gauge(name: "callarchive_holds_overdue", help: "Active holds past their review date.")
+        destroyed = r.counter(
             name: "callarchive_retention_destroyed_total",
             help: "Recordings destroyed by retention or erasure (their tombstones), counted from the archive's start.")
 
@@ -130,28 +130,28 @@ public final class ArchiveMetrics: Sendable {
             uniqueKeysWithValues: ["ok", "changed", "missing", "unreadable", "untracked"].map { outcome in
                 (
                     outcome,
-                    r.makeCounter(
+                    r.counter(
                         name: "callarchive_fixity_checks_total", labels: [("outcome", outcome)],
                         help: "Stored objects re-hashed since start, by outcome.")
                 )
             })
-        auditEntries = r.makeCounter(
+        auditEntries = r.counter(
             name: "callarchive_audit_entries_total", help: "Entries in the audit log (its head sequence number).")
         var api: [String: [String: Counter]] = [:]
         for action in Set(OperatorAPI.routes.map(\.action) + ["api.refused", "api.unknown", Self.tcpScrape]) {
             var byStatus: [String: Counter] = [:]
             for status in Self.apiStatuses.map(String.init) + ["other"] {
-                byStatus[status] = r.makeCounter(
+                byStatus[status] = r.counter(
                     name: "callarchive_api_requests_total", labels: [("route", action), ("status", status)],
                     help: "Operator API requests since start, by route (its audit action) and HTTP status.")
             }
             api[action] = byStatus
         }
         apiRequests = api
-        refusedPeers = r.makeCounter(
+        refusedPeers = r.counter(
             name: "callarchive_api_refused_peers_total",
             help: "Operator API requests from peers without a role (not in any of the role groups).")
-        buildInfo = r.makeGauge(
+        buildInfo = r.gauge(
             name: "callarchive_build_info", labels: [("version", version)], help: "The daemon's version, as a label; always 1.")
         buildInfo.set(to: 1.0)
     }
@@ -254,4 +254,27 @@ public final class ArchiveMetrics: Sendable {
     }
 
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+}
+
+extension PrometheusCollectorRegistry {
+    /// A counter named whole (`callarchive_…_total`): `makeCounter(descriptor:labels:)`, which swift-prometheus
+    /// prefers to the `name:` form it deprecated; an empty unit adds nothing to the name.
+    func counter(name: String, labels: [(String, String)] = [], help: String) -> Counter {
+        makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    /// A histogram of durations named whole, as `counter(name:labels:help:)`.
+    func durationHistogram(name: String, buckets: [Duration], help: String) -> DurationHistogram {
+        makeDurationHistogram(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), buckets: buckets)
+    }
+
+    /// A histogram of values named whole, as `counter(name:labels:help:)`.
+    func valueHistogram(name: String, buckets: [Double], help: String) -> ValueHistogram {
+        makeValueHistogram(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), buckets: buckets)
+    }
+
+    /// A gauge named whole, as `counter(name:labels:help:)`.
+    func gauge(name: String, labels: [(String, String)] = [], help: String) -> Gauge {
+        makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
 }
