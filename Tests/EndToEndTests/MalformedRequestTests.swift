@@ -64,6 +64,8 @@ struct MalformedRequestTests {
             ("a newline in a case reference", post + ["-d", "{\"case\":\"C-1\\nC-2\",\"ground\":\"g\",\"reason\":\"r\"}"],
              "/v1/restrictions", 400, "bad-request"),
             ("a case reference of spaces", [], "/v1/recordings?case=%E2%80%83%20", 400, "bad-request"),
+            // "Only spaces" is ECMA-262's \s, as the spec's patterns: U+FEFF is blank, U+0085 is not.
+            ("a queue of a byte-order mark", [], "/v1/recordings?queue=%EF%BB%BF", 400, "bad-request"),
             ("a bell in a reason", post + ["-d", "{\"reason\":\"a\\u0007b\",\"recording_id\":\"\(id)\"}"],
              "/v1/cases/C-1/link", 400, "bad-request"),
             ("a reason of em spaces", post + ["-d", "{\"reason\":\"\u{2003}\u{2003}\",\"recording_id\":\"\(id)\"}"],
@@ -96,6 +98,7 @@ struct MalformedRequestTests {
             let methods = Set(OperatorAPI.routes.filter { $0.pattern == route.pattern }.map(\.method)).sorted().joined(separator: ", ")
             #expect(r.stdout.hasPrefix("HTTP/1.1 405") && allow == methods, "PUT \(path): \(r.stdout)")
         }
+        #expect(try curl([], "/v1/recordings?queue=%C2%85").status == 200, "U+0085 is not white space to the spec")
         // Filters of the register combine (none of these were disclosed: an empty list, not an error).
         #expect(try curl([], "/v1/disclosures?number=%2B44%2020%207946%200000&case=C-1&recording_id=\(id)").status == 200)
         // A reason may span lines: tab and newline are the control characters it may hold (an unknown id: 404).

@@ -716,7 +716,7 @@ public final class OperatorAPI: Sendable {
         }
         // openapi.yaml, `Reason`: at most 1000 characters as given, lines of text (no control character but tab,
         // newline and carriage return), and more than spaces.
-        let t = r.trimmingCharacters(in: .whitespacesAndNewlines)
+        let t = r.trimmingCharacters(in: Self.blank)
         guard !t.isEmpty else { throw Failure(400, "reason-required", "the reason must not be empty") }
         guard Self.length(r) <= 1000 else { throw Failure(400, "bad-request", "the reason is longer than 1000 characters") }
         guard !r.unicodeScalars.contains(where: { ($0.value < 0x20 && !"\t\n\r".unicodeScalars.contains($0)) || $0.value == 0x7F }) else {
@@ -743,13 +743,20 @@ public final class OperatorAPI: Sendable {
     /// openapi.yaml, `Line`): 1…`limit` characters as given, no control character, more than spaces; returned
     /// trimmed.
     static func line(_ s: String, _ name: String, limit: Int = 200) throws -> String {
-        let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        let t = s.trimmingCharacters(in: Self.blank)
         guard !t.isEmpty, Self.length(s) <= limit else { throw Failure(400, "bad-request", "\(name) must be 1…\(limit) characters") }
         guard !Self.hasControlCharacter(s) else {
             throw Failure(400, "bad-request", "\(name) is one line of text: no tab, newline or other control character")
         }
         return t
     }
+
+    /// What "only spaces" means for a value (`Line`, `Reason`): exactly the white space of ECMA-262's `\s`, which
+    /// openapi.yaml's patterns use (spelt out there), so that the spec and the daemon agree character for character.
+    /// Foundation's `whitespacesAndNewlines` differs: it holds U+0085 and not U+FEFF.
+    static let blank = CharacterSet(
+        charactersIn: "\t\n\u{0B}\u{0C}\r \u{A0}\u{1680}\u{2000}\u{2001}\u{2002}\u{2003}\u{2004}\u{2005}\u{2006}\u{2007}"
+            + "\u{2008}\u{2009}\u{200A}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}\u{FEFF}")
 
     /// A tab, newline or other C0 control character, or DEL: what no one-line value of this API may hold.
     static func hasControlCharacter(_ s: String) -> Bool { s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } }
