@@ -82,4 +82,34 @@ struct MetadataTests {
         #expect(RFC3339.format(a) == "2023-12-31T23:00:00.999Z")
         #expect(RFC3339.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
     }
+
+    @Test("every RFC 3339 date-time reads (offsets to ±23:59, any fraction, t/z, a space, a leap second); impossible dates do not")
+    func rfc3339Strict() throws {
+        let read: [(String, String)] = [
+            ("2026-03-15T10:15:00Z", "2026-03-15T10:15:00.000Z"),
+            ("2026-03-15t10:15:00z", "2026-03-15T10:15:00.000Z"),
+            ("2026-03-15 10:15:00Z", "2026-03-15T10:15:00.000Z"),
+            ("6529-07-16T14:37:45.044729-23:19", "6529-07-17T13:56:45.045Z"),  // Foundation refused it
+            ("0560-07-22T14:32:06.3-19:11", "0560-07-23T09:43:06.300Z"),
+            ("2024-02-29T23:59:59.123456789123+00:00", "2024-02-29T23:59:59.123Z"),
+            ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59.999Z"),
+            ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"),
+        ]
+        for (text, utc) in read {
+            let d = try #require(RFC3339.strict(text), "\(text)")
+            #expect(RFC3339.format(d) == utc, "\(text)")
+            #expect(RFC3339.parse(text) == d)
+        }
+        for text in ["2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-04-31T00:00:00Z", "2026-03-15T24:00:00Z",
+            "2026-03-15T10:15:00", "2026-03-15T10:15:00.Z", "2026-03-15T10:15:00+24:00", "2026-03-15T10:15:00+0100",
+            "0000-01-01T00:00:00Z", "2026-03-15T10:15:00Zx"]
+        {
+            #expect(RFC3339.strict(text) == nil, "\(text)")
+        }
+        // The common forms read as Foundation reads them.
+        for text in ["2024-09-24T18:09:42.423Z", "2024-09-24T18:09:42Z", "2024-09-24T18:09:42+02:00"] {
+            let foundation = try Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: text.contains(".")))
+            #expect(RFC3339.format(try #require(RFC3339.strict(text))) == RFC3339.format(foundation), "\(text)")
+        }
+    }
 }

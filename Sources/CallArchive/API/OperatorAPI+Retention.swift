@@ -192,8 +192,6 @@ extension OperatorAPI {
         return found[0]
     }
 
-    /// A phone number as an operator writes it: digits, a leading `+` or `00`, and the separators people use
-    /// (spaces, `-`, `.`, `(`, `)`); anything else is refused rather than dropped (`+44x7700` is not a number).
     /// A phone number as people write it (openapi.yaml, `PhoneNumber`): spaces, an optional `+`, then 3…32 digits
     /// and the separators space - . ( ). Anything else is refused rather than dropped, so that `+44x7700y900123`
     /// never finds the recordings of +447700900123. Returns it normalised, as the index holds numbers.

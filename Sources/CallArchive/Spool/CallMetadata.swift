@@ -259,15 +259,20 @@ public enum RFC3339 {
             return nil
         }
         guard i == b.count else { return nil }
-        // Days since 1970-01-01 of the civil date (H. Hinnant's days_from_civil).
+        let days = Int(Self.daysFromCivil(Int64(year), Int64(month), Int64(day)))
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - offset
+        return Date(timeIntervalSince1970: Double(seconds) + (second == 60 ? 0.999 : Double(nanoseconds) / 1e9))
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`; `format(milliseconds:)`
+    /// uses its inverse).
+    static func daysFromCivil(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        let seconds = days * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - offset
-        return Date(timeIntervalSince1970: Double(seconds) + (second == 60 ? 0.999 : Double(nanoseconds) / 1e9))
+        return era * 146_097 + dayOfEra - 719_468
     }
 
     /// `20260315T101500Z` or `20260315-101500` (UTC), common in recorder file names.

@@ -177,19 +177,9 @@ struct StatsPeriods {
                 guard let y = n(0, 4), let m = n(5, 7), let d = n(8, 10), let hh = n(11, 13), let mm = n(14, 16),
                     let ss = n(17, 19), (1...12).contains(m), (1...31).contains(d), hh < 24, mm < 60, ss < 61
                 else { return nil }
-                return daysFromCivil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss
+                return RFC3339.daysFromCivil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss
             } ?? nil
         if let fast { return fast }
         return RFC3339.parse(s).map { Int64($0.timeIntervalSince1970.rounded(.down)) }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-    static func daysFromCivil(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }
