@@ -75,7 +75,7 @@ extension OperatorAPI {
             throw Failure(400, "bad-request", "a disclosure names at least one recording (in recording_ids or withheld_ids)")
         }
         if let both = disclosed.first(where: { withheld.contains($0) }) {
-            throw Failure(400, "bad-request", "recording \(both) is both in recording_ids and in withheld_ids")
+            throw Failure(422, "overlapping-ids", "recording \(both) is both in recording_ids and in withheld_ids: a recording is either disclosed or withheld")
         }
         call.detail["recording_ids"] = .array(disclosed.map(JSONValue.string))
         call.detail["withheld_ids"] = .array(withheld.map(JSONValue.string))
