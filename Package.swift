@@ -53,11 +53,21 @@ let package = Package(
         .target(
             name: "SndFile", dependencies: ["CSndFile", "CFLAC"], swiftSettings: strict,
             linkerSettings: instrumentedLink),
+        // What a client of the archive shares with it: the operator API's wire types and error codes, the JSON
+        // and time formats, the audit log's entry format and verification, key files, durable file writing.
+        // No GRDB, NIO, libsndfile or libFLAC: the CLI and the client depend on this alone.
+        .target(
+            name: "CallArchiveAPI",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict),
         // The domain: spool, ingest, store, index, configuration, services.
         .target(
             name: "CallArchive",
             dependencies: [
-                "SndFile",
+                "CallArchiveAPI", "SndFile",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,7 +97,7 @@ let package = Package(
         .target(
             name: "CallArchiveClient",
             dependencies: [
-                "CallArchive",
+                "CallArchiveAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -104,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "CallArchiveCLI",
             dependencies: [
-                "CallArchive", "CallArchiveClient",
+                "CallArchiveAPI", "CallArchiveClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

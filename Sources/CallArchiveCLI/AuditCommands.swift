@@ -1,5 +1,5 @@
 import ArgumentParser
-import CallArchive
+import CallArchiveAPI
 import Foundation
 
 // `audit list|verify|checkpoint`: the tamper-evident audit log (DESIGN §8).

@@ -1,4 +1,4 @@
-import CallArchive
+import CallArchiveAPI
 import Crypto
 import Foundation
 

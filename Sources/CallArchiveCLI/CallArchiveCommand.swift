@@ -1,5 +1,5 @@
 import ArgumentParser
-import CallArchive
+import CallArchiveAPI
 import CallArchiveClient
 import Foundation
 
@@ -19,7 +19,7 @@ struct CallArchiveCommand: AsyncParsableCommand {
 
             Exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 refused (permission).
             """,
-        version: OperatorAPI.version,
+        version: OperatorAPIContract.version,
         subcommands: [
             Status.self, Search.self, Show.self, Export.self, CaseCommand.self, QuarantineCommand.self, HoldCommand.self,
             Restrict.self, Unrestrict.self, Object.self, Withdraw.self, Objections.self, ErasureCommand.self, RetentionCommand.self,
@@ -72,12 +72,12 @@ struct GlobalOptions: ParsableArguments {
     func socketPath() async throws -> String {
         if let socket { return socket }
         if let config {
-            do { return try await ArchiveConfig.load(path: config).apiSocket } catch {
+            do { return try OperatorAPIContract.socketPath(fromConfig: config) } catch {
                 throw CLIError(Exit.usage, "cannot read \(config): \(error.message)")
             }
         }
         if let env = ProcessInfo.processInfo.environment["CALLARCHIVE_SOCKET"], !env.isEmpty { return env }
-        return ArchiveConfig().apiSocket
+        return OperatorAPIContract.defaultSocketPath
     }
 
     func client() async throws -> OperatorClient { OperatorClient(socketPath: try await socketPath()) }

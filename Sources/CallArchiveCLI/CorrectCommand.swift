@@ -1,5 +1,5 @@
 import ArgumentParser
-import CallArchive
+import CallArchiveAPI
 import Foundation
 
 // `correct`: rectification of a recording's indexed metadata (the data subject's right to have it corrected).

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CallArchive
+import CallArchiveAPI
 import CallArchiveClient
 import Foundation
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CallArchive
+import CallArchiveAPI
 import Foundation
 
 // `hold`, `restrict`/`unrestrict`, `erasure` and `retention`: the retention engine's operator commands.
@@ -73,7 +73,7 @@ struct HoldList: AsyncParsableCommand {
     func run() async throws {
         try await runReporting {
             let list = try await global.client().call(
-                "GET", "/v1/holds" + queryString([("state", state), ("overdue", overdue ? "true" : nil)]), as: CallArchive.HoldList.self)
+                "GET", "/v1/holds" + queryString([("state", state), ("overdue", overdue ? "true" : nil)]), as: CallArchiveAPI.HoldList.self)
             if global.json { return printJSON(list) }
             printTable(
                 ["ID", "TYPE", "CREATED", "REVIEW", "STATE", "RECORDINGS", "AUTHORITY"],

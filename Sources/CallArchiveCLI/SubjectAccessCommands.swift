@@ -1,5 +1,5 @@
 import ArgumentParser
-import CallArchive
+import CallArchiveAPI
 import CallArchiveClient
 import Foundation
 
@@ -198,7 +198,7 @@ struct BagExport {
             }
             // The disclosure record must fit one request: find out before fetching any audio.
             let probe = disclosureBody(hash: String(repeating: "0", count: 64), disclosed: rows.map(\.id), withheld: [])
-            guard APIJSON.encode(probe).count <= OperatorAPI.maximumBodyBytes else {
+            guard APIJSON.encode(probe).count <= OperatorAPIContract.maximumBodyBytes else {
                 throw CLIError(
                     Exit.error,
                     "that \(kind) has \(rows.count) recordings, more than one disclosure record can list; "
@@ -247,7 +247,7 @@ struct BagExport {
                 if let organization { info.append(("Source-Organization", organization)) }
                 info += [
                     ("Bagging-Date", String(RFC3339.format(Date()).prefix(10))),
-                    ("Bag-Software-Agent", "callarchive \(OperatorAPI.version)"),
+                    ("Bag-Software-Agent", "callarchive \(OperatorAPIContract.version)"),
                     (
                         "External-Description",
                         (subjectAccess

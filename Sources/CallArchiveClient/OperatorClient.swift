@@ -1,4 +1,4 @@
-import CallArchive
+import CallArchiveAPI
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -65,36 +65,6 @@ extension ByteSink {
     public func flush() throws(ArchiveError) {}
 }
 
-/// The error document of every failed request.
-public struct APIErrorBody: Codable, Sendable, Equatable {
-    public struct Detail: Codable, Sendable, Equatable {
-        /// Stable, machine-readable: `not-found`, `forbidden`, `bad-request`, …
-        public var code: String
-        /// For people: what went wrong and what to do.
-        public var message: String
-        public init(code: String, message: String) {
-            self.code = code
-            self.message = message
-        }
-    }
-    public var error: Detail
-    public init(error: Detail) { self.error = error }
-}
-
-/// The JSON coding of the API: snake_case keys are spelled out by each type's CodingKeys; sorted keys and
-/// unescaped slashes keep output stable and readable.
-public enum APIJSON {
-    public static func encode<T: Encodable>(_ value: T, pretty: Bool = false) -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
-        return Array((try? e.encode(value)) ?? Data("null".utf8))
-    }
-
-    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        try JSONDecoder().decode(type, from: Data(bytes))
-    }
-}
-
 /// Runs blocking work (SQLite, file I/O, libFLAC) on a worker thread, off the concurrency pool.
 public enum Blocking {
     public static let workers = DispatchQueue(label: "callarchive.blocking", qos: .userInitiated, attributes: .concurrent)

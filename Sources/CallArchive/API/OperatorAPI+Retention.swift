@@ -236,15 +236,3 @@ extension OperatorAPI {
     }
 }
 
-/// `GET /v1/holds`.
-public struct HoldList: Codable, Sendable, Equatable {
-    public var holds: [HoldInfo]
-}
-
-/// The answer to restrict / lift.
-public struct RestrictionChange: Codable, Sendable, Equatable {
-    /// True for a restriction, false for lifting one.
-    public var restricted: Bool
-    /// Recordings whose state changed (others already were as asked).
-    public var changed: [String]
-}

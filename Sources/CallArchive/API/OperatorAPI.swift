@@ -47,10 +47,10 @@ public final class OperatorAPI: Sendable {
     }
 
     /// The daemon's version, reported by `status`.
-    public static let version = "0.5.0"
+    public static let version = OperatorAPIContract.version
 
     /// Requests carry small JSON documents; the server refuses larger bodies before they reach `handle`.
-    public static let maximumBodyBytes = 64 * 1024
+    public static let maximumBodyBytes = OperatorAPIContract.maximumBodyBytes
 
     // MARK: Routes
 
@@ -822,84 +822,3 @@ public final class OperatorAPI: Sendable {
     }
 }
 
-/// `GET /v1/status`.
-public struct StatusInfo: Codable, Sendable, Equatable {
-    public var version: String
-    public var startedAt: String
-    public var uptimeSeconds: Int
-    public var recordings: Int
-    public var cases: Int
-    /// Entries held in quarantine now.
-    public var quarantined: Int
-    /// Files in the spool not yet archived or quarantined: ready, settling, waiting for a sidecar, sidecars whose
-    /// recording has not arrived, and files being written (a recording with its sidecar counts once).
-    public var spoolBacklog: Int
-    /// What `spoolBacklog` is made of (absent when the daemon has no ingest).
-    public var spool: IngestService.SpoolCounts?
-    /// True while free space is below the floor.
-    public var ingestPaused: Bool
-    public var storeFreeBytes: Int64
-    public var lastIngestAt: String?
-    /// The last ingest failure since start (numbers redacted), if any.
-    public var lastError: String?
-    /// Outcomes since the daemon started.
-    public var since: Counters
-    /// Who asked, as the daemon sees it.
-    public var caller: Caller
-    /// The fixity auditor's figures (absent when the daemon has none).
-    public var fixity: FixityStatus?
-    /// Age of the oldest recording in the spool at the last scan (absent: the spool is empty).
-    public var spoolOldestAgeSeconds: Double?
-    /// The free-space floor below which ingest pauses.
-    public var storeMinFreeBytes: Int64
-    /// The health at a glance, one line per check (`Health`); `callarchive status` exits 5 if any is red.
-    public var health: [Health.Line] = []
-
-    public struct Counters: Codable, Sendable, Equatable {
-        public var archived: Int
-        public var duplicates: Int
-        public var quarantined: Int
-        public var failed: Int
-    }
-
-    public struct Caller: Codable, Sendable, Equatable {
-        public var uid: UInt32
-        public var role: String
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case version, recordings, cases, quarantined, since, caller, fixity
-        case startedAt = "started_at"
-        case uptimeSeconds = "uptime_s"
-        case spoolBacklog = "spool_backlog"
-        case ingestPaused = "ingest_paused"
-        case storeFreeBytes = "store_free_bytes"
-        case lastIngestAt = "last_ingest_at"
-        case lastError = "last_error"
-        case spoolOldestAgeSeconds = "spool_oldest_age_s"
-        case storeMinFreeBytes = "store_min_free_bytes"
-        case health, spool
-    }
-}
-
-/// `GET /v1/quarantine`.
-public struct QuarantineList: Codable, Sendable, Equatable {
-    public var entries: [QuarantineEntry]
-}
-
-/// The answer to a case change.
-public struct CaseChangeResponse: Codable, Sendable, Equatable {
-    /// False when the case already was as asked (linking twice, closing a closed case on the same date).
-    public var changed: Bool
-    public var caseInfo: CaseInfo
-
-    public init(changed: Bool, caseInfo: CaseInfo) {
-        self.changed = changed
-        self.caseInfo = caseInfo
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case changed
-        case caseInfo = "case"
-    }
-}

@@ -63,16 +63,6 @@ public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// What an operator may do, from the peer's credentials (DESIGN §8).
-public enum OperatorRole: String, Sendable, Codable {
-    /// Metadata and the audit log; never audio.
-    case auditor
-    /// Search, listen, export, link cases.
-    case `operator`
-    /// Everything, including discarding quarantine and exporting restricted audio with a reason.
-    case admin
-}
-
 /// Maps peer credentials to a role: `admin` for uid 0, the daemon's own uid and members of the admin group;
 /// `operator` and `auditor` for members of their groups; the highest role wins. Anyone else is refused with a
 /// message that says which group to join.

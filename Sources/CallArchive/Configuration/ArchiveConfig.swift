@@ -26,7 +26,7 @@ public struct ArchiveConfig: Sendable, Equatable {
     public var createDirectories = false
     public var concurrency = 0
     public var flacLevel = 5
-    public var apiSocket = "/run/callarchive/control.sock"
+    public var apiSocket = OperatorAPIContract.defaultSocketPath
     public var apiSocketGroup = "callarchive-api"
     public var apiRequestTimeoutSeconds = 10.0
     public var apiMaxConnections = 64

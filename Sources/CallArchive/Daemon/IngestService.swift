@@ -75,30 +75,7 @@ public final class IngestService: Service, Sendable {
 
     public var stats: IngestStats { state.withLock { $0.stats } }
 
-    /// The spool's files by state at the last scan.
-    public struct SpoolCounts: Sendable, Equatable, Codable {
-        /// Ready to be archived (or quarantined), now or when a worker is free.
-        public var ready = 0
-        /// Settling, or waiting for a sidecar.
-        public var waiting = 0
-        /// Sidecars whose recording is not in the spool.
-        public var sidecarsAlone = 0
-        /// Dotfiles, `*.part`, `*.tmp`: being written.
-        public var beingWritten = 0
-
-        public init(ready: Int = 0, waiting: Int = 0, sidecarsAlone: Int = 0, beingWritten: Int = 0) {
-            self.ready = ready
-            self.waiting = waiting
-            self.sidecarsAlone = sidecarsAlone
-            self.beingWritten = beingWritten
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case ready, waiting
-            case sidecarsAlone = "sidecars_alone"
-            case beingWritten = "being_written"
-        }
-    }
+    public typealias SpoolCounts = CallArchiveAPI.SpoolCounts
     /// The free-space floor now in force (reloadable).
     public var minFreeBytes: Int64 { settings.withLock { $0.minFreeBytes } }
 

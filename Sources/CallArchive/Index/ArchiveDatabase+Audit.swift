@@ -18,22 +18,6 @@ public struct AuditQuery: Sendable, Equatable {
     public init() {}
 }
 
-public struct AuditPage: Codable, Sendable, Equatable {
-    public var entries: [AuditEntry]
-    /// Pass as `after` for the next page; nil when this page is the last.
-    public var nextAfter: Int64?
-
-    public init(entries: [AuditEntry], nextAfter: Int64?) {
-        self.entries = entries
-        self.nextAfter = nextAfter
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case entries
-        case nextAfter = "next_after"
-    }
-}
-
 extension ArchiveDatabase {
     /// Audit entries matching `query`, oldest first, one page. Filters scan the log (it has no index but its
     /// sequence number, which keeps appending cheap); a million entries take well under a second.

@@ -1,35 +1,6 @@
 import Foundation
 import GRDB
 
-/// What `verifyAuditChain` found.
-public struct AuditVerification: Codable, Sendable, Equatable {
-    /// Entries read and found good, in order, before the first bad one (all of them if none is bad).
-    public var verified: Int
-    /// The last good entry: its sequence number and hash (the head, when the log is intact).
-    public var headSeq: Int64?
-    public var headHash: String?
-    /// The first entry that does not hold, and why; nil when the whole log verifies.
-    public var firstBad: Int64?
-    public var problem: String?
-
-    public var ok: Bool { firstBad == nil }
-
-    public init(verified: Int, headSeq: Int64? = nil, headHash: String? = nil, firstBad: Int64? = nil, problem: String? = nil) {
-        self.verified = verified
-        self.headSeq = headSeq
-        self.headHash = headHash
-        self.firstBad = firstBad
-        self.problem = problem
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case verified, problem
-        case headSeq = "head_seq"
-        case headHash = "head_hash"
-        case firstBad = "first_bad"
-    }
-}
-
 extension ArchiveDatabase {
     /// Recomputes the audit log's hash chain (DESIGN §8) from the first entry: sequence numbers must run 1, 2, 3…
     /// with none missing, each entry's `prev_hash` must be the previous entry's hash, and each entry's hash must
@@ -108,4 +79,21 @@ extension ArchiveDatabase {
             try String.fetchOne(db, sql: "SELECT hash FROM audit_log WHERE seq = ?", arguments: [seq])
         }
     }
+}
+
+
+extension AuditVerifier {
+    /// Verifies the chain and `checkpoints` (each with a label for its source) against the trusted key.
+    public static func verify(
+        database: ArchiveDatabase, trusting key: AuditPublicKey, checkpoints sources: [(label: String, text: String)]
+    ) throws(ArchiveError) -> AuditReport {
+        let chain = try database.verifyAuditChain()
+        // Checkpoints signed before a signing-key rotation stay checkable: every start records its key's public
+        // half in the log, and the part of the log that verifies vouches for those records.
+        let earlier = try database.recordedSigningKeys(upTo: chain.headSeq ?? 0).filter { $0 != key }
+        return try verify(
+            chain: chain, hashAt: { (seq: Int64) throws(ArchiveError) in try database.auditHash(at: seq) },
+            trusting: key, earlier: earlier, checkpoints: sources)
+    }
+
 }

@@ -180,38 +180,3 @@ extension ArchiveDatabase.Subject {
     }
 }
 
-/// An objection to purposes of use (`GET /v1/objections/{id}`).
-public struct ObjectionInfo: Codable, Sendable, Equatable {
-    public var id: Int64
-    /// `recording`, `case` or `number`.
-    public var subjectKind: String
-    /// The recording id, case reference or phone number objected for.
-    public var subject: String
-    public var purposes: [String]
-    public var reason: String
-    public var createdBy: String
-    public var createdAt: String
-    public var withdrawnAt: String?
-    public var withdrawnBy: String?
-    public var withdrawReason: String?
-    /// The recordings it covers now (in `show` and after a change; absent in lists).
-    public var recordings: [String]?
-
-    public var isActive: Bool { withdrawnAt == nil }
-
-    enum CodingKeys: String, CodingKey {
-        case id, subject, purposes, reason, recordings
-        case subjectKind = "subject_kind"
-        case createdBy = "created_by"
-        case createdAt = "created_at"
-        case withdrawnAt = "withdrawn_at"
-        case withdrawnBy = "withdrawn_by"
-        case withdrawReason = "withdraw_reason"
-    }
-}
-
-/// `GET /v1/objections`.
-public struct ObjectionList: Codable, Sendable, Equatable {
-    public var objections: [ObjectionInfo]
-    public init(objections: [ObjectionInfo]) { self.objections = objections }
-}

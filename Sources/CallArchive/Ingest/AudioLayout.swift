@@ -90,16 +90,6 @@ struct AudioLayout: Sendable, Equatable {
     }
 }
 
-/// Something odd about an archived recording, kept in its `anomalies` list.
-public struct Anomaly: Codable, Sendable, Equatable {
-    public var code: String
-    public var message: String
-    public init(code: String, message: String) {
-        self.code = code
-        self.message = message
-    }
-}
-
 /// How samples are encoded in the input, and how they map to FLAC samples exactly and reversibly.
 /// The raw value is what the index's `format` column says.
 enum SampleEncoding: String, Sendable, Codable, CaseIterable {

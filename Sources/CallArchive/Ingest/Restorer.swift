@@ -2,16 +2,6 @@ import Crypto
 import Foundation
 import SndFile
 
-/// What an export produces.
-public enum ExportFormat: String, Sendable, CaseIterable, Codable {
-    /// The bytes as received; SHA-256 equals `original_sha256`.
-    case original
-    /// A FLAC file for listening (G.711 decoded to 16-bit linear PCM).
-    case flac
-    /// A PCM WAV file for listening (G.711 decoded to 16-bit linear PCM).
-    case wav
-}
-
 /// Receives decoded audio; computes the audio hash and, optionally, the original bytes and playback samples.
 final class AudioCollector: FLACDecoderDelegate {
     var encoding: SampleEncoding?

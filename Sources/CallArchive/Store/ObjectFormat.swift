@@ -295,21 +295,7 @@ final class ObjectReader: FLACInput {
     }
 }
 
-extension Digest {
-    /// Lower-case hex, as `sha256sum` prints it.
-    public var hexString: String {
-        var s = ""
-        s.reserveCapacity(64)
-        for byte in self { s += String(byte, radix: 16).leftPadded(2) }
-        return s
-    }
-}
 
-extension String {
-    func leftPadded(_ width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
-}
 
 /// Reads an object's payload at any offset, decrypting (and authenticating) one segment at a time: libsndfile
 /// seeks in what it decodes (an Ogg stream's length is at its end). No object hash: fixity is checked elsewhere.

@@ -64,7 +64,7 @@ public struct PurposePolicy: Sendable, Equatable {
 
     /// Parses `purposes.list` of a config file (absent: the built-in list). `purposes.default` is read with the other
     /// scalar keys (the environment may set it) and checked by `ArchiveConfig`.
-    static func parse(yaml text: String, file: String) throws(ArchiveError) -> PurposePolicy {
+    package static func parse(yaml text: String, file: String) throws(ArchiveError) -> PurposePolicy {
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
             throw ArchiveError(.config, "\(file) is not valid YAML", cause: "\(error)")

@@ -8,10 +8,10 @@ import Crypto
 /// Built by concatenation rather than by encoding a dictionary, so that verifying a million entries hashes the
 /// stored detail as it is, without decoding and re-encoding it (`AuditEntryHashTests` checks that both spellings
 /// agree byte for byte).
-enum AuditEntryHash {
-    static let genesis = String(repeating: "0", count: 64)
+package enum AuditEntryHash {
+    package static let genesis = String(repeating: "0", count: 64)
 
-    static func hash(
+    package static func hash(
         prev: String, at: String, actor: String, role: String, action: String, target: String?, outcome: String,
         detailJSON: String
     ) -> String {
@@ -40,7 +40,7 @@ enum AuditEntryHash {
 
     /// A JSON string literal as Foundation's `JSONEncoder` spells it: `"` and `\` escaped, the five short
     /// control escapes, every other control character as `\u00xx`, everything else (slashes, non-ASCII) as is.
-    static func appendQuoted(_ s: String, to out: inout String) {
+    package static func appendQuoted(_ s: String, to out: inout String) {
         out += "\""
         var plain = true
         for u in s.utf8 where u < 0x20 || u == 0x22 || u == 0x5C {

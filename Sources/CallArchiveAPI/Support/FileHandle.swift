@@ -92,7 +92,7 @@ public final class FileDescriptor {
 
 /// Runs `body`, which throws only `ArchiveError` in practice (through a rethrowing standard-library call).
 @inline(__always)
-func typed<R>(_ body: () throws -> R) throws(ArchiveError) -> R {
+package func typed<R>(_ body: () throws -> R) throws(ArchiveError) -> R {
     do { return try body() } catch let e as ArchiveError { throw e } catch {
         throw ArchiveError(.io, "unexpected error", cause: "\(error)")
     }
@@ -100,7 +100,7 @@ func typed<R>(_ body: () throws -> R) throws(ArchiveError) -> R {
 
 extension ArchiveError {
     /// An I/O error carrying `strerror(errno)` captured at the failure site.
-    static func errno(_ operation: String, _ path: String, file: String = #fileID, line: Int = #line) -> ArchiveError {
+    package static func errno(_ operation: String, _ path: String, file: String = #fileID, line: Int = #line) -> ArchiveError {
         let e = Glibc.errno
         return ArchiveError(
             .io, "\(operation) \(path) failed", cause: String(cString: strerror(e)), file: file, line: line)
@@ -233,7 +233,7 @@ public enum FileSystem {
     }
 
     /// Renames `name` (raw bytes) in directory `dir` to `to`, for names that are not valid UTF-8.
-    static func renameRaw(directory dir: String, name: [UInt8], to: String) throws(ArchiveError) {
+    package static func renameRaw(directory dir: String, name: [UInt8], to: String) throws(ArchiveError) {
         var path = Array(dir.utf8) + [0x2F] + name
         path.append(0)
         let rc = path.withUnsafeBufferPointer { p in
@@ -242,7 +242,7 @@ public enum FileSystem {
         guard rc == 0 else { throw .errno("rename to \(to)", dir + "/<non-UTF-8 name>") }
     }
 
-    static func statusRaw(directory dir: String, name: [UInt8]) -> Status? {
+    package static func statusRaw(directory dir: String, name: [UInt8]) -> Status? {
         var path = Array(dir.utf8) + [0x2F] + name
         path.append(0)
         var st = stat()
@@ -260,6 +260,15 @@ public enum FileSystem {
         public var isDirectory: Bool
         public var mode: UInt32
         public var uid: UInt32
+
+        package init(size: Int64, mtime: Double, isRegular: Bool, isDirectory: Bool, mode: UInt32, uid: UInt32) {
+            self.size = size
+            self.mtime = mtime
+            self.isRegular = isRegular
+            self.isDirectory = isDirectory
+            self.mode = mode
+            self.uid = uid
+        }
     }
 
     public static func status(_ path: String) -> Status? {

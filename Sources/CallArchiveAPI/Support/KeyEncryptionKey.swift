@@ -11,11 +11,11 @@ import Glibc
 /// owned by the daemon's user. Its id is derived from the key (a fingerprint), so that rotation can tell
 /// which KEK wrapped which data key without keeping the key anywhere else.
 public struct KeyEncryptionKey: Sendable {
-    let key: SymmetricKey
+    package let key: SymmetricKey
     /// `kek-` + first 8 bytes of SHA-256("callarchive kek id" ‖ key), hex.
     public let id: String
 
-    init(key: SymmetricKey) {
+    package init(key: SymmetricKey) {
         self.key = key
         var h = SHA256()
         h.update(data: Array("callarchive kek id".utf8))
@@ -23,7 +23,7 @@ public struct KeyEncryptionKey: Sendable {
         id = "kek-" + String(h.finalize().hexString.prefix(16))
     }
 
-    static let fileTag = "callarchive-kek-v1"
+    package static let fileTag = "callarchive-kek-v1"
 
     /// Generates a new key and writes it to `path` (which must not exist) with mode 0600.
     @discardableResult
@@ -35,7 +35,7 @@ public struct KeyEncryptionKey: Sendable {
 
     /// Writes a new one-line key file (any kind): created exclusively with mode 0600, fsynced with its directory;
     /// removed again if any step fails.
-    static func writeKeyFile(_ text: String, to path: String) throws(ArchiveError) {
+    package static func writeKeyFile(_ text: String, to path: String) throws(ArchiveError) {
         let fd = try FileDescriptor.createExclusive(path, mode: 0o600)
         do throws(ArchiveError) {
             try fd.write(Array(text.utf8), at: 0)
@@ -99,13 +99,13 @@ public struct KeyEncryptionKey: Sendable {
     }
 
     /// Wraps a fresh data key (RFC 3394 AES key wrap).
-    func wrap(_ dek: SymmetricKey) throws(ArchiveError) -> [UInt8] {
+    package func wrap(_ dek: SymmetricKey) throws(ArchiveError) -> [UInt8] {
         do { return Array(try AES.KeyWrap.wrap(dek, using: key)) } catch {
             throw ArchiveError(.crypto, "key wrap failed", cause: "\(error)")
         }
     }
 
-    func unwrap(_ wrapped: [UInt8]) throws(ArchiveError) -> SymmetricKey {
+    package func unwrap(_ wrapped: [UInt8]) throws(ArchiveError) -> SymmetricKey {
         do { return try AES.KeyWrap.unwrap(wrapped, using: key) } catch {
             throw ArchiveError(.key, "the data key does not unwrap with KEK \(id) (wrong key or damaged row)")
         }
@@ -115,7 +115,7 @@ public struct KeyEncryptionKey: Sendable {
 /// The KEKs the daemon holds: the current one (wraps new data keys) and older ones by id (for rotation).
 public struct KeyRing: Sendable {
     public let current: KeyEncryptionKey
-    var byID: [String: KeyEncryptionKey]
+    package var byID: [String: KeyEncryptionKey]
 
     public init(current: KeyEncryptionKey, others: [KeyEncryptionKey] = []) {
         self.current = current
@@ -123,7 +123,7 @@ public struct KeyRing: Sendable {
         for k in others { byID[k.id] = k }
     }
 
-    func unwrap(_ wrapped: [UInt8], kekID: String) throws(ArchiveError) -> SymmetricKey {
+    package func unwrap(_ wrapped: [UInt8], kekID: String) throws(ArchiveError) -> SymmetricKey {
         guard let kek = byID[kekID] else {
             throw ArchiveError(.key, "data key was wrapped by \(kekID), which this daemon does not hold")
         }

@@ -23,7 +23,7 @@ public struct AuditCheckpoint: Codable, Sendable, Equatable {
     public var publicKey: String
     public var signature: String
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case format, seq, at, reason, signature
         case headHash = "head_hash"
         case keyID = "key_id"
@@ -31,12 +31,12 @@ public struct AuditCheckpoint: Codable, Sendable, Equatable {
     }
 
     /// What the signature covers.
-    var signedText: [UInt8] {
+    package var signedText: [UInt8] {
         Array("\(format)\nseq=\(seq)\nhead_hash=\(headHash)\nat=\(at)\nreason=\(reason)\nkey_id=\(keyID)\n".utf8)
     }
 
     /// Signs a new checkpoint.
-    static func make(seq: Int64, headHash: String, at: String, reason: String, key: AuditSigningKey) throws(ArchiveError) -> AuditCheckpoint {
+    package static func make(seq: Int64, headHash: String, at: String, reason: String, key: AuditSigningKey) throws(ArchiveError) -> AuditCheckpoint {
         var c = AuditCheckpoint(
             seq: seq, headHash: headHash, at: at, reason: reason, keyID: key.publicKey.id, publicKey: key.publicKey.base64,
             signature: "")
@@ -45,7 +45,7 @@ public struct AuditCheckpoint: Codable, Sendable, Equatable {
     }
 
     /// The checkpoint as one line of the checkpoint file (sorted keys, newline-terminated).
-    public var line: String { ArchiveDatabase.json(self) + "\n" }
+    public var line: String { APIJSON.text(self) + "\n" }
 
     /// What verification makes of a checkpoint.
     public enum Trust: Sendable, Equatable {
@@ -99,6 +99,19 @@ public struct AuditCheckpoint: Codable, Sendable, Equatable {
         }
         return out
     }
+
+    package init(
+        format: String = Self.formatName, seq: Int64, headHash: String, at: String, reason: String, keyID: String,
+        publicKey: String, signature: String) {
+        self.format = format
+        self.seq = seq
+        self.headHash = headHash
+        self.at = at
+        self.reason = reason
+        self.keyID = keyID
+        self.publicKey = publicKey
+        self.signature = signature
+    }
 }
 
 /// The checkpoint file: append-only, one line per checkpoint, each made durable before it counts.
@@ -108,7 +121,7 @@ public struct CheckpointFile: Sendable {
     public init(path: String) { self.path = path }
 
     /// Appends one checkpoint and fsyncs it (and the directory, when the file is new).
-    func append(_ checkpoint: AuditCheckpoint) throws(ArchiveError) {
+    package func append(_ checkpoint: AuditCheckpoint) throws(ArchiveError) {
         let created = !FileSystem.exists(path)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ArchiveError.errno("open", path) }
@@ -137,7 +150,7 @@ public struct CheckpointFile: Sendable {
 
     /// The last well-formed checkpoint in the file that names `key` (another archive's, in a shared file, is
     /// no anchor for this one's log).
-    func last(signedBy key: AuditPublicKey) throws(ArchiveError) -> AuditCheckpoint? {
+    package func last(signedBy key: AuditPublicKey) throws(ArchiveError) -> AuditCheckpoint? {
         AuditCheckpoint.parse(try read()).last(where: { $0.checkpoint?.keyID == key.id })?.checkpoint
     }
 }

@@ -20,7 +20,7 @@ public enum Health {
     public enum Level: String, Sendable, Comparable {
         case green, yellow, red
         public static func < (a: Level, b: Level) -> Bool { a.rank < b.rank }
-        var rank: Int { self == .green ? 0 : self == .yellow ? 1 : 2 }
+        package var rank: Int { self == .green ? 0 : self == .yellow ? 1 : 2 }
     }
 
     /// No recording archived for this long while the spool holds some: red.
@@ -145,9 +145,9 @@ public enum Health {
         lines.compactMap { Level(rawValue: $0.level) }.max() ?? .green
     }
 
-    static func minutes(_ seconds: Double) -> String {
+    package static func minutes(_ seconds: Double) -> String {
         seconds < 120 ? "\(Int(seconds)) s" : seconds < 7200 ? "\(Int(seconds / 60)) min" : String(format: "%.1f h", seconds / 3600)
     }
 
-    static func bytes(_ n: Int64) -> String { ByteCount.text(n) }
+    package static func bytes(_ n: Int64) -> String { ByteCount.text(n) }
 }

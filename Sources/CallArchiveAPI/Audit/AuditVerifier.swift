@@ -12,6 +12,14 @@ public struct AuditReport: Codable, Sendable, Equatable {
         public var at: String?
         public var ok: Bool
         public var problem: String?
+
+        package init(source: String, seq: Int64? = nil, at: String? = nil, ok: Bool, problem: String? = nil) {
+            self.source = source
+            self.seq = seq
+            self.at = at
+            self.ok = ok
+            self.problem = problem
+        }
     }
 
     /// A checkpoint that belongs to another archive: signed, intact, by a key this archive has never used (a
@@ -30,7 +38,7 @@ public struct AuditReport: Codable, Sendable, Equatable {
             self.keyID = keyID
         }
 
-        enum CodingKeys: String, CodingKey {
+        package enum CodingKeys: String, CodingKey {
             case source, seq, at
             case keyID = "key_id"
         }
@@ -63,7 +71,7 @@ public struct AuditReport: Codable, Sendable, Equatable {
         self.signingPublicKey = signingPublicKey
     }
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case ok, chain, checkpoints, problem
         case foreignCheckpoints = "foreign_checkpoints"
         case firstBad = "first_bad"
@@ -86,20 +94,8 @@ public struct AuditReport: Codable, Sendable, Equatable {
 }
 
 public enum AuditVerifier {
-    /// Verifies the chain and `checkpoints` (each with a label for its source) against the trusted key.
-    public static func verify(
-        database: ArchiveDatabase, trusting key: AuditPublicKey, checkpoints sources: [(label: String, text: String)]
-    ) throws(ArchiveError) -> AuditReport {
-        let chain = try database.verifyAuditChain()
-        // Checkpoints signed before a signing-key rotation stay checkable: every start records its key's public
-        // half in the log, and the part of the log that verifies vouches for those records.
-        let earlier = try database.recordedSigningKeys(upTo: chain.headSeq ?? 0).filter { $0 != key }
-        return try verify(
-            chain: chain, hashAt: { (seq: Int64) throws(ArchiveError) in try database.auditHash(at: seq) },
-            trusting: key, earlier: earlier, checkpoints: sources)
-    }
-
-    /// The same, given the chain's verification and a way to read an entry's stored hash: the CLI checks an
+    /// Verifies `checkpoints` (each with a label for its source) against the trusted key, given the chain's
+    /// verification and a way to read an entry's stored hash: the daemon reads its index, the CLI checks an
     /// exported checkpoint this way against what the daemon reports.
     public static func verify<E: Error>(
         chain: AuditVerification, hashAt: (Int64) throws(E) -> String?, trusting key: AuditPublicKey,

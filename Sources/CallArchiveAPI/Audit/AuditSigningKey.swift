@@ -7,15 +7,15 @@ import Foundation
 /// On disk it is one line, `callarchive-signing-v1 <base64 of the 32-byte private key>`, mode 0600, owned by the
 /// daemon's user (the same rules as the KEK file).
 public struct AuditSigningKey: Sendable {
-    let privateKey: Curve25519.Signing.PrivateKey
+    package let privateKey: Curve25519.Signing.PrivateKey
     public let publicKey: AuditPublicKey
 
-    init(privateKey: Curve25519.Signing.PrivateKey) {
+    package init(privateKey: Curve25519.Signing.PrivateKey) {
         self.privateKey = privateKey
         publicKey = AuditPublicKey(raw: Array(privateKey.publicKey.rawRepresentation))
     }
 
-    static let fileTag = "callarchive-signing-v1"
+    package static let fileTag = "callarchive-signing-v1"
 
     /// Generates a new key and writes it to `path` (which must not exist) with mode 0600.
     @discardableResult
@@ -57,7 +57,7 @@ public struct AuditSigningKey: Sendable {
         return AuditSigningKey(privateKey: key)
     }
 
-    func sign(_ message: [UInt8]) throws(ArchiveError) -> [UInt8] {
+    package func sign(_ message: [UInt8]) throws(ArchiveError) -> [UInt8] {
         do { return Array(try privateKey.signature(for: message)) } catch {
             throw ArchiveError(.crypto, "signing the audit checkpoint failed", cause: "\(error)")
         }
@@ -83,7 +83,7 @@ public struct AuditPublicKey: Sendable, Equatable, Codable {
         raw = Array(d)
     }
 
-    func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
+    package func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
         guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else { return false }
         return key.isValidSignature(signature, for: message)
     }
