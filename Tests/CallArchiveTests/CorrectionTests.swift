@@ -279,7 +279,7 @@ struct CorrectionTests {
             let left = try f.db.read("all") { try Int.fetchOne($0, sql: "SELECT count(*) FROM corrections") }
             #expect(left == 0)
             // Nothing of either value anywhere in the index file (secure_delete; WAL checkpointed by the disposer).
-            try f.disposer.checkpoint()
+            try f.disposer.compactAfterErasure()
             let bytes = try indexBytes()
             for needle in ["7700900111", "7700900222", "7700900333", "7700900444", "agent-secret"] {
                 #expect(bytes.range(of: Data(needle.utf8)) == nil, "\(needle) is still in the index file")

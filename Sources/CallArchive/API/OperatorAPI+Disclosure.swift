@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 // Disclosures: a subject-access or portability bundle handed to someone outside (DESIGN §8, issue 6). The CLI
 // (`callarchive sar export`) fetches the audio and metadata through the ordinary routes, writes the bag, and then
@@ -87,66 +86,56 @@ extension OperatorAPI {
         let action = call.action
         let baseDetail = call.detail
         let objectable = !PurposePolicy.unobjectable.contains(purpose)
-        let outcome = try database.write("disclosure") { db -> DisclosureCheck in
-            let ofSubject = Set(try ArchiveDatabase.recordings(db, of: subject))
+        let keys = self.keys
+        let outcome = try database.recordDisclosure(
+            of: subject, listing: disclosed + withheld, purpose: purpose, checkObjections: objectable, now: now,
+            pseudonym: { keys.pseudonym($0) }
+        ) { facts -> Result<ArchiveDatabase.DisclosureEntry, Failure> in
             var why: [String: String] = [:]
             for id in disclosed + withheld {
-                let state = try String.fetchOne(db, sql: "SELECT state FROM recordings WHERE id = ?", arguments: [id])
-                guard state != nil else { return .rejected(Failure(404, "not-found", "no recording with id \(id)")) }
-                guard ofSubject.contains(id) else {
-                    return .rejected(Failure(422, "not-of-subject", "recording \(id) is not a recording of that \(kind)"))
+                guard let state = facts.state[id] else { return .failure(Failure(404, "not-found", "no recording with id \(id)")) }
+                guard facts.ofSubject.contains(id) else {
+                    return .failure(Failure(422, "not-of-subject", "recording \(id) is not a recording of that \(kind)"))
                 }
                 if state == "restricted" { why[id] = "restricted" }
-                if objectable {
-                    let refusing = try ArchiveDatabase.objectionIDs(db, covering: id).compactMap {
-                        try ArchiveDatabase.objection(db, id: $0, withRecordings: false)
-                    }.first { $0.purposes.contains(purpose) }
-                    if let refusing {
-                        if disclosed.contains(id) {
-                            return .rejected(
-                                Failure(
-                                    403, "objected",
-                                    "recording \(id) is covered by objection \(refusing.id) to its use for \(purpose): withhold it"))
-                        }
-                        why[id] = why[id].map { $0 + ", objected" } ?? "objected"
+                if let refusing = facts.refusingObjection[id] {
+                    if disclosed.contains(id) {
+                        return .failure(
+                            Failure(
+                                403, "objected",
+                                "recording \(id) is covered by objection \(refusing) to its use for \(purpose): withhold it"))
                     }
+                    why[id] = why[id].map { $0 + ", objected" } ?? "objected"
                 }
             }
             if let id = withheld.first(where: { why[$0] == nil }) {
-                return .rejected(
+                return .failure(
                     Failure(
                         409, "conflict",
                         "recording \(id) is neither restricted nor objected to for \(purpose): only those are withheld from a bag"))
             }
             if role != .admin, let id = disclosed.first(where: { why[$0] == "restricted" }) {
-                return .rejected(
+                return .failure(
                     Failure(
                         403, "restricted", "recording \(id) is restricted: only an admin may disclose it, with a reason"))
             }
-            let listed = Set(disclosed).union(withheld)
-            let missing = ofSubject.subtracting(listed).sorted()
-            let entry = ArchiveDatabase.DisclosureEntry(
-                at: at, by: actor.name, purpose: purpose, subjectKind: kind, subject: label, recipient: recipient,
-                reason: reason, bagSHA256: bagHash, disclosed: disclosed,
-                withheld: Dictionary(uniqueKeysWithValues: withheld.map { ($0, why[$0]!) }))
-            let keys = self.keys
-            let registerID = try ArchiveDatabase.insertDisclosure(db, entry) { keys.pseudonym($0) }
+            return .success(
+                ArchiveDatabase.DisclosureEntry(
+                    at: at, by: actor.name, purpose: purpose, subjectKind: kind, subject: label, recipient: recipient,
+                    reason: reason, bagSHA256: bagHash, disclosed: disclosed,
+                    withheld: Dictionary(uniqueKeysWithValues: withheld.map { ($0, why[$0]!) })))
+        } audit: { registerID, entryKind, missing in
             var detail = baseDetail
             detail["disclosure_id"] = .number(Double(registerID))
-            detail["kind"] = .string(entry.kind)
+            detail["kind"] = .string(entryKind)
             if !missing.isEmpty { detail["not_in_bag"] = .array(missing.map(JSONValue.string)) }
             detail["status"] = .number(200)
-            try ArchiveDatabase.appendAudit(
-                db, now: now, at: at, actor: actor.name, role: actor.role, action: action, target: label, outcome: "ok",
-                detail: detail)
-            let seq = db.lastInsertedRowID
-            try db.execute(sql: "UPDATE disclosures SET audit_seq = ? WHERE id = ?", arguments: [seq, registerID])
-            return .recorded(registerID, seq: seq, notInBag: missing, kind: entry.kind)
+            return AuditRecord(actor: actor, action: action, target: label, outcome: "ok", detail: detail)
         }
         switch outcome {
-        case .rejected(let failure):
+        case .failure(let failure):
             throw failure
-        case .recorded(let registerID, let seq, let notInBag, let entryKind):
+        case .success(let (registerID, seq, notInBag, entryKind)):
             call.audited = true
             var record = DisclosureRecord(
                 auditSeq: seq, at: at, subjectKind: kind, subject: label, recipient: recipient, bagSHA256: bagHash,
@@ -193,12 +182,6 @@ extension OperatorAPI {
     }
 
     /// What the disclosure transaction found.
-    enum DisclosureCheck {
-        case recorded(Int64, seq: Int64, notInBag: [String], kind: String)
-        /// Refused; nothing was written (the refusal is audited as any other).
-        case rejected(Failure)
-    }
-
     /// A `line` with phone numbers redacted (the audit log is kept for ever, and a recipient is described by who
     /// they are, not by their number).
     static func recipient(_ s: String) throws -> String {

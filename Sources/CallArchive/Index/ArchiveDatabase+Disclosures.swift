@@ -187,3 +187,54 @@ extension ArchiveDatabase {
         return r
     }
 }
+
+extension ArchiveDatabase {
+    /// What the index knows about the recordings a disclosure lists, read in the transaction that records it.
+    struct DisclosureFacts {
+        /// Every recording of the subject.
+        var ofSubject: Set<String>
+        /// The state of each listed recording that exists.
+        var state: [String: String]
+        /// For each listed recording an active objection refuses the purpose for: that objection's id.
+        var refusingObjection: [String: Int64]
+    }
+
+    /// Records a disclosure in the register and the audit log, in one transaction that first reads the facts
+    /// `decide` judges by: it answers the entry to record, or a rejection (then nothing is written). `audit` gives
+    /// the audit entry, knowing the register id, the entry's kind and the subject's recordings not listed.
+    func recordDisclosure<Rejection: Error>(
+        of subject: Subject, listing ids: [String], purpose: String, checkObjections: Bool, now: Date,
+        pseudonym: (String) -> String,
+        decide: (DisclosureFacts) -> Result<DisclosureEntry, Rejection>,
+        audit: (_ registerID: Int64, _ kind: String, _ notInBag: [String]) -> AuditRecord
+    ) throws(ArchiveError) -> Result<(registerID: Int64, seq: Int64, notInBag: [String], kind: String), Rejection> {
+        try write("disclosure") { db in
+            var facts = DisclosureFacts(ofSubject: Set(try Self.recordings(db, of: subject)), state: [:], refusingObjection: [:])
+            for id in ids {
+                guard let state = try String.fetchOne(db, sql: "SELECT state FROM recordings WHERE id = ?", arguments: [id]) else {
+                    continue
+                }
+                facts.state[id] = state
+                guard checkObjections else { continue }
+                let refusing = try Self.objectionIDs(db, covering: id).compactMap {
+                    try Self.objection(db, id: $0, withRecordings: false)
+                }.first { $0.purposes.contains(purpose) }
+                if let refusing { facts.refusingObjection[id] = refusing.id }
+            }
+            let entry: DisclosureEntry
+            switch decide(facts) {
+            case .failure(let rejection): return .failure(rejection)
+            case .success(let e): entry = e
+            }
+            let missing = facts.ofSubject.subtracting(ids).sorted()
+            let registerID = try Self.insertDisclosure(db, entry, pseudonym: pseudonym)
+            let record = audit(registerID, entry.kind, missing)
+            try Self.appendAudit(
+                db, now: now, at: entry.at, actor: record.actor.name, role: record.actor.role, action: record.action,
+                target: record.target, outcome: record.outcome, detail: record.detail)
+            let seq = db.lastInsertedRowID
+            try db.execute(sql: "UPDATE disclosures SET audit_seq = ? WHERE id = ?", arguments: [seq, registerID])
+            return .success((registerID, seq, missing, entry.kind))
+        }
+    }
+}

@@ -41,7 +41,7 @@ extension RecordingSummary {
 extension RecordingDetail {
     init(
         row: Row, cases: [CaseLink], objections: [(id: Int64, kind: String, subject: String, purposes: [String])] = []) {
-        let summary: RecordingSummary = RecordingSummary(row: row)
+        let summary: RecordingSummary = RecordingSummary(row: row, objections: objections)
         let endedAt: String? = row["ended_at"]
         let callerNumber: String? = row["caller_number"]
         let calleeNumber: String? = row["callee_number"]
