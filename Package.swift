@@ -16,8 +16,10 @@ let sanitizers: String? =
 let instrumented: [SwiftSetting] = sanitizers.map { [.unsafeFlags(["-sanitize=\($0)"])] } ?? []
 let instrumentedLink: [LinkerSetting] = sanitizers.map { [.unsafeFlags(["-sanitize=\($0)"])] } ?? []
 
+// Our targets compile with warnings as errors (dependencies are not affected).
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    .treatAllWarnings(as: .error),
 ] + instrumented
 
 let package = Package(
