@@ -29,7 +29,7 @@ public enum Health {
     public static let backlogYellow: Double = 600
     public static let backlogRed: Double = 3600
 
-    /// The audit log's tail, checked from the last signed checkpoint (`ArchiveDatabase.verifyAuditChain(after:)`).
+    /// The audit log's tail, checked from the last signed checkpoint (`AuditIndex.verifyAuditChain(after:)`).
     public struct AuditTail: Sendable {
         public var checkpointSeq: Int64
         public var checkpointAt: String

@@ -121,14 +121,14 @@ struct AuditBenchmark: ParsableCommand {
         switch i % 4 {
         case 0:
             return AuditRecord(
-                actor: ArchiveDatabase.systemActor, action: "ingest", target: id, outcome: "ok",
+                actor: AuditActor.system, action: "ingest", target: id, outcome: "ok",
                 detail: [
                     "source": .string("call-\(i).wav"), "original_sha256": .string(String(repeating: "ab", count: 32)),
                     "cases": .array([.string("case#\(i % 5000)")]),
                 ])
         case 1:
             return AuditRecord(
-                actor: ArchiveDatabase.systemActor, action: "retention.set", target: id, outcome: "ok",
+                actor: AuditActor.system, action: "retention.set", target: id, outcome: "ok",
                 detail: ["cause": .string("ingest"), "class": .string("default"), "new": .string("2027-11-29T10:00:00.000Z")])
         case 2:
             return AuditRecord(

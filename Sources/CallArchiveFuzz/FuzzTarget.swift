@@ -159,7 +159,7 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         guard Set(refs).count == refs.count, trimmed else { return "case references not normalised: \(refs)" }
         guard m.extra.keys.allSatisfy({ !CallMetadata.knownKeys.contains($0) }) else { return "a known key in extra" }
         // Unknown keys are preserved: the index's JSON of them decodes to the same values.
-        let json = ArchiveDatabase.json(m.extra)
+        let json = APIJSON.text(m.extra)
         guard let again = try? JSONDecoder().decode([String: JSONValue].self, from: Data(json.utf8)), again == m.extra
         else { return "extra keys do not survive the index's JSON: \(json.prefix(200))" }
         return nil
@@ -210,8 +210,8 @@ enum FuzzTarget: String, CaseIterable, Sendable {
             let text = RFC3339.format(d)
             guard text.hasSuffix("Z"), RFC3339.parse(text) != nil else { return "RFC3339.format gave \(text)" }
         }
-        _ = ArchiveDatabase.json(m.tags)
-        _ = m.channelMap.map(ArchiveDatabase.json)
+        _ = APIJSON.text(m.tags)
+        _ = m.channelMap.map(APIJSON.text)
         return nil
     }
 }

@@ -29,9 +29,9 @@ struct CorrectionTests {
     }
 
     static func request(_ id: String, _ field: CorrectableField, _ text: String? = nil, tags: [String] = [], reason: String = "caller's letter")
-        -> ArchiveDatabase.CorrectionRequest
+        -> CorrectionRequest
     {
-        ArchiveDatabase.CorrectionRequest(recording: UUID(uuidString: id)!, field: field, text: text, tags: tags, reason: reason)
+        CorrectionRequest(recording: UUID(uuidString: id)!, field: field, text: text, tags: tags, reason: reason)
     }
 
     static func audit(_ f: Fixture) -> AuditRecord {

@@ -150,7 +150,7 @@ struct RetentionEngineTests {
             #expect(r.note?.hasPrefix("indefinite: class casework counts from case closure") == true)
 
             let actor = AuditActor(name: "uid=1000(op)", role: "operator")
-            func change(_ c: ArchiveDatabase.CaseChange, at now: String) throws {
+            func change(_ c: CaseChange, at now: String) throws {
                 _ = try f.db.changeCase(
                     reference: "C-100", change: c,
                     audit: AuditRecord(actor: actor, action: "api.case.status", target: nil, outcome: "ok", detail: [:]),

@@ -289,7 +289,7 @@ struct StatsTests {
                 for (subject, purpose) in [("p:1", "subject-access"), ("p:1", "legal"), ("p:2", "subject-access")] {
                     _ = try ArchiveDatabase.insertDisclosure(
                         db,
-                        ArchiveDatabase.DisclosureEntry(
+                        DisclosureEntry(
                             at: "2026-05-05T09:00:00.000Z", by: "uid=1000(alice)", purpose: purpose, subjectKind: "number",
                             subject: subject, recipient: "r", reason: "r", bagSHA256: String(repeating: "a", count: 64),
                             disclosed: [a], withheld: [:])

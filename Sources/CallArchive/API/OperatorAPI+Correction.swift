@@ -8,7 +8,7 @@ extension OperatorAPI {
 
     /// `POST /v1/recordings/{id}/corrections`: `{"field": …, "value": …, "reason": …}`. The value is checked as
     /// ingest checks that field (a phone number normalised as the sidecar parser does); `null` clears the field
-    /// (`[]` too, for tags). Audited by `ArchiveDatabase.correct` in the change's own transaction: field and
+    /// (`[]` too, for tags). Audited by `RecordingIndex.correct` in the change's own transaction: field and
     /// reason, never a value.
     func correctRecording(_ rawID: String, body: [String: JSONValue], call: inout Call) throws -> (APIResponse, String) {
         let id = try Self.recordingID(rawID)
@@ -21,7 +21,7 @@ extension OperatorAPI {
         guard let value = body["value"] else {
             throw Failure(400, "bad-request", "value is required: the corrected value, or null to clear the field")
         }
-        var request = ArchiveDatabase.CorrectionRequest(recording: id, field: field, reason: reason)
+        var request = CorrectionRequest(recording: id, field: field, reason: reason)
         if field == .tags {
             request.tags = try Self.correctedTags(value)
         } else {
@@ -29,11 +29,11 @@ extension OperatorAPI {
         }
         // Until the change's own entry (which also knows the old value) is written, a refusal is audited with the
         // reason stripped of the new value.
-        call.detail["reason"] = .string(ArchiveDatabase.auditReason(reason, values: ArchiveDatabase.texts(request.newValue)))
+        call.detail["reason"] = .string(CorrectionRequest.auditReason(reason, values: CorrectionRequest.texts(request.newValue)))
         var detail = call.detail
         detail["status"] = .number(200)
         let result = try database.correct(
-            request, audit: AuditRecord(actor: call.actor, action: call.action, target: id.lowercased, outcome: "ok", detail: detail))
+            request, audit: AuditRecord(actor: call.actor, action: call.action, target: id.lowercased, outcome: "ok", detail: detail), now: Date())
         call.audited = true
         return (.json(result), "ok")
     }

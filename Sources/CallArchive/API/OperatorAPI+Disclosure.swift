@@ -25,7 +25,7 @@ extension OperatorAPI {
             throw Failure(
                 400, "bad-request", "subject is required: the phone number, case reference or recording id the bag is about")
         }
-        let subject: ArchiveDatabase.Subject
+        let subject: Subject
         let label: String
         switch kind {
         case "number":
@@ -90,7 +90,7 @@ extension OperatorAPI {
         let outcome = try database.recordDisclosure(
             of: subject, listing: disclosed + withheld, purpose: purpose, checkObjections: objectable, now: now,
             pseudonym: { keys.pseudonym($0) }
-        ) { facts -> Result<ArchiveDatabase.DisclosureEntry, Failure> in
+        ) { facts -> Result<DisclosureEntry, Failure> in
             var why: [String: String] = [:]
             for id in disclosed + withheld {
                 guard let state = facts.state[id] else { return .failure(Failure(404, "not-found", "no recording with id \(id)")) }
@@ -120,7 +120,7 @@ extension OperatorAPI {
                         403, "restricted", "recording \(id) is restricted: only an admin may disclose it, with a reason"))
             }
             return .success(
-                ArchiveDatabase.DisclosureEntry(
+                DisclosureEntry(
                     at: at, by: actor.name, purpose: purpose, subjectKind: kind, subject: label, recipient: recipient,
                     reason: reason, bagSHA256: bagHash, disclosed: disclosed,
                     withheld: Dictionary(uniqueKeysWithValues: withheld.map { ($0, why[$0]!) })))
@@ -154,7 +154,7 @@ extension OperatorAPI {
     /// with no filter the latest 1000. Auditors may read it: it names people only by pseudonym and recordings by id.
     func disclosureRegister(query q: [String: String], call: inout Call) throws -> DisclosureList {
         // Filters combine: a disclosure listed matches each one given.
-        var queries: [ArchiveDatabase.DisclosureQuery] = []
+        var queries: [DisclosureQuery] = []
         if let n = q["number"] {
             let number = try Self.phoneNumber(n)
             let label = keys.pseudonym("number:" + number)
@@ -172,9 +172,9 @@ extension OperatorAPI {
             call.target = id
             queries.append(.recording(id))
         }
-        var list = try database.disclosures(queries.first ?? .all)
+        var list = try database.disclosures(queries.first ?? .all, limit: 1000)
         for query in queries.dropFirst() {
-            let matching = Set(try database.disclosures(query).map(\.id))
+            let matching = Set(try database.disclosures(query, limit: 1000).map(\.id))
             list.removeAll { !matching.contains($0.id) }
         }
         call.detail["count"] = .number(Double(list.count))

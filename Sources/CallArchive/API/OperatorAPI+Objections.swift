@@ -72,7 +72,7 @@ extension OperatorAPI {
             detail["status"] = .number(200)
             let o = try database.createObjection(
                 subject, purposes: purposes, reason: reason,
-                audit: AuditRecord(actor: call.actor, action: call.action, target: nil, outcome: "ok", detail: detail))
+                audit: AuditRecord(actor: call.actor, action: call.action, target: nil, outcome: "ok", detail: detail), now: Date())
             call.audited = true
             return (.json(o), "ok")
         case "api.objection.withdraw":
@@ -83,7 +83,7 @@ extension OperatorAPI {
             detail["status"] = .number(200)
             let o = try database.withdrawObjection(
                 id, reason: reason,
-                audit: AuditRecord(actor: call.actor, action: call.action, target: nil, outcome: "ok", detail: detail))
+                audit: AuditRecord(actor: call.actor, action: call.action, target: nil, outcome: "ok", detail: detail), now: Date())
             call.target = "objection:\(id)"
             call.audited = true
             return (.json(o), "ok")

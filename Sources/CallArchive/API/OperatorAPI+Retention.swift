@@ -11,10 +11,10 @@ extension OperatorAPI {
             let state = q["state"] ?? "active"
             guard ["active", "released", "all"].contains(state) else { throw Failure(400, "bad-request", "state must be active, released or all") }
             let overdue = try Self.flag(q["overdue"], "overdue")
-            return (.json(HoldList(holds: try database.holds(state: state == "all" ? nil : state, overdue: overdue))), "ok")
+            return (.json(HoldList(holds: try database.holds(state: state == "all" ? nil : state, overdue: overdue, now: Date()))), "ok")
         case "api.hold.show":
             let id = try Self.number(params["id"]!, "a hold id")
-            guard let hold = try database.hold(id) else { throw Failure(404, "not-found", "no hold \(id)") }
+            guard let hold = try database.hold(id, now: Date()) else { throw Failure(404, "not-found", "no hold \(id)") }
             return (.json(hold), "ok")
         case "api.hold.create":
             return (.json(try createHold(body, call: &call)), "ok")
@@ -25,7 +25,7 @@ extension OperatorAPI {
             var detail = call.detail
             detail["status"] = .number(200)
             let hold = try database.releaseHold(
-                id, reason: reason, audit: AuditRecord(actor: call.actor, action: call.action, target: nil, outcome: "ok", detail: detail))
+                id, reason: reason, audit: AuditRecord(actor: call.actor, action: call.action, target: nil, outcome: "ok", detail: detail), now: Date())
             call.audited = true
             // Erasures that waited for this hold go now.
             _ = try disposer?.processDeferredErasures()
@@ -45,7 +45,7 @@ extension OperatorAPI {
             detail["status"] = .number(200)
             let changed = try database.restrict(
                 subject, ground: ground, reason: reason,
-                audit: AuditRecord(actor: call.actor, action: call.action, target: nil, outcome: "ok", detail: detail))
+                audit: AuditRecord(actor: call.actor, action: call.action, target: nil, outcome: "ok", detail: detail), now: Date())
             call.audited = true
             return (.json(RestrictionChange(restricted: ground != nil, changed: changed)), "ok")
         case "api.erasure.request":
@@ -104,7 +104,7 @@ extension OperatorAPI {
                 guard let n = Int(v), (1...520).contains(n) else { throw Failure(400, "bad-request", "weeks must be 1…520") }
                 return n
             } ?? 12
-            return (.json(try database.forecast(weeks: weeks)), "ok")
+            return (.json(try database.forecast(weeks: weeks, now: Date())), "ok")
         default:
             throw Failure(500, "internal", "route \(action) has no handler")
         }
@@ -112,8 +112,8 @@ extension OperatorAPI {
 
     private func createHold(_ body: [String: JSONValue], call: inout Call) throws -> HoldInfo {
         let reason = try Self.reason(body)
-        guard case .string(let type)? = body["type"], ArchiveDatabase.holdTypes.contains(type) else {
-            throw Failure(400, "bad-request", "type must be one of \(ArchiveDatabase.holdTypes.joined(separator: ", "))")
+        guard case .string(let type)? = body["type"], NewHold.types.contains(type) else {
+            throw Failure(400, "bad-request", "type must be one of \(NewHold.types.joined(separator: ", "))")
         }
         guard case .string(let given)? = body["authority"] else {
             throw Failure(400, "bad-request", "authority is required: who ordered the hold (a court, the DPO, …)")
@@ -135,7 +135,7 @@ extension OperatorAPI {
                 return s
             }
         }
-        var scope = ArchiveDatabase.HoldScope()
+        var scope = HoldScope()
         scope.recordingIDs = try strings("recording_ids").map { try Self.recordingID($0).lowercased }
         scope.caseReferences = try strings("case_references").map(Self.caseReference)
         scope.numbers = try strings("numbers").map(Self.phoneNumber)
@@ -159,8 +159,8 @@ extension OperatorAPI {
         var detail = call.detail
         detail["status"] = .number(200)
         let hold = try database.createHold(
-            ArchiveDatabase.NewHold(type: type, authority: authority, reason: reason, reviewAt: reviewAt, scope: scope),
-            audit: AuditRecord(actor: call.actor, action: call.action, target: nil, outcome: "ok", detail: detail))
+            NewHold(type: type, authority: authority, reason: reason, reviewAt: reviewAt, scope: scope),
+            audit: AuditRecord(actor: call.actor, action: call.action, target: nil, outcome: "ok", detail: detail), now: Date())
         call.audited = true
         return hold
     }
@@ -168,8 +168,8 @@ extension OperatorAPI {
     /// Exactly one of `recording_id`, `case`, `number`, as text. A key given with any other type (an array, a number,
     /// an object, null) is refused, never skipped: a request must not widen what it touches (a `number` beside a
     /// wrong-typed `recording_id` would otherwise act on every recording of that number).
-    func subject(_ body: [String: JSONValue], call: inout Call) throws -> ArchiveDatabase.Subject {
-        var found: [ArchiveDatabase.Subject] = []
+    func subject(_ body: [String: JSONValue], call: inout Call) throws -> Subject {
+        var found: [Subject] = []
         for key in ["recording_id", "case", "number"] {
             guard let value = body[key] else { continue }
             guard case .string(let text) = value else {

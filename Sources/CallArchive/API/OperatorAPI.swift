@@ -6,7 +6,7 @@ import Synchronization
 /// Blocking: the socket server calls it through `Blocking.run`.
 public final class OperatorAPI: Sendable {
     public let policy: AccessPolicy
-    let database: ArchiveDatabase
+    let database: any ArchiveIndex
     let store: FileStore
     let keys: KeyRing
     let config: ArchiveConfig
@@ -27,8 +27,8 @@ public final class OperatorAPI: Sendable {
     let purposeSettings: PurposeSettings
     var purposes: PurposePolicy { purposeSettings.current }
 
-    public init(
-        database: ArchiveDatabase, store: FileStore, keys: KeyRing, config: ArchiveConfig, policy: AccessPolicy,
+    package init(
+        database: any ArchiveIndex, store: FileStore, keys: KeyRing, config: ArchiveConfig, policy: AccessPolicy,
         ingest: IngestService?, disposer: Disposer? = nil, checkpointer: AuditCheckpointer? = nil, fixity: FixityAuditor? = nil,
         metrics: ArchiveMetrics? = nil, purposes: PurposeSettings? = nil, startedAt: Date = Date()
     ) {
@@ -338,7 +338,7 @@ public final class OperatorAPI: Sendable {
             if let state, !["held", "retried", "discarded", "all"].contains(state) {
                 throw Failure(400, "bad-request", "state must be held, retried, discarded or all")
             }
-            let entries = try database.quarantineEntries(state: state == "all" ? nil : (state ?? "held"))
+            let entries = try database.quarantineEntries(state: state == "all" ? nil : (state ?? "held"), limit: 1000)
             return (.json(QuarantineList(entries: entries)), "ok")
         case "api.quarantine.show":
             var entry = try quarantineEntry(params["id"]!)
@@ -425,7 +425,7 @@ public final class OperatorAPI: Sendable {
         s.quarantineEntries = try database.heldQuarantineCount()
         s.fixity = fixity?.countsSinceStart
         s.auditHead = try database.auditHead()?.seq ?? 0
-        s.retention = try database.retentionTotals()
+        s.retention = try database.retentionTotals(now: Date())
         return s
     }
 
@@ -530,7 +530,7 @@ public final class OperatorAPI: Sendable {
         let reference = try Self.caseReference(raw)
         let reason = try Self.reason(body)
         call.detail["reason"] = .string(reason)
-        let change: ArchiveDatabase.CaseChange
+        let change: CaseChange
         switch action {
         case "api.case.link", "api.case.unlink":
             guard case .string(let rid)? = body["recording_id"] else {
@@ -581,7 +581,7 @@ public final class OperatorAPI: Sendable {
         detail["status"] = .number(200)
         let result = try database.changeCase(
             reference: reference, change: change,
-            audit: AuditRecord(actor: call.actor, action: call.action, target: reference, outcome: "ok", detail: detail))
+            audit: AuditRecord(actor: call.actor, action: call.action, target: reference, outcome: "ok", detail: detail), now: Date())
         call.audited = true
         return (.json(CaseChangeResponse(changed: result.changed, caseInfo: result.caseInfo)), "ok")
     }
@@ -634,7 +634,7 @@ public final class OperatorAPI: Sendable {
             detail["status"] = .number(200)
             let updated = try database.resolveQuarantine(
                 entry.id, state: newState, reason: reason,
-                audit: AuditRecord(actor: call.actor, action: call.action, target: String(entry.id), outcome: "ok", detail: detail))
+                audit: AuditRecord(actor: call.actor, action: call.action, target: String(entry.id), outcome: "ok", detail: detail), now: Date())
             call.audited = true
             if newState == "retried" { ingest?.poke() }
             return (.json(updated), "ok")

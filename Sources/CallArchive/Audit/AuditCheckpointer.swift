@@ -10,7 +10,7 @@ import Synchronization
 /// configured. A crash between the announcement and the file leaves an announced checkpoint that was never
 /// written, which verification does not count on; nothing else.
 public final class AuditCheckpointer: Sendable {
-    let database: ArchiveDatabase
+    let database: any ArchiveIndex
     let key: AuditSigningKey
     public let file: CheckpointFile
     let command: String?
@@ -20,8 +20,8 @@ public final class AuditCheckpointer: Sendable {
 
     public var publicKey: AuditPublicKey { key.publicKey }
 
-    public init(
-        database: ArchiveDatabase, key: AuditSigningKey, path: String, command: String?, logger: Logger, commandTimeout: Double = 60
+    package init(
+        database: any ArchiveIndex, key: AuditSigningKey, path: String, command: String?, logger: Logger, commandTimeout: Double = 60
     ) throws(ArchiveError) {
         self.commandTimeout = commandTimeout
         self.database = database
@@ -41,7 +41,7 @@ public final class AuditCheckpointer: Sendable {
     /// Makes a checkpoint now. Unless `force`, nothing is made when nothing was logged since the last one.
     /// Returns the checkpoint, or nil when none was needed.
     @discardableResult
-    public func checkpoint(reason: String, actor: AuditActor = ArchiveDatabase.systemActor, detail: [String: JSONValue] = [:], force: Bool = false, now: Date = Date())
+    public func checkpoint(reason: String, actor: AuditActor = AuditActor.system, detail: [String: JSONValue] = [:], force: Bool = false, now: Date = Date())
         throws(ArchiveError) -> AuditCheckpoint?
     {
         let made: AuditCheckpoint? = try state.withLock { last throws(ArchiveError) -> AuditCheckpoint? in
@@ -109,7 +109,7 @@ public final class AuditCheckpointer: Sendable {
                     metadata: ["audit.seq": "\(checkpoint.seq)", "error": "\(Redaction.redactNumbers(failure))"])
                 try? database.appendAudit(
                     AuditRecord(
-                        actor: ArchiveDatabase.systemActor, action: "audit.checkpoint-export", target: nil, outcome: "error",
+                        actor: AuditActor.system, action: "audit.checkpoint-export", target: nil, outcome: "error",
                         detail: ["seq": .number(Double(checkpoint.seq)), "error": .string(Redaction.redactNumbers(failure))]))
             }
         }

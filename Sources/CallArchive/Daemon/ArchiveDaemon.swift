@@ -9,7 +9,7 @@ public struct ArchiveDaemon: Sendable {
     /// Held for the daemon's lifetime: no second daemon opens this index or store meanwhile.
     public let instanceLock: InstanceLock
     public let store: FileStore
-    public let database: ArchiveDatabase
+    package let database: any ArchiveIndex
     public let keys: KeyRing
     public let ingestService: IngestService
     public let recovery: Recovery.Report
@@ -93,7 +93,7 @@ public struct ArchiveDaemon: Sendable {
                 } catch {
                     try? database.appendAudit(
                         AuditRecord(
-                            actor: ArchiveDatabase.systemActor, action: "config.reload", target: nil, outcome: "error",
+                            actor: AuditActor.system, action: "config.reload", target: nil, outcome: "error",
                             detail: ["error": .string(Redaction.redactNumbers(error.message))]))
                     throw error
                 }
@@ -106,7 +106,7 @@ public struct ArchiveDaemon: Sendable {
                 retentionService.policyChanged()
                 try? database.appendAudit(
                     AuditRecord(
-                        actor: ArchiveDatabase.systemActor, action: "config.reload", target: nil, outcome: "ok",
+                        actor: AuditActor.system, action: "config.reload", target: nil, outcome: "ok",
                         detail: [
                             "retention_policy": .string(new.retention.fingerprint),
                             "retention_interval": new.retentionInterval.map { .number($0) } ?? .string("off"),

@@ -42,8 +42,8 @@ public enum Recovery {
         public var removedAny: Bool { temporariesRemoved > 0 || !orphansRemoved.isEmpty }
     }
 
-    public static func run(
-        store: FileStore, database: ArchiveDatabase, quarantine: Quarantine, spool: String, minimumAge: TimeInterval,
+    package static func run(
+        store: FileStore, database: any ArchiveIndex, quarantine: Quarantine, spool: String, minimumAge: TimeInterval,
         now: Date = Date(), logger: Logger
     ) throws(ArchiveError) -> Report {
         var report = Report()
@@ -94,8 +94,8 @@ public enum Recovery {
     /// One pass of the running daemon: deletes store temporaries, quarantine temporaries and objects without an
     /// index row that are at least `minimumAge` old, except what `inFlight` holds and quarantine temporaries this
     /// process wrote. Logged and audited like start-up recovery.
-    public static func sweep(
-        store: FileStore, database: ArchiveDatabase, quarantine: Quarantine, minimumAge: TimeInterval,
+    package static func sweep(
+        store: FileStore, database: any ArchiveIndex, quarantine: Quarantine, minimumAge: TimeInterval,
         inFlight: InFlightRecordings, now: Date = Date(), logger: Logger
     ) throws(ArchiveError) -> Sweep {
         let (sweep, _, _) = try scan(
@@ -118,7 +118,7 @@ public enum Recovery {
     /// read, then the index. An object listed whose id was not in flight by then was either never this daemon's or
     /// was unregistered after its commit, so the index read that follows sees its row.
     static func scan(
-        store: FileStore, database: ArchiveDatabase, quarantine: Quarantine, minimumAge: TimeInterval,
+        store: FileStore, database: any ArchiveIndex, quarantine: Quarantine, minimumAge: TimeInterval,
         inFlight: InFlightRecordings?, ownPID: Int32?, now: Date
     ) throws(ArchiveError) -> (Sweep, indexed: Set<UUID>, present: Set<UUID>) {
         let temporaries = store.temporaries()
@@ -173,7 +173,7 @@ public enum Recovery {
 
     /// Every removal is audited (`recovery.cleanup`): which objects went (ids only; at most 100 listed) and how many
     /// temporaries.
-    static func audit(_ sweep: Sweep, phase: String, database: ArchiveDatabase) throws(ArchiveError) {
+    static func audit(_ sweep: Sweep, phase: String, database: any ArchiveIndex) throws(ArchiveError) {
         guard sweep.removedAny else { return }
         var detail: [String: JSONValue] = [
             "phase": .string(phase), "temporaries_removed": .number(Double(sweep.temporariesRemoved)),
@@ -183,6 +183,6 @@ public enum Recovery {
             detail["orphan_ids"] = .array(sweep.orphansRemoved.prefix(100).map { .string($0.lowercased) })
         }
         try database.appendAudit(
-            AuditRecord(actor: ArchiveDatabase.systemActor, action: "recovery.cleanup", target: nil, outcome: "ok", detail: detail))
+            AuditRecord(actor: AuditActor.system, action: "recovery.cleanup", target: nil, outcome: "ok", detail: detail))
     }
 }

@@ -11,7 +11,7 @@ import Synchronization
 /// to delete, as before.) A failed pass is logged and retried.
 public final class RecoveryService: Service, Sendable {
     let store: FileStore
-    let database: ArchiveDatabase
+    let database: any ArchiveIndex
     let quarantine: Quarantine
     let inFlight: InFlightRecordings
     let minimumAge: TimeInterval
@@ -21,8 +21,8 @@ public final class RecoveryService: Service, Sendable {
 
     /// `firstDue`: when the first leftover start-up recovery kept becomes old enough (`Recovery.Report.nextDue`);
     /// nil when it kept none.
-    public init(
-        store: FileStore, database: ArchiveDatabase, quarantine: Quarantine, inFlight: InFlightRecordings,
+    package init(
+        store: FileStore, database: any ArchiveIndex, quarantine: Quarantine, inFlight: InFlightRecordings,
         minimumAge: TimeInterval, firstDue: Date?, logger: Logger
     ) {
         self.store = store

@@ -48,7 +48,7 @@ public final class RetentionService: Service, Sendable {
         let database = disposer.database
         let started = ContinuousClock.now
         let result: Result<Int?, ArchiveError> = await Blocking.run {
-            do throws(ArchiveError) { return .success(try database.recomputeAllIfPolicyChanged()) } catch { return .failure(error) }
+            do throws(ArchiveError) { return .success(try database.recomputeAllIfPolicyChanged(now: Date(), batch: 2000)) } catch { return .failure(error) }
         }
         switch result {
         case .success(let changed?):

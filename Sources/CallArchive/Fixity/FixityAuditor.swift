@@ -45,7 +45,7 @@ public final class FixityAuditor: Sendable {
         }
     }
 
-    public let database: ArchiveDatabase
+    package let database: any ArchiveIndex
     public let store: FileStore
     let logger: Logger
     let clock: any FixityClock
@@ -71,8 +71,8 @@ public final class FixityAuditor: Sendable {
     public static let shardCount = 65536
     static let bufferSize = 256 * 1024
 
-    public init(
-        database: ArchiveDatabase, store: FileStore, settings: Settings, logger: Logger,
+    package init(
+        database: any ArchiveIndex, store: FileStore, settings: Settings, logger: Logger,
         clock: any FixityClock = SystemFixityClock(), untrackedMinimumAge: TimeInterval = 600, batchLimit: Int = 500,
         shardBatchLimit: Int = 4096, callSeconds: Double = 5
     ) {
@@ -137,7 +137,7 @@ public final class FixityAuditor: Sendable {
             let owed = Int((q * Double(pass.total)).rounded(.up)) - (pass.counts.checked - pass.counts.untracked)
             let dueBefore = RFC3339.format(now.addingTimeInterval(-target))
             let due = try database.fixityDue(before: pass.startedAt, limit: batchLimit)
-            var chosen: [ArchiveDatabase.FixityTarget] = []
+            var chosen: [FixityTarget] = []
             for (i, t) in due.enumerated() {
                 guard i < owed || t.lastChecked < dueBefore else { break }
                 chosen.append(t)
@@ -188,7 +188,7 @@ public final class FixityAuditor: Sendable {
             if stopped { run.moreOwed = false }
             pass.shardsListed += listed.count
             if !listed.isEmpty { try database.forgetUntracked(shards: listed, keeping: present) }
-            let recorded = try database.recordFixity(results, run: .background, pass: pass, now: now)
+            let recorded = try database.recordFixity(results, run: .background, requestedBy: nil, pass: pass, now: now)
             account(recorded.results, run: .background)
             run.checked = recorded.results.count
             run.failures = recorded.results.filter { $0.outcome != .ok }
@@ -227,7 +227,7 @@ public final class FixityAuditor: Sendable {
     /// What an on-demand run will check; made before anything is sent, so that a bad id is a plain error.
     public struct Plan: Sendable {
         enum Scope: Sendable {
-            case ids([ArchiveDatabase.FixityTarget])
+            case ids([FixityTarget])
             case all
         }
         let scope: Scope
@@ -243,7 +243,7 @@ public final class FixityAuditor: Sendable {
     public func plan(ids: [UUID]) throws(ArchiveError) -> Plan {
         let names = ids.map(\.lowercased)
         let rows = try database.fixityTargets(ids: names)
-        var tracked: [ArchiveDatabase.FixityTarget] = []
+        var tracked: [FixityTarget] = []
         var untracked: [UntrackedFile] = []
         var seen = Set<String>()
         for (id, name) in zip(ids, names) where seen.insert(name).inserted {
@@ -317,7 +317,7 @@ public final class FixityAuditor: Sendable {
 
         func flush() throws(ArchiveError) {
             guard !pending.isEmpty else { return }
-            let kept = try database.recordFixity(pending, run: .onDemand, requestedBy: actor, now: Date()).results
+            let kept = try database.recordFixity(pending, run: .onDemand, requestedBy: actor, pass: nil, now: Date()).results
             pending.removeAll()
             account(kept, run: .onDemand)
             for r in kept {
@@ -357,11 +357,11 @@ public final class FixityAuditor: Sendable {
         } catch {
             try? flush()
             report.completedAt = RFC3339.format(Date())
-            try? database.auditFixityRun(report, actor: actor, reason: reason, scope: plan.description)
+            try? database.auditFixityRun(report, actor: actor, reason: reason, scope: plan.description, now: Date())
             throw error
         }
         report.completedAt = RFC3339.format(Date())
-        try database.auditFixityRun(report, actor: actor, reason: reason, scope: plan.description)
+        try database.auditFixityRun(report, actor: actor, reason: reason, scope: plan.description, now: Date())
         try onEvent(FixityEvent(summary: report))
         return report
     }
@@ -370,8 +370,8 @@ public final class FixityAuditor: Sendable {
 
     /// Re-hashes recording `id`'s object before it is exported; anything but `ok` is recorded (and audited) and
     /// refuses the export with `fixityFailed`. An ok check counts as the object's latest check.
-    public static func checkBeforeExport(
-        _ id: UUID, store: FileStore, database: ArchiveDatabase, auditor: FixityAuditor?
+    package static func checkBeforeExport(
+        _ id: UUID, store: FileStore, database: any ArchiveIndex, auditor: FixityAuditor?
     )
         throws(ArchiveError)
     {
@@ -384,7 +384,7 @@ public final class FixityAuditor: Sendable {
         let r = check(t, store: store, limiter: nil, shouldStop: { false }, buffer: &buffer, now: Date())!
         let kept: [FixityResult]
         do throws(ArchiveError) {
-            kept = try database.recordFixity([r], run: .export, now: Date()).results
+            kept = try database.recordFixity([r], run: .export, requestedBy: nil, pass: nil, now: Date()).results
         } catch {
             // The export is refused all the same if the object failed; an ok one may still go out.
             auditor?.logger.error(
@@ -446,14 +446,14 @@ public final class FixityAuditor: Sendable {
     func objectName(_ path: String) -> String { String(path.dropFirst(store.root.count + 1)) }
 
     /// `nil` when stopped before the object was read to its end.
-    func check(_ t: ArchiveDatabase.FixityTarget, limiter: ByteRateLimiter?, buffer: inout [UInt8], now: Date)
+    func check(_ t: FixityTarget, limiter: ByteRateLimiter?, buffer: inout [UInt8], now: Date)
         -> FixityResult?
     {
         Self.check(t, store: store, limiter: limiter, shouldStop: { self.isStopping }, buffer: &buffer, now: now)
     }
 
     static func check(
-        _ t: ArchiveDatabase.FixityTarget, store: FileStore, limiter: ByteRateLimiter?, shouldStop: () -> Bool,
+        _ t: FixityTarget, store: FileStore, limiter: ByteRateLimiter?, shouldStop: () -> Bool,
         buffer: inout [UInt8], now: Date
     ) -> FixityResult? {
         let path = UUID(uuidString: t.id).map(store.objectPath(for:)) ?? store.objectsDirectory + "/?/" + t.id

@@ -5,12 +5,12 @@ import SndFile
 /// Reads recordings out of the store: original bytes, FLAC or WAV. Blocking; call from a worker thread.
 public struct Exporter: Sendable {
     public var store: FileStore
-    public var database: ArchiveDatabase
+    package var database: any ArchiveIndex
     public var keys: KeyRing
     /// Counts and logs the fixity check every export starts with (nil: the check still runs and is recorded).
     public var fixity: FixityAuditor?
 
-    public init(store: FileStore, database: ArchiveDatabase, keys: KeyRing, fixity: FixityAuditor? = nil) {
+    package init(store: FileStore, database: any ArchiveIndex, keys: KeyRing, fixity: FixityAuditor? = nil) {
         self.store = store
         self.database = database
         self.keys = keys
@@ -277,7 +277,7 @@ public struct ExportPlan: Sendable {
     /// Exact size in bytes when known in advance (original, WAV).
     public var expectedLength: Int64?
     public var originalSHA256: String
-    var stored: ArchiveDatabase.StoredKey
+    var stored: StoredKey
     var dataKey: SymmetricKey
     var playbackBits: Int
 }

@@ -10,7 +10,7 @@ import SndFile
 /// `ingest` blocks (libFLAC, file I/O, SQLite): call it from a worker thread.
 public struct Ingestor: Sendable {
     public var store: FileStore
-    public var database: ArchiveDatabase
+    package var database: any ArchiveIndex
     public var keys: KeyRing
     public var quarantine: Quarantine
     public var flacLevel: Int
@@ -21,8 +21,8 @@ public struct Ingestor: Sendable {
     /// Ids between temporary object and committed row, which the store sweep must not touch (nil: none kept).
     public var inFlight: InFlightRecordings?
 
-    public init(
-        store: FileStore, database: ArchiveDatabase, keys: KeyRing, quarantine: Quarantine, flacLevel: Int,
+    package init(
+        store: FileStore, database: any ArchiveIndex, keys: KeyRing, quarantine: Quarantine, flacLevel: Int,
         filenamePattern: String, logger: Logger
     ) {
         self.store = store
@@ -100,7 +100,7 @@ public struct Ingestor: Sendable {
             // Destroyed before (its time was up, or its subject had it erased): archiving it again would undo that.
             if let gone = try database.tombstone(originalSHA256: encoded.originalSHA256) {
                 try FileSystem.unlink(encoded.tempPath)
-                try database.recordDestroyedDuplicate(of: gone.id, sourceName: item.relativePath)
+                try database.recordDestroyedDuplicate(of: gone.id, sourceName: item.relativePath, now: Date())
                 try removeFromSpool(item, archivedAs: gone.id)
                 log.notice(
                     "a copy of a destroyed recording arrived; spool copy removed, not archived again",
@@ -117,10 +117,10 @@ public struct Ingestor: Sendable {
                 try? store.deleteObject(id)
                 throw error
             }
-            let outcome: ArchiveDatabase.InsertOutcome
+            let outcome: InsertOutcome
             do throws(ArchiveError) {
                 outcome = try database.insertRecording(
-                    .init(encoded: encoded, metadata: metadata, sourceName: item.relativePath, wrappedKey: wrapped, kekID: keys.current.id))
+                    .init(encoded: encoded, metadata: metadata, sourceName: item.relativePath, wrappedKey: wrapped, kekID: keys.current.id), now: Date())
             } catch {
                 // The object has no row: remove it now (recovery would otherwise do it at the next start).
                 try? store.deleteObject(id)
@@ -155,7 +155,7 @@ public struct Ingestor: Sendable {
     private func finishDuplicate(_ item: SpoolItem, of existing: UUID, metadata: CallMetadata, log: Logger)
         throws(ArchiveError) -> Outcome
     {
-        let linked = try database.recordDuplicate(of: existing, metadata: metadata, sourceName: item.relativePath)
+        let linked = try database.recordDuplicate(of: existing, metadata: metadata, sourceName: item.relativePath, now: Date())
         try removeFromSpool(item, archivedAs: existing)
         log.info(
             "duplicate of an archived recording; spool copy removed",
@@ -206,7 +206,7 @@ public struct Ingestor: Sendable {
             let path = try quarantine.move(item, error: error, detectedFormat: detected)
             try? database.recordQuarantine(
                 name: item.relativePath, path: path, code: error.code.name, message: error.description,
-                detectedFormat: detected)
+                detectedFormat: detected, now: Date())
             log.warning(
                 "quarantined",
                 metadata: ["reason.code": "\(error.code)", "reason": "\(Redaction.redactNumbers(error.message))"])
@@ -225,7 +225,7 @@ public struct Ingestor: Sendable {
             let path = try quarantine.moveBadName(bad)
             try? database.recordQuarantine(
                 name: FileSystem.lastComponent(path), path: path, code: ArchiveError.Code.badFilename.name,
-                message: "file name is not valid UTF-8", detectedFormat: nil)
+                message: "file name is not valid UTF-8", detectedFormat: nil, now: Date())
             metrics?.recordQuarantined(reason: ArchiveError.Code.badFilename.name)
             logger.warning(
                 "quarantined a file whose name is not valid UTF-8",

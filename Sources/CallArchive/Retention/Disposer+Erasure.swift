@@ -6,7 +6,7 @@ extension Disposer {
     /// exemption) — records it, and erases what may be erased. `subjectLabel` is what the request record keeps
     /// about the subject (a pseudonym for a phone number: the request must not keep what it erases).
     public func requestErasure(
-        _ subject: ArchiveDatabase.Subject, subjectLabel: String, reason: String, actor: AuditActor, backupRetention: RetentionPeriod,
+        _ subject: Subject, subjectLabel: String, reason: String, actor: AuditActor, backupRetention: RetentionPeriod,
         now: Date = Date()
     ) throws(ArchiveError) -> ErasureStatus {
         let policy = database.currentRetentionPolicy
@@ -43,7 +43,7 @@ extension Disposer {
         try running.withLock { _ throws(ArchiveError) in
             let ready = try database.releaseDeferredErasures(pending, now: now)
             for (req, id) in ready {
-                erased += try destroy([Target(id: id, job: .erasure(req))], actor: ArchiveDatabase.systemActor, now: now).destroyed
+                erased += try destroy([Target(id: id, job: .erasure(req))], actor: AuditActor.system, now: now).destroyed
             }
             if erased > 0 {
                 try compactAfterErasure()

@@ -85,9 +85,9 @@ extension Disposer {
         _ = try processDeferredErasures(now: now)
         // A changed policy not yet applied to every recording: its dates may be stale; the next run will do.
         guard try database.policyApplied() else { return nil }
-        guard let plan = try plan(kind: "scheduled", actor: ArchiveDatabase.systemActor, reason: "scheduled disposal", now: now) else {
+        guard let plan = try plan(kind: "scheduled", actor: AuditActor.system, reason: "scheduled disposal", now: now) else {
             return nil
         }
-        return try execute(plan.id, actor: ArchiveDatabase.systemActor, reason: "scheduled disposal", now: now)
+        return try execute(plan.id, actor: AuditActor.system, reason: "scheduled disposal", now: now)
     }
 }

@@ -16,7 +16,7 @@ import Synchronization
 /// untouched or `destroying` without a key; `finishInterrupted` (at start, and before every run) completes the
 /// latter. There is never a tombstone while a key exists, and never a second tombstone.
 public final class Disposer: Sendable {
-    let database: ArchiveDatabase
+    let database: any ArchiveIndex
     let store: FileStore
     /// One run at a time (the scheduler and operator requests share it).
     let running = Mutex(())
@@ -29,8 +29,8 @@ public final class Disposer: Sendable {
     /// Called after anything was destroyed (the daemon signs an audit checkpoint then: DESIGN §8).
     private let disposalObserver = Mutex<(@Sendable () -> Void)?>(nil)
 
-    public init(
-        database: ArchiveDatabase, store: FileStore, batchSize: Int = 500, policyWait: Duration = .seconds(30),
+    package init(
+        database: any ArchiveIndex, store: FileStore, batchSize: Int = 500, policyWait: Duration = .seconds(30),
         afterStep: (@Sendable (String) -> Void)? = nil
     ) {
         self.policyWait = policyWait
@@ -47,7 +47,7 @@ public final class Disposer: Sendable {
 
     // MARK: Destruction
 
-    enum Job: Equatable {
+    package enum Job: Equatable {
         case plan(String)
         case erasure(Int64)
         var text: String {
@@ -58,7 +58,7 @@ public final class Disposer: Sendable {
         }
     }
 
-    struct Target {
+    package struct Target {
         var id: String
         var job: Job
         var approved = false
@@ -118,7 +118,7 @@ public final class Disposer: Sendable {
         // A crash between marking and deleting the key cannot happen (one transaction), but be certain.
         try database.deleteDataKeys(of: ids)
         try removeObjects(ids)
-        try database.finishDestruction(ids, actor: ArchiveDatabase.systemActor, now: now)
+        try database.finishDestruction(ids, actor: AuditActor.system, now: now)
         try compactAfterErasure()
         disposed()
         return ids.count

@@ -20,7 +20,7 @@ public enum SpoolMarkers {
 
     /// Completes interrupted removals and quarantines under `spool`; returns how many markers it handled.
     static func finishInterrupted(
-        spool: String, quarantine: Quarantine, database: ArchiveDatabase
+        spool: String, quarantine: Quarantine, database: any ArchiveIndex
     ) throws(ArchiveError) -> Int {
         var handled = 0
         try walk(spool, relative: "", quarantine: quarantine, database: database, handled: &handled)
@@ -28,7 +28,7 @@ public enum SpoolMarkers {
     }
 
     private static func walk(
-        _ dir: String, relative: String, quarantine: Quarantine, database: ArchiveDatabase, handled: inout Int
+        _ dir: String, relative: String, quarantine: Quarantine, database: any ArchiveIndex, handled: inout Int
     ) throws(ArchiveError) {
         let names = FileSystem.list(dir)
         for name in names {

@@ -3,7 +3,7 @@ import Crypto
 /// The hash that links one audit entry to the one before it (DESIGN §8):
 /// `SHA-256(prev_hash ‖ "\n" ‖ canonical JSON of the entry)`, where the canonical JSON is the entry's fields with
 /// sorted keys — exactly what `JSONEncoder` with `.sortedKeys` and `.withoutEscapingSlashes` writes — and `detail`
-/// is the stored detail text (itself written canonically by `ArchiveDatabase.json`).
+/// is the stored detail text (itself written canonically by `APIJSON.text`).
 ///
 /// Built by concatenation rather than by encoding a dictionary, so that verifying a million entries hashes the
 /// stored detail as it is, without decoding and re-encoding it (`AuditEntryHashTests` checks that both spellings

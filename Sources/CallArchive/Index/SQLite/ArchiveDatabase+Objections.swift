@@ -169,7 +169,7 @@ extension ArchiveDatabase {
     }
 }
 
-extension ArchiveDatabase.Subject {
+extension Subject {
     /// The subject's identifier as stored: a recording id (lower case), a case reference, a normalised number.
     var value: String {
         switch self {

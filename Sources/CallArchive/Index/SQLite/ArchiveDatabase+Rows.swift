@@ -171,3 +171,13 @@ extension DisposalPlan {
             itemCount: itemCount)
     }
 }
+
+extension FixityTarget {
+    init(row: Row) {
+        id = row["id"]
+        objectSHA256 = row["object_sha256"]
+        storedSize = row["stored_size"]
+        lastChecked = row["last_checked"]
+        state = row["state"]
+    }
+}

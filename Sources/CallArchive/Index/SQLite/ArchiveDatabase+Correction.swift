@@ -32,33 +32,6 @@ extension ArchiveDatabase {
         }
     }
 
-    /// A validated correction of one field (`OperatorAPI` checks the value as ingest would).
-    public struct CorrectionRequest: Sendable, Equatable {
-        public var recording: UUID
-        public var field: CorrectableField
-        /// The new value: text for every field but `tags` (a phone number normalised, a time as RFC 3339), nil to
-        /// clear it.
-        public var text: String?
-        /// The new tags (for `tags`; empty clears them).
-        public var tags: [String]
-        /// Why, in full: kept in the correction record. The audit log gets it with the values and phone numbers
-        /// redacted (`auditReason`).
-        public var reason: String
-
-        public init(recording: UUID, field: CorrectableField, text: String? = nil, tags: [String] = [], reason: String) {
-            self.recording = recording
-            self.field = field
-            self.text = text
-            self.tags = tags
-            self.reason = reason
-        }
-
-        /// The new value as the correction record keeps it.
-        var newValue: JSONValue {
-            field == .tags ? .array(tags.map { .string($0) }) : text.map { .string($0) } ?? .null
-        }
-    }
-
     /// Corrects one field of one recording, in one transaction with everything it entails:
     ///
     /// - the row (and for `tags` the tag table, for `started_at` the tags' sort key) gets the new value, and a
@@ -95,7 +68,7 @@ extension ArchiveDatabase {
             var result = CorrectionResult(recordingID: id, field: field.rawValue)
             var detail = audit.detail
             detail["field"] = .string(field.rawValue)
-            detail["reason"] = .string(Self.auditReason(c.reason, values: Self.texts(oldValue) + Self.texts(newValue)))
+            detail["reason"] = .string(CorrectionRequest.auditReason(c.reason, values: CorrectionRequest.texts(oldValue) + CorrectionRequest.texts(newValue)))
             result.auditReason = detail["reason"]?.string ?? ""
             guard oldValue != newValue else {
                 detail["changed"] = .bool(false)
@@ -126,18 +99,18 @@ extension ArchiveDatabase {
                     arguments: [c.text ?? (row["ingested_at"] as String), id])
             default:
                 try db.execute(sql: "UPDATE recordings SET \(field.rawValue) = ? WHERE id = ?", arguments: [c.text, id])
-                if field.isPhoneNumber, case .string(let old) = oldValue, let key = Self.numberKey(old) {
+                if field.isPhoneNumber, case .string(let old) = oldValue, let key = CorrectionRequest.numberKey(old) {
                     // Recorders name files after the caller, and file-name patterns default the call id to the name:
                     // the old number must not live on there, nor in sidecar keys the archive keeps unread.
                     for column in ["source_name", "call_id"] {
                         let text: String = row[column]
-                        if let s = Self.scrub(.string(text), key: key), case .string(let t) = s {
+                        if let s = CorrectionRequest.scrub(.string(text), key: key), case .string(let t) = s {
                             try db.execute(sql: "UPDATE recordings SET \(column) = ? WHERE id = ?", arguments: [t, id])
                             scrubbed[column] = .string(text)
                         }
                     }
                     let metadata: [String: JSONValue] = RecordingDetail.decodeJSON(row["metadata"]) ?? [:]
-                    if let s = Self.scrub(.object(metadata), key: key) {
+                    if let s = CorrectionRequest.scrub(.object(metadata), key: key) {
                         try db.execute(sql: "UPDATE recordings SET metadata = ? WHERE id = ?", arguments: [Self.json(s), id])
                         scrubbed["metadata"] = .object(metadata)
                     }
@@ -204,70 +177,5 @@ extension ArchiveDatabase {
         ).map { CorrectionNote(field: $0["field"], correctedAt: $0["corrected_at"], correctedBy: $0["corrected_by"]) }
     }
 
-    // MARK: Keeping values out of what is kept for ever
-
-    /// The reason as the audit log records it: every value of the correction (old and new, each tag; two
-    /// characters or more) replaced by `[value]`, case-insensitively, then phone numbers redacted. The audit log
-    /// is kept for ever and must not say what the recording said or says now.
-    static func auditReason(_ reason: String, values: [String]) -> String {
-        var text = reason
-        for value in Set(values.filter { $0.count >= 2 }).sorted(by: { $0.count > $1.count }) {
-            text = text.replacingOccurrences(of: value, with: "[value]", options: .caseInsensitive)
-        }
-        text = Redaction.redactNumbers(text)
-        // A number written with separators Redaction does not join ("(0)7700/900123"): no digit stays.
-        if values.compactMap(numberKey).contains(where: { digitsOnly(text).contains($0) }) {
-            text = String(text.map { $0.isASCII && $0.isNumber ? "#" : $0 })
-        }
-        return text
-    }
-
-    static func texts(_ v: JSONValue) -> [String] {
-        switch v {
-        case .string(let s): [s]
-        case .array(let a): a.flatMap(texts)
-        default: []
-        }
-    }
-
-    /// What identifies a phone number however it is written: its last seven digits (nil for shorter numbers,
-    /// which `Redaction` does not treat as numbers either).
-    static func numberKey(_ number: String) -> String? {
-        let digits = digitsOnly(number)
-        return digits.count >= 7 ? String(digits.suffix(7)) : nil
-    }
-
-    static func digitsOnly(_ s: String) -> String { String(s.unicodeScalars.filter { (0x30...0x39).contains($0.value) }.map(Character.init)) }
-
-    /// `value` with phone numbers redacted from every string (and number) that holds the digits `key`; nil if
-    /// nothing holds them.
-    static func scrub(_ value: JSONValue, key: String) -> JSONValue? {
-        switch value {
-        case .string(let s):
-            guard digitsOnly(s).contains(key) else { return nil }
-            let r = Redaction.redactNumbers(s)
-            // Digits split by other separators than Redaction knows: the whole text goes.
-            return .string(digitsOnly(r).contains(key) ? "[redacted]" : r)
-        case .number(let n):
-            guard n.isFinite, digitsOnly(String(format: "%.0f", n)).contains(key) else { return nil }
-            return .string("[number]")
-        case .array(let a):
-            let s = a.map { scrub($0, key: key) }
-            guard s.contains(where: { $0 != nil }) else { return nil }
-            return .array(zip(a, s).map { $1 ?? $0 })
-        case .object(let o):
-            var out = o
-            var changed = false
-            for (k, v) in o {
-                if let s = scrub(v, key: key) {
-                    out[k] = s
-                    changed = true
-                }
-            }
-            return changed ? .object(out) : nil
-        case .null, .bool:
-            return nil
-        }
-    }
 }
 

@@ -193,23 +193,8 @@ public final class ArchiveDatabase: Sendable {
 
     // MARK: Writes
 
-    /// Everything the index keeps about a newly archived recording.
-    struct NewRecording: Sendable {
-        var encoded: EncodedRecording
-        var metadata: CallMetadata
-        var sourceName: String
-        var wrappedKey: [UInt8]
-        var kekID: String
-    }
-
-    enum InsertOutcome: Equatable {
-        case inserted
-        /// Another recording with the same original bytes exists (a concurrent duplicate).
-        case duplicate(of: UUID)
-    }
-
     /// One transaction: recording row, wrapped data key, case links, audit entry.
-    func insertRecording(_ r: NewRecording, now: Date = Date()) throws(ArchiveError) -> InsertOutcome {
+    package func insertRecording(_ r: NewRecording, now: Date = Date()) throws(ArchiveError) -> InsertOutcome {
         let e = r.encoded
         let m = r.metadata
         let policy = currentRetentionPolicy
@@ -264,7 +249,7 @@ public final class ArchiveDatabase: Sendable {
     /// A spool file turned out to be a copy of `existing`: link any new case references, audit it.
     /// Returns the references that were newly linked.
     @discardableResult
-    func recordDuplicate(of existing: UUID, metadata: CallMetadata, sourceName: String, now: Date = Date())
+    package func recordDuplicate(of existing: UUID, metadata: CallMetadata, sourceName: String, now: Date = Date())
         throws(ArchiveError) -> [String]
     {
         let id = existing.lowercased
@@ -286,7 +271,7 @@ public final class ArchiveDatabase: Sendable {
         }
     }
 
-    func recordQuarantine(
+    package func recordQuarantine(
         name: String, path: String, code: String, message: String, detectedFormat: String?, now: Date = Date()
     ) throws(ArchiveError) {
         try write("record quarantine") { db in
@@ -374,7 +359,7 @@ public final class ArchiveDatabase: Sendable {
 
     // MARK: Reads
 
-    func recordingID(originalSHA256: String) throws(ArchiveError) -> UUID? {
+    package func recordingID(originalSHA256: String) throws(ArchiveError) -> UUID? {
         try read("find by hash") { db in
             try String.fetchOne(db, sql: "SELECT id FROM recordings WHERE original_sha256 = ?", arguments: [originalSHA256])
                 .flatMap(UUID.init(uuidString:))
@@ -412,24 +397,7 @@ public final class ArchiveDatabase: Sendable {
         }
     }
 
-    struct StoredKey: Sendable {
-        var wrapped: [UInt8]
-        var kekID: String
-        var payloadKind: PayloadKind
-        /// The index's `format`: a sample encoding, or the codec libsndfile decodes.
-        var format: String
-        /// The sample encoding of a recording stored as FLAC with side data (nil: stored as received).
-        var encoding: SampleEncoding?
-        var container: String
-        var originalSHA256: String
-        var originalSize: Int64
-        var frames: Int64
-        var sampleRate: Int
-        var channels: Int
-        var bitsPerSample: Int
-    }
-
-    func storedKey(for id: UUID) throws(ArchiveError) -> StoredKey {
+    package func storedKey(for id: UUID) throws(ArchiveError) -> StoredKey {
         let row = try read("data key") { db in
             try Row.fetchOne(
                 db,

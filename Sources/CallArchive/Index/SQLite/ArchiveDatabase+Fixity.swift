@@ -41,29 +41,11 @@ extension ArchiveDatabase {
         }
     }
 
-    /// A stored object the index knows, and what its bytes must hash to.
-    struct FixityTarget: Sendable, Equatable {
-        var id: String
-        var objectSHA256: String
-        var storedSize: Int64
-        /// When it was last checked; never checked: when it was ingested (ingest hashed it as written).
-        var lastChecked: String
-        var state: String
-
-        init(row: Row) {
-            id = row["id"]
-            objectSHA256 = row["object_sha256"]
-            storedSize = row["stored_size"]
-            lastChecked = row["last_checked"]
-            state = row["state"]
-        }
-    }
-
     private static let targetColumns =
         "id, object_sha256, stored_size, coalesce(fixity_at, ingested_at) AS last_checked, state"
 
     /// The stored objects last checked before `before`, oldest check first (the head of `recordings_fixity_due`).
-    func fixityDue(before: String, limit: Int) throws(ArchiveError) -> [FixityTarget] {
+    package func fixityDue(before: String, limit: Int) throws(ArchiveError) -> [FixityTarget] {
         try read("fixity due") { db in
             try Row.fetchAll(
                 db,
@@ -77,7 +59,7 @@ extension ArchiveDatabase {
     }
 
     /// One page of every stored object, by id (an on-demand check of everything).
-    func fixityPage(after: String?, limit: Int) throws(ArchiveError) -> [FixityTarget] {
+    package func fixityPage(after: String?, limit: Int) throws(ArchiveError) -> [FixityTarget] {
         try read("fixity page") { db in
             try Row.fetchAll(
                 db,
@@ -90,7 +72,7 @@ extension ArchiveDatabase {
     }
 
     /// The rows of these recordings, whatever their state (absent ids have none).
-    func fixityTargets(ids: [String]) throws(ArchiveError) -> [String: FixityTarget] {
+    package func fixityTargets(ids: [String]) throws(ArchiveError) -> [String: FixityTarget] {
         try read("fixity targets") { db in
             var found: [String: FixityTarget] = [:]
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
@@ -108,7 +90,7 @@ extension ArchiveDatabase {
     }
 
     /// Objects to check and their bytes: every active or restricted recording.
-    func fixityTotals() throws(ArchiveError) -> (count: Int, bytes: Int64) {
+    package func fixityTotals() throws(ArchiveError) -> (count: Int, bytes: Int64) {
         try read("fixity totals") { db in
             let row = try Row.fetchOne(
                 db,
@@ -120,7 +102,7 @@ extension ArchiveDatabase {
     }
 
     /// When the recording was destroyed, if it was (a file in the store that belongs to it is a leftover).
-    func destroyedAt(_ id: String) throws(ArchiveError) -> String? {
+    package func destroyedAt(_ id: String) throws(ArchiveError) -> String? {
         try read("tombstone") { db in
             try String.fetchOne(db, sql: "SELECT destroyed_at FROM tombstones WHERE recording_id = ?", arguments: [id])
         }
@@ -128,17 +110,17 @@ extension ArchiveDatabase {
 
     // MARK: The background pass
 
-    func fixityPass() throws(ArchiveError) -> FixityPass? {
+    package func fixityPass() throws(ArchiveError) -> FixityPass? {
         try read("fixity pass") { db in try Self.meta(db, "fixity.pass") }
     }
 
     /// The last pass that completed.
-    func lastFixityPass() throws(ArchiveError) -> FixityPass? {
+    package func lastFixityPass() throws(ArchiveError) -> FixityPass? {
         try read("last fixity pass") { db in try Self.meta(db, "fixity.last_pass") }
     }
 
     /// Starts a pass now (its first, or after a restart found none): counts what it has to check.
-    func startFixityPass(now: Date) throws(ArchiveError) -> FixityPass {
+    package func startFixityPass(now: Date) throws(ArchiveError) -> FixityPass {
         try write("start fixity pass") { db in try Self.startPass(db, now: now) }
     }
 
@@ -168,12 +150,6 @@ extension ArchiveDatabase {
 
     // MARK: Recording results
 
-    /// What `recordFixity` kept, and the pass it completed (if it did).
-    struct FixityRecorded {
-        var results: [FixityResult]
-        var completedPass: FixityPass?
-    }
-
     /// Records a batch of checks in one transaction: each tracked object's last check; a history row and an audit
     /// entry (`fixity.check`, by the daemon, target the recording id) for each failure and for each object that
     /// checks ok again after one; each untracked file. A result whose recording is gone or being destroyed is
@@ -183,7 +159,7 @@ extension ArchiveDatabase {
     /// With `pass` (the background auditor), the pass's counts are updated with what was kept; when nothing in
     /// the index is older than the pass's start and every shard directory was listed, the pass is complete: it
     /// becomes the last pass, one summary entry is audited, and a new pass starts.
-    func recordFixity(
+    package func recordFixity(
         _ results: [FixityResult], run: FixityRun, requestedBy: AuditActor? = nil, pass: FixityPass? = nil, now: Date
     ) throws(ArchiveError) -> FixityRecorded {
         let nowText = RFC3339.format(now)
@@ -280,7 +256,7 @@ extension ArchiveDatabase {
     }
 
     /// Forgets untracked files of `shards` (all, if nil) that were not seen again (moved away, or now tracked).
-    func forgetUntracked(shards: [String]?, keeping present: Set<String>) throws(ArchiveError) {
+    package func forgetUntracked(shards: [String]?, keeping present: Set<String>) throws(ArchiveError) {
         try write("forget untracked") { db in
             let rows: [String]
             if let shards {
@@ -298,7 +274,7 @@ extension ArchiveDatabase {
     }
 
     /// One summary audit entry for a whole on-demand run (its failures were audited one by one as found).
-    func auditFixityRun(
+    package func auditFixityRun(
         _ report: FixityRunReport, actor: AuditActor, reason: String, scope: JSONValue, now: Date = Date()
     )
         throws(ArchiveError)
@@ -318,7 +294,7 @@ extension ArchiveDatabase {
 
     /// Objects not checked since `before`, and the latest outcome of every object that failed (untracked files
     /// included), by outcome.
-    func fixityFigures(overdueBefore before: String) throws(ArchiveError) -> (overdue: Int, outstanding: [String: Int])
+    package func fixityFigures(overdueBefore before: String) throws(ArchiveError) -> (overdue: Int, outstanding: [String: Int])
     {
         try read("fixity figures") { db in
             let overdue =
@@ -345,7 +321,7 @@ extension ArchiveDatabase {
     }
 
     /// Every object whose latest check failed, with what that check found (up to `limit`, oldest first).
-    func fixityFailures(limit: Int) throws(ArchiveError) -> [FixityResult] {
+    package func fixityFailures(limit: Int) throws(ArchiveError) -> [FixityResult] {
         try read("fixity failures") { db in
             var objects: [(object: String?, recording: String?)] = try Row.fetchAll(
                 db,
@@ -374,35 +350,6 @@ extension ArchiveDatabase {
             }
             return out
         }
-    }
-}
-
-/// Which kind of run checked an object.
-public enum FixityRun: String, Codable, Sendable {
-    case background
-    case onDemand = "on-demand"
-    case export
-}
-
-/// The background pass: every stored object is checked once (oldest check first) and every shard directory of
-/// the store listed once, paced to end well within `fixity.cycleDays`.
-public struct FixityPass: Codable, Sendable, Equatable {
-    public var startedAt: String
-    /// Objects to check when it started, and their bytes.
-    public var total: Int
-    public var totalBytes: Int64
-    /// Shard directories (`objects/ab/cd`, 65,536 in all) listed for untracked files so far.
-    public var shardsListed: Int
-    /// What it found so far.
-    public var counts: FixityCounts
-    public var completedAt: String?
-
-    enum CodingKeys: String, CodingKey {
-        case total, counts
-        case startedAt = "started_at"
-        case totalBytes = "total_bytes"
-        case shardsListed = "shards_listed"
-        case completedAt = "completed_at"
     }
 }
 

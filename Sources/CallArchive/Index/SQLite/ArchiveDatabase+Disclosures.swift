@@ -69,24 +69,6 @@ extension ArchiveDatabase {
         }
     }
 
-    /// One disclosure as the register holds it, before it is written.
-    struct DisclosureEntry {
-        var at: String
-        var by: String
-        var purpose: String
-        var subjectKind: String
-        /// A recording id, or the keyed pseudonym of a case or number.
-        var subject: String
-        var recipient: String
-        var reason: String
-        var bagSHA256: String
-        var disclosed: [String]
-        /// Recording id → why it was withheld (`restricted`, `objected`).
-        var withheld: [String: String]
-
-        var kind: String { purpose == PurposePolicy.subjectAccess ? "subject-access" : "disclosure" }
-    }
-
     /// Writes `entry` to the register inside the caller's transaction; returns its id. `pseudonym` turns
     /// `number:N` or `case:REF` into the keyed pseudonym the audit log uses.
     static func insertDisclosure(_ db: Database, _ e: DisclosureEntry, pseudonym: (String) -> String) throws -> Int64 {
@@ -123,16 +105,6 @@ extension ArchiveDatabase {
             try db.execute(sql: "INSERT INTO disclosure_subjects (subject, disclosure_id) VALUES (?, ?)", arguments: [p, id])
         }
         return id
-    }
-
-    /// What the register holds about one subject: every disclosure that touched it (of it, or of a recording of
-    /// it when the disclosure was made: by pseudonym, so this outlives the recordings), and every one that held or
-    /// withheld one of its recordings as they are linked now. Newest first.
-    public enum DisclosureQuery: Sendable, Equatable {
-        /// A number or case: its keyed pseudonym, and the subject as the index knows it.
-        case subject(kind: String, pseudonym: String, ArchiveDatabase.Subject)
-        case recording(String)
-        case all
     }
 
     public func disclosures(_ query: DisclosureQuery, limit: Int = 1000) throws(ArchiveError) -> [DisclosureRecord] {
@@ -189,20 +161,11 @@ extension ArchiveDatabase {
 }
 
 extension ArchiveDatabase {
-    /// What the index knows about the recordings a disclosure lists, read in the transaction that records it.
-    struct DisclosureFacts {
-        /// Every recording of the subject.
-        var ofSubject: Set<String>
-        /// The state of each listed recording that exists.
-        var state: [String: String]
-        /// For each listed recording an active objection refuses the purpose for: that objection's id.
-        var refusingObjection: [String: Int64]
-    }
 
     /// Records a disclosure in the register and the audit log, in one transaction that first reads the facts
     /// `decide` judges by: it answers the entry to record, or a rejection (then nothing is written). `audit` gives
     /// the audit entry, knowing the register id, the entry's kind and the subject's recordings not listed.
-    func recordDisclosure<Rejection: Error>(
+    package func recordDisclosure<Rejection: Error>(
         of subject: Subject, listing ids: [String], purpose: String, checkObjections: Bool, now: Date,
         pseudonym: (String) -> String,
         decide: (DisclosureFacts) -> Result<DisclosureEntry, Rejection>,

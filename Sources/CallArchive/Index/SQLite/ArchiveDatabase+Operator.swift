@@ -1,89 +1,6 @@
 import Foundation
 import GRDB
 
-/// What an operator may search recordings by (all optional, combined with AND), and how results are paged.
-public struct RecordingQuery: Sendable, Equatable {
-    public var caseReference: String?
-    /// Matches the caller or the callee, after normalisation.
-    public var number: String?
-    public var agent: String?
-    public var queue: String?
-    public var direction: String?
-    public var tag: String?
-    /// Inclusive lower and exclusive upper bound on the call's start (its ingest time if the start is unknown).
-    public var from: Date?
-    public var to: Date?
-    /// `any` for recordings with any anomaly, or one anomaly code (`truncated`, …).
-    public var anomaly: String?
-    public var sort: Sort = .newest
-    public var limit = 50
-    public var cursor: Cursor?
-
-    public enum Sort: String, Sendable, CaseIterable {
-        case newest = "-started_at"
-        case oldest = "started_at"
-        case longest = "-duration"
-        case shortest = "duration"
-    }
-
-    /// Where the previous page ended: the sort key and id of its last row.
-    public struct Cursor: Sendable, Equatable {
-        public var key: String
-        public var id: String
-
-        /// Opaque to clients: base64url of `key|id`.
-        public var token: String {
-            Data("\(key)|\(id)".utf8).base64EncodedString()
-                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                .replacingOccurrences(of: "=", with: "")
-        }
-
-        public init(key: String, id: String) {
-            self.key = key
-            self.id = id
-        }
-
-        public init?(token: String) {
-            var b64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            while b64.count % 4 != 0 { b64 += "=" }
-            guard token.count <= 200, let data = Data(base64Encoded: b64),
-                let text = String(data: data, encoding: .utf8), let bar = text.lastIndex(of: "|")
-            else { return nil }
-            key = String(text[..<bar])
-            id = String(text[text.index(after: bar)...])
-            guard UUID(uuidString: id) != nil else { return nil }
-        }
-    }
-
-    public init() {}
-}
-
-/// Who did something, for the audit log: `uid=1000(alice)` and a role (`none` when refused).
-public struct AuditActor: Sendable, Equatable {
-    public var name: String
-    public var role: String
-    public init(name: String, role: String) {
-        self.name = name
-        self.role = role
-    }
-}
-
-/// One audit entry to append.
-public struct AuditRecord: Sendable {
-    public var actor: AuditActor
-    public var action: String
-    public var target: String?
-    public var outcome: String
-    public var detail: [String: JSONValue]
-    public init(actor: AuditActor, action: String, target: String?, outcome: String, detail: [String: JSONValue]) {
-        self.actor = actor
-        self.action = action
-        self.target = target
-        self.outcome = outcome
-        self.detail = detail
-    }
-}
-
 extension ArchiveDatabase {
     /// The sort expression of searches (and of the `recordings_when` index, which it must match exactly).
     static let whenSQL = "coalesce(r.started_at, r.ingested_at)"
@@ -253,21 +170,6 @@ extension ArchiveDatabase {
         return CaseInfo(
             reference: c["reference"], status: c["status"], openedAt: c["opened_at"], closedAt: c["closed_at"],
             eventAt: c["event_at"], caseClass: c["class"], recordings: rows.map { RecordingSummary(row: $0, objections: objections) })
-    }
-
-    public enum CaseChange: Sendable {
-        case link(UUID)
-        case unlink(UUID)
-        case close(at: Date)
-        case reopen
-        /// The retention class the case's recordings are kept by (a class name of the policy), or none.
-        case setClass(String?)
-    }
-
-    /// Outcome of a case change: the case afterwards, and whether anything changed (linking twice is not an error).
-    public struct CaseChangeResult: Sendable {
-        public var caseInfo: CaseInfo
-        public var changed: Bool
     }
 
     /// Applies `change` to case `reference`, recomputes the retention of every recording it affects and audits

@@ -1,23 +1,6 @@
 import Foundation
 import GRDB
 
-/// A filter on the audit log (`callarchive audit list`, `GET /v1/audit`).
-public struct AuditQuery: Sendable, Equatable {
-    /// `uid=1000` matches `uid=1000(alice)`; anything else matches the actor exactly.
-    public var actor: String?
-    /// `api.retention` matches itself and every `api.retention.*`.
-    public var action: String?
-    public var target: String?
-    public var outcome: String?
-    public var from: Date?
-    public var to: Date?
-    /// Entries after this sequence number (the page cursor).
-    public var after: Int64?
-    public var limit = 100
-
-    public init() {}
-}
-
 extension ArchiveDatabase {
     /// Audit entries matching `query`, oldest first, one page. Filters scan the log (it has no index but its
     /// sequence number, which keeps appending cheap); a million entries take well under a second.
@@ -75,7 +58,7 @@ extension ArchiveDatabase {
     }
 
     /// The signing keys' public halves recorded by `daemon.start` entries up to `seq` (oldest first, distinct).
-    func recordedSigningKeys(upTo seq: Int64) throws(ArchiveError) -> [AuditPublicKey] {
+    package func recordedSigningKeys(upTo seq: Int64) throws(ArchiveError) -> [AuditPublicKey] {
         let details = try read("recorded signing keys") { db in
             try String.fetchAll(db, sql: "SELECT detail FROM audit_log WHERE action = 'daemon.start' AND seq <= ? ORDER BY seq", arguments: [seq])
         }

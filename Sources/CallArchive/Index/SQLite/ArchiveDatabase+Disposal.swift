@@ -8,7 +8,7 @@ import GRDB
 extension ArchiveDatabase {
     /// Writes a plan of everything due at `now` (`Disposer.plan`), with its audit entry; nil for a `scheduled`
     /// plan with nothing to destroy.
-    func recordDisposalPlan(
+    package func recordDisposalPlan(
         id: String, kind: String, actor: AuditActor, reason: String, now: Date, nowText: String
     ) throws(ArchiveError) -> DisposalPlan? {
         try write("plan disposal") { db -> DisposalPlan? in
@@ -89,7 +89,7 @@ extension ArchiveDatabase {
     }
 
     /// A plan with up to `limit` of its items from `offset` (nil if there is no such plan).
-    func disposalPlan(_ id: String, offset: Int, limit: Int) throws(ArchiveError) -> DisposalPlan? {
+    package func disposalPlan(_ id: String, offset: Int, limit: Int) throws(ArchiveError) -> DisposalPlan? {
         try read("show plan") { db in
             guard let p = try Row.fetchOne(db, sql: "SELECT * FROM disposal_plans WHERE id = ?", arguments: [id]) else { return nil }
             let items = try Row.fetchAll(
@@ -104,7 +104,7 @@ extension ArchiveDatabase {
     }
 
     /// Marks a plan approved and applies its `shorten` items whose proposal is still the one listed.
-    func approveDisposalPlan(
+    package func approveDisposalPlan(
         _ id: String, actor: AuditActor, reason: String, now: Date, policy: RetentionPolicy
     ) throws(ArchiveError) {
         try write("approve plan") { db in
@@ -160,7 +160,7 @@ extension ArchiveDatabase {
     }
 
     /// A plan's status and approval time (nil if there is no such plan).
-    func disposalPlanApproval(_ id: String) throws(ArchiveError) -> (status: String, approvedAt: String?)? {
+    package func disposalPlanApproval(_ id: String) throws(ArchiveError) -> (status: String, approvedAt: String?)? {
         try read("plan status") { db in
             try Row.fetchOne(db, sql: "SELECT status, approved_at FROM disposal_plans WHERE id = ?", arguments: [id])
                 .map { (status: $0["status"] as String, approvedAt: $0["approved_at"] as String?) }
@@ -168,7 +168,7 @@ extension ArchiveDatabase {
     }
 
     /// The next `limit` items of a plan after `seq` that are still to be destroyed (or reviewed).
-    func pendingDestructions(
+    package func pendingDestructions(
         plan id: String, after: Int, limit: Int
     ) throws(ArchiveError) -> [(seq: Int, id: String, disposition: String, rule: String?)] {
         try read("plan items") { db in
@@ -184,7 +184,7 @@ extension ArchiveDatabase {
     }
 
     /// Marks a plan executed, with its audit entry.
-    func recordPlanExecuted(
+    package func recordPlanExecuted(
         _ id: String, report: ExecutionReport, actor: AuditActor, reason: String, now: Date
     ) throws(ArchiveError) {
         try write("plan executed") { db in
@@ -204,7 +204,7 @@ extension ArchiveDatabase {
     /// Destruction step 1: re-checks each target (still due, not held, past grace, approved if its class needs it),
     /// marks it `destroying` and deletes its wrapped data key, in one transaction. Returns the ids marked and
     /// why each other target was skipped (recorded against its plan item or erasure item).
-    func markForDestruction(
+    package func markForDestruction(
         _ targets: [Disposer.Target], now: String
     ) throws(ArchiveError) -> (marked: [String], skipped: [String]) {
         try write("destroy: delete keys") { db -> ([String], [String]) in
@@ -238,7 +238,7 @@ extension ArchiveDatabase {
     }
 
     /// Destruction step 3 for recordings marked `destroying` whose objects are gone: metadata out, tombstones in.
-    func finishDestruction(_ ids: [String], actor: AuditActor, now: Date) throws(ArchiveError) {
+    package func finishDestruction(_ ids: [String], actor: AuditActor, now: Date) throws(ArchiveError) {
         let nowText = RFC3339.format(now)
         try write("destroy: metadata and tombstones") { db in
             for id in ids { try Self.finishDestroy(db, id: id, actor: actor, now: now, nowText: nowText) }
@@ -246,13 +246,13 @@ extension ArchiveDatabase {
     }
 
     /// Recordings marked `destroying`: a crash interrupted their destruction.
-    func recordingsBeingDestroyed() throws(ArchiveError) -> [String] {
+    package func recordingsBeingDestroyed() throws(ArchiveError) -> [String] {
         try read("interrupted destructions") { db in
             try String.fetchAll(db, sql: "SELECT id FROM recordings WHERE state = 'destroying'")
         }
     }
 
-    func deleteDataKeys(of ids: [String]) throws(ArchiveError) {
+    package func deleteDataKeys(of ids: [String]) throws(ArchiveError) {
         try write("destroy: keys of interrupted") { db in
             for id in ids { try db.execute(sql: "DELETE FROM data_keys WHERE recording_id = ?", arguments: [id]) }
         }
@@ -274,7 +274,7 @@ extension ArchiveDatabase {
 
     /// Records an erasure request and its decision per recording (erase, deferred while held, refused by a class's
     /// exemption), with its audit entry. Returns the request's id.
-    func recordErasureRequest(
+    package func recordErasureRequest(
         _ subject: Subject, subjectLabel: String, reason: String, actor: AuditActor, backupRetention: RetentionPeriod,
         now: Date, policy: RetentionPolicy
     ) throws(ArchiveError) -> Int64 {
@@ -328,7 +328,7 @@ extension ArchiveDatabase {
     }
 
     /// Items of a request decided `erase` and not yet erased.
-    func erasureItemsToErase(_ req: Int64) throws(ArchiveError) -> [String] {
+    package func erasureItemsToErase(_ req: Int64) throws(ArchiveError) -> [String] {
         try read("erasure items") { db in
             try String.fetchAll(
                 db, sql: "SELECT recording_id FROM erasure_items WHERE request_id = ? AND decision = 'erase' AND erased_at IS NULL",
@@ -337,7 +337,7 @@ extension ArchiveDatabase {
     }
 
     /// Every deferred erasure item, oldest request first.
-    func deferredErasureItems() throws(ArchiveError) -> [(req: Int64, id: String)] {
+    package func deferredErasureItems() throws(ArchiveError) -> [(req: Int64, id: String)] {
         try read("deferred erasures") { db in
             try Row.fetchAll(db, sql: "SELECT request_id, recording_id FROM erasure_items WHERE decision = 'deferred' ORDER BY request_id")
                 .map { (req: $0["request_id"] as Int64, id: $0["recording_id"] as String) }
@@ -346,7 +346,7 @@ extension ArchiveDatabase {
 
     /// Decides `erase` for each deferred item whose recording is no longer held (and records `erased` for one
     /// destroyed meanwhile). Returns the items now to be erased.
-    func releaseDeferredErasures(_ pending: [(req: Int64, id: String)], now: Date) throws(ArchiveError) -> [(Int64, String)] {
+    package func releaseDeferredErasures(_ pending: [(req: Int64, id: String)], now: Date) throws(ArchiveError) -> [(Int64, String)] {
         try write("deferred erasures: decide") { db -> [(Int64, String)] in
             let holds = try ActiveHolds(db)
             var ready: [(Int64, String)] = []
@@ -370,7 +370,7 @@ extension ArchiveDatabase {
         }
     }
 
-    func erasureStatus(_ id: Int64) throws(ArchiveError) -> ErasureStatus? {
+    package func erasureStatus(_ id: Int64) throws(ArchiveError) -> ErasureStatus? {
         try read("erasure status") { db in
             guard let r = try Row.fetchOne(db, sql: "SELECT * FROM erasure_requests WHERE id = ?", arguments: [id]) else { return nil }
             let items = try Row.fetchAll(

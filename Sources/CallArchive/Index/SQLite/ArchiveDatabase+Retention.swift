@@ -261,7 +261,7 @@ extension ArchiveDatabase {
         return change
     }
 
-    public static let systemActor = AuditActor(name: "callarchived", role: "system")
+    public static let systemActor = AuditActor.system
 
     /// Recomputes every recording when the policy differs from the one last applied (at start and on reload),
     /// in transactions of `batch` recordings. Returns how many changed (extended or proposed for shortening).
@@ -305,22 +305,7 @@ extension ArchiveDatabase {
 
     public typealias HoldScope = CallArchiveAPI.HoldScope
 
-    public struct NewHold: Sendable {
-        public var type: String
-        public var authority: String
-        public var reason: String
-        public var reviewAt: Date?
-        public var scope: HoldScope
-        public init(type: String, authority: String, reason: String, reviewAt: Date?, scope: HoldScope) {
-            self.type = type
-            self.authority = authority
-            self.reason = reason
-            self.reviewAt = reviewAt
-            self.scope = scope
-        }
-    }
-
-    public static let holdTypes = ["legal", "sar", "foi", "complaint", "safeguarding", "investigation"]
+    public static let holdTypes = NewHold.types
 
     public func createHold(_ h: NewHold, audit: AuditRecord, now: Date = Date()) throws(ArchiveError) -> HoldInfo {
         try write("create hold") { db in
@@ -517,20 +502,6 @@ extension ArchiveDatabase {
 
     // MARK: Restriction
 
-    public enum Subject: Sendable, Equatable {
-        case recording(UUID)
-        case caseReference(String)
-        case number(String)
-
-        var kind: String {
-            switch self {
-            case .recording: "recording"
-            case .caseReference: "case"
-            case .number: "number"
-            }
-        }
-    }
-
     static func recordings(_ db: Database, of subject: Subject) throws -> [String] {
         switch subject {
         case .recording(let id):
@@ -645,7 +616,7 @@ extension ArchiveDatabase {
 
 extension ArchiveDatabase {
     /// The tombstone of a destroyed recording with these original bytes, if there is one.
-    func tombstone(originalSHA256: String) throws(ArchiveError) -> (id: UUID, destroyedAt: String, rule: String)? {
+    package func tombstone(originalSHA256: String) throws(ArchiveError) -> (id: UUID, destroyedAt: String, rule: String)? {
         try read("tombstone by hash") { db in
             try Row.fetchOne(
                 db, sql: "SELECT recording_id, destroyed_at, rule FROM tombstones WHERE original_sha256 = ? LIMIT 1",
@@ -656,7 +627,7 @@ extension ArchiveDatabase {
 
     /// True if `id` is archived or was destroyed (a spool removal for it was committed either way).
     /// The `original_sha256` of a recording, or of its tombstone once destroyed; nil for an id never committed.
-    func originalSHA256(ofRecordingOrTombstone id: UUID) throws(ArchiveError) -> String? {
+    package func originalSHA256(ofRecordingOrTombstone id: UUID) throws(ArchiveError) -> String? {
         try read("recording or tombstone hash") { db in
             try String.fetchOne(
                 db,
@@ -669,7 +640,7 @@ extension ArchiveDatabase {
     }
 
     /// A spool file turned out to be a recording that was destroyed: audited; it is not archived again.
-    func recordDestroyedDuplicate(of id: UUID, sourceName: String, now: Date = Date()) throws(ArchiveError) {
+    package func recordDestroyedDuplicate(of id: UUID, sourceName: String, now: Date = Date()) throws(ArchiveError) {
         try write("record destroyed duplicate") { db in
             try Self.appendAudit(
                 db, now: now, actor: "callarchived", role: "system", action: "ingest-destroyed-duplicate", target: id.lowercased,
@@ -686,21 +657,6 @@ extension ArchiveDatabase {
 }
 
 // MARK: Figures for the metrics and `status`
-
-/// Retention as the metrics show it (issue 8).
-public struct RetentionTotals: Sendable, Equatable {
-    /// Past their retain_until and kept by no hold: disposal's backlog (the scheduler's next run, or an approval).
-    public var due = 0
-    /// Past their retain_until and kept by an active hold.
-    public var held = 0
-    /// Restricted recordings (processing limited, GDPR Art. 18).
-    public var restricted = 0
-    /// Recordings destroyed, ever (their tombstones).
-    public var destroyed = 0
-    /// Active holds past their review date.
-    public var overdueHolds = 0
-    public init() {}
-}
 
 extension ArchiveDatabase {
     /// `RetentionTotals` as of `now`. Reads only the recordings past their date (the retain_until index), so a
