@@ -306,6 +306,32 @@ struct RetentionTests {
         }
     }
 
+    @Test("while another process holds the retention lease, the scheduler leaves what is due; it disposes once the lease is free")
+    func retentionLease() throws {
+        let instance = try Self.instance("lease")
+        defer { instance.root.remove() }
+        let config = try String(contentsOfFile: instance.configPath, encoding: .utf8)
+        try config.replacingOccurrences(of: "interval: \"off\"", with: "interval: \"1\"")
+            .write(toFile: instance.configPath, atomically: true, encoding: .utf8)
+        // The lease file of the daemon's index, held here: as another daemon of the archive would hold it.
+        let other = LockFileLease(beside: instance.index)
+        #expect(other.isHeld(.retention))
+        try Self.drop(instance, "old", seed: 32, sidecar: ["started_at": "2020-01-01T10:00:00Z"])
+        try instance.withDaemon { daemon throws in
+            Self.waitForRecordings(instance, daemon, 1)
+            #expect(
+                waitUntil(timeout: 60) { daemon.logSinceStart.contains("another process holds the retention lease") },
+                "\(daemon.logSinceStart.suffix(3000))")
+            // Several scheduler ticks (one a second) pass: nothing is disposed of by this daemon.
+            usleep(3_000_000)
+            #expect(try instance.recordings().map(\.callID) == ["old"])
+            #expect(!daemon.logSinceStart.contains("scheduled disposal ran"))
+            other.release(.retention)
+            #expect(waitUntil(timeout: 120) { (try? instance.recordings().isEmpty) == true }, "\(daemon.logSinceStart.suffix(3000))")
+            #expect(daemon.logSinceStart.contains("holding the retention lease"))
+        }
+    }
+
     /// Where to kill the daemon during `retention execute`: strace delivers SIGKILL on entering the first
     /// matching system call on `path` (the call itself fails, so it certainly did not happen).
     enum CrashPoint: String, CaseIterable, Sendable {

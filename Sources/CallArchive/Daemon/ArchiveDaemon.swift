@@ -46,12 +46,15 @@ public struct ArchiveDaemon: Sendable {
         let keys = try loadKeys(config: config, logger: logger)
         let signingKey = try loadSigningKey(config: config, logger: logger)
         let store = try FileStore(root: config.storePath)
+        // The backends of one machine: files and SQLite, with leases on lock files beside the index.
         let database = try ArchiveDatabase(path: config.indexPath)
+        let lease = LockFileLease(beside: config.indexPath)
         try database.auditStart(kekID: keys.current.id, signingKey: signingKey.publicKey, version: OperatorAPI.version)
         database.setRetentionPolicy(config.retention)
         let checkpointer = try AuditCheckpointer(
             database: database, key: signingKey, path: config.checkpointPath, command: config.checkpointCommand, logger: logger)
-        let auditService = AuditService(checkpointer: checkpointer, interval: config.checkpointInterval, logger: logger)
+        let auditService = AuditService(
+            checkpointer: checkpointer, interval: config.checkpointInterval, lease: lease, logger: logger)
         let quarantine = Quarantine(root: config.quarantinePath, spoolRoot: config.spoolPath)
         let disposer = Disposer(database: database, store: store)
         // Every disposal is pinned by a signed checkpoint at once (DESIGN §8): what was destroyed, and that it was
@@ -74,9 +77,10 @@ public struct ArchiveDaemon: Sendable {
         let recoveryService = RecoveryService(
             store: store, database: database, quarantine: quarantine, inFlight: inFlight,
             minimumAge: config.recoveryMinimumAge, firstDue: recovery.nextDue, logger: logger)
-        let retentionService = RetentionService(disposer: disposer, interval: config.retentionInterval, logger: logger)
+        let retentionService = RetentionService(
+            disposer: disposer, interval: config.retentionInterval, lease: lease, logger: logger)
         let fixity = FixityAuditor(database: database, store: store, settings: .init(config), logger: logger)
-        let fixityService = FixityService(auditor: fixity, logger: logger)
+        let fixityService = FixityService(auditor: fixity, lease: lease, logger: logger)
         let metrics = ArchiveMetrics()
         var ingestor = Ingestor(
             store: store, database: database, keys: keys, quarantine: quarantine,

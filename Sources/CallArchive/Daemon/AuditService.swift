@@ -9,10 +9,14 @@ public final class AuditService: Service, Sendable {
     let checkpointer: AuditCheckpointer
     let interval: Mutex<Double?>
     let logger: Logger
+    /// Periodic checkpoints are signed by one daemon of an archive: the one holding the `checkpoints` lease.
+    /// (A disposal is pinned by the daemon that did it, lease or not: `Disposer.onDisposal`.)
+    let lease: LeaseWatch
 
-    public init(checkpointer: AuditCheckpointer, interval: Double?, logger: Logger) {
+    package init(checkpointer: AuditCheckpointer, interval: Double?, lease: any LeaderLease, logger: Logger) {
         self.checkpointer = checkpointer
         self.interval = Mutex(interval)
+        self.lease = LeaseWatch(.checkpoints, lease: lease)
         self.logger = logger
     }
 
@@ -36,6 +40,7 @@ public final class AuditService: Service, Sendable {
     }
 
     func runOnce(reason: String) async {
+        guard lease.mayRun(logger: logger) else { return }
         let checkpointer = self.checkpointer
         let result: Result<Void, ArchiveError> = await Blocking.run {
             do throws(ArchiveError) {

@@ -12,9 +12,12 @@ public final class FixityService: Service, Sendable {
     let idleSeconds: Double
     /// Its own thread: a call may sleep for the rate limit, and must not hold one of the shared blocking workers.
     private let queue = DispatchQueue(label: "callarchive.fixity")
+    /// The schedule runs in one daemon of an archive: the one holding the `fixity` lease.
+    let lease: LeaseWatch
 
-    public init(auditor: FixityAuditor, logger: Logger, idleSeconds: Double = 30) {
+    package init(auditor: FixityAuditor, lease: any LeaderLease, logger: Logger, idleSeconds: Double = 30) {
         self.auditor = auditor
+        self.lease = LeaseWatch(.fixity, lease: lease)
         self.logger = logger
         self.idleSeconds = idleSeconds
     }
@@ -38,7 +41,7 @@ public final class FixityService: Service, Sendable {
     /// One scheduled call; true if the schedule owes more now.
     func runOnce() async -> Bool {
         let auditor = self.auditor
-        guard (auditor.settings.bytesPerSecond ?? 0) > 0 else { return false }
+        guard (auditor.settings.bytesPerSecond ?? 0) > 0, lease.mayRun(logger: logger) else { return false }
         let result: Result<FixityAuditor.ScheduledRun, ArchiveError> = await Blocking.run(on: queue) {
             do throws(ArchiveError) { return .success(try auditor.runScheduled()) } catch { return .failure(error) }
         }

@@ -12,10 +12,13 @@ public final class RetentionService: Service, Sendable {
     /// Set at start and by `policyChanged`: the policy must be applied to every recording before anything else.
     let recomputeRequested = Mutex(true)
     let logger: Logger
+    /// Disposal runs in one daemon of an archive: the one holding the `retention` lease.
+    let lease: LeaseWatch
 
-    public init(disposer: Disposer, interval: Double?, logger: Logger) {
+    package init(disposer: Disposer, interval: Double?, lease: any LeaderLease, logger: Logger) {
         self.disposer = disposer
         self.interval = Mutex(interval)
+        self.lease = LeaseWatch(.retention, lease: lease)
         self.logger = logger
     }
 
@@ -30,8 +33,12 @@ public final class RetentionService: Service, Sendable {
             // Checked every second, so that a reloaded interval (or "off") takes effect at once.
             var last = ContinuousClock.now
             while !Task.isCancelled {
-                if self.recomputeRequested.withLock({ let r = $0; $0 = false; return r }) { await self.applyPolicy() }
+                // Another daemon holding the lease applies the policy and disposes; this one checks again each second.
+                if self.lease.mayRun(logger: self.logger) {
+                    if self.recomputeRequested.withLock({ let r = $0; $0 = false; return r }) { await self.applyPolicy() }
+                }
                 do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                guard self.lease.mayRun(logger: self.logger) else { continue }
                 // A policy change is applied before anything is disposed of by it.
                 if self.recomputeRequested.withLock({ $0 }) { continue }
                 guard let seconds = self.interval.withLock({ $0 }) else { continue }
@@ -48,7 +55,9 @@ public final class RetentionService: Service, Sendable {
         let database = disposer.database
         let started = ContinuousClock.now
         let result: Result<Int?, ArchiveError> = await Blocking.run {
-            do throws(ArchiveError) { return .success(try database.recomputeAllIfPolicyChanged(now: Date(), batch: 2000)) } catch { return .failure(error) }
+            do throws(ArchiveError) {
+                return .success(try database.recomputeAllIfPolicyChanged(now: Date(), batch: 2000))
+            } catch { return .failure(error) }
         }
         switch result {
         case .success(let changed?):
