@@ -23,6 +23,8 @@ public final class OperatorAPI: Sendable {
     let startedAt: Date
     /// Quarantine retries and discards move and delete files: one at a time.
     private let quarantineLock = Mutex(())
+    /// What owns the quarantined files (retry moves them back, discard deletes them).
+    private var quarantine: Quarantine { Quarantine(root: config.quarantinePath, spoolRoot: config.spoolPath) }
     /// The purposes of use in force (`purposes` in the config; a reload replaces them).
     let purposeSettings: PurposeSettings
     var purposes: PurposePolicy { purposeSettings.current }
@@ -600,34 +602,13 @@ public final class OperatorAPI: Sendable {
             guard entry.state == "held" else {
                 throw Failure(409, "conflict", "quarantine entry \(entry.id) is already \(entry.state)")
             }
-            let audioPath = entry.path
-            let dir = FileSystem.parentDirectory(audioPath)
-            let base = SpoolScanner.split(entry.name).base
-            let sidecar = dir + "/" + base + ".json"
-            let reasonFile = audioPath + ".reason.json"
             let newState: String
             if action == "api.quarantine.retry" {
-                guard FileSystem.exists(audioPath) else {
-                    throw Failure(409, "conflict", "the quarantined file \(entry.name) is no longer in quarantine; nothing to retry")
-                }
-                // Back where it came from, under its original spool-relative name; the sidecar last, as a
-                // producer would (it is what makes the recording ready).
-                let original = Self.originalPath(reasonFile: reasonFile) ?? entry.name
-                let target = config.spoolPath + "/" + original
-                let targetBase = SpoolScanner.split(FileSystem.lastComponent(target)).base
-                let targetSidecar = FileSystem.parentDirectory(target) + "/" + targetBase + ".json"
-                guard !FileSystem.exists(target), !FileSystem.exists(targetSidecar) else {
-                    throw Failure(409, "conflict", "the spool already has a file named \(original); move it away first")
-                }
-                try FileSystem.makeDirectories(FileSystem.parentDirectory(target))
-                try FileSystem.moveDurably(audioPath, target)
-                if FileSystem.exists(sidecar) { try FileSystem.moveDurably(sidecar, targetSidecar) }
-                try? FileSystem.unlink(reasonFile)
+                let original = try quarantine.restore(entry, toSpool: config.spoolPath)
                 call.detail["spool_path"] = .string(original)
                 newState = "retried"
             } else {
-                for path in [audioPath, sidecar, reasonFile] { try FileSystem.unlink(path) }
-                try FileSystem.syncDirectory(dir)
+                try quarantine.discard(entry)
                 newState = "discarded"
             }
             var detail = call.detail
@@ -772,16 +753,6 @@ public final class OperatorAPI: Sendable {
     static func day(_ s: String) -> Date? {
         guard s.count == 10 else { return nil }
         return RFC3339.parse(s + "T00:00:00Z")
-    }
-
-    static func originalPath(reasonFile: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: reasonFile),
-            let reason = try? JSONDecoder().decode(Quarantine.Reason.self, from: data)
-        else { return nil }
-        let p = reason.originalPath
-        // Written by the daemon, but a path that climbs out of the spool is never followed.
-        guard !p.isEmpty, !p.hasPrefix("/"), !p.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else { return nil }
-        return p
     }
 
     /// Control characters escaped and long text cut, for messages that echo input.

@@ -138,4 +138,59 @@ public struct Quarantine: Sendable {
         }
         return nil
     }
+
+    // MARK: Resolution (an operator's retry or discard)
+
+    /// Moves a held entry's files back to where they came from in the spool, under their original spool-relative
+    /// name, the sidecar last (as a producer would: it is what makes the recording ready); the reason file goes.
+    /// Returns that name. `conflict` when the file is no longer in quarantine, or the spool already has that name.
+    func restore(_ entry: QuarantineEntry, toSpool spool: String) throws(ArchiveError) -> String {
+        let files = Files(entry)
+        guard FileSystem.exists(files.audio) else {
+            throw ArchiveError(.conflict, "the quarantined file \(entry.name) is no longer in quarantine; nothing to retry")
+        }
+        let original = Self.originalPath(reasonFile: files.reason) ?? entry.name
+        let target = spool + "/" + original
+        let targetBase = SpoolScanner.split(FileSystem.lastComponent(target)).base
+        let targetSidecar = FileSystem.parentDirectory(target) + "/" + targetBase + ".json"
+        guard !FileSystem.exists(target), !FileSystem.exists(targetSidecar) else {
+            throw ArchiveError(.conflict, "the spool already has a file named \(original); move it away first")
+        }
+        try FileSystem.makeDirectories(FileSystem.parentDirectory(target))
+        try FileSystem.moveDurably(files.audio, target)
+        if FileSystem.exists(files.sidecar) { try FileSystem.moveDurably(files.sidecar, targetSidecar) }
+        try? FileSystem.unlink(files.reason)
+        return original
+    }
+
+    /// Deletes a held entry's files (audio, sidecar, reason) durably: an admin's decision, the only deletion of
+    /// input the archive makes.
+    func discard(_ entry: QuarantineEntry) throws(ArchiveError) {
+        let files = Files(entry)
+        for path in [files.audio, files.sidecar, files.reason] { try FileSystem.unlink(path) }
+        try FileSystem.syncDirectory(FileSystem.parentDirectory(files.audio))
+    }
+
+    /// The files of an entry: the audio where it was quarantined, its sidecar and its reason beside it.
+    private struct Files {
+        var audio: String
+        var sidecar: String
+        var reason: String
+        init(_ entry: QuarantineEntry) {
+            audio = entry.path
+            sidecar = FileSystem.parentDirectory(entry.path) + "/" + SpoolScanner.split(entry.name).base + ".json"
+            reason = entry.path + ".reason.json"
+        }
+    }
+
+    /// The spool-relative path a reason file records; nil if unreadable. Written by the daemon, but a path that
+    /// climbs out of the spool is never followed.
+    static func originalPath(reasonFile: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: reasonFile),
+            let reason = try? JSONDecoder().decode(Reason.self, from: data)
+        else { return nil }
+        let p = reason.originalPath
+        guard !p.isEmpty, !p.hasPrefix("/"), !p.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else { return nil }
+        return p
+    }
 }
