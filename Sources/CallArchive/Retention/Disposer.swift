@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// 1. one transaction re-checks the item (still due, not held, past grace, approved if its class needs it),
 ///    marks the recording `destroying` and deletes its wrapped data key — from here the audio is unreadable;
-/// 2. the encrypted object is unlinked and its directory fsynced;
+/// 2. the encrypted object is deleted from the store, durably;
 /// 3. one transaction deletes the personal metadata (row, case links, tags, restriction, corrections; a case left
 ///    with no recording goes too) under `secure_delete`, writes the tombstone and the audit entry;
 /// 4. the WAL is checkpointed with TRUNCATE, so that deleted pages do not linger in it.
@@ -18,7 +18,7 @@ import Synchronization
 /// latter. There is never a tombstone while a key exists, and never a second tombstone.
 public final class Disposer: Sendable {
     let database: ArchiveDatabase
-    let store: FileStore
+    let store: any ObjectStore
     /// One run at a time (the scheduler and operator requests share it).
     private let running = Mutex(())
     /// Items per transaction.
@@ -31,7 +31,7 @@ public final class Disposer: Sendable {
     private let disposalObserver = Mutex<(@Sendable () -> Void)?>(nil)
 
     public init(
-        database: ArchiveDatabase, store: FileStore, batchSize: Int = 500, policyWait: Duration = .seconds(30),
+        database: ArchiveDatabase, store: any ObjectStore, batchSize: Int = 500, policyWait: Duration = .seconds(30),
         afterStep: (@Sendable (String) -> Void)? = nil
     ) {
         self.policyWait = policyWait
@@ -393,26 +393,13 @@ public final class Disposer: Sendable {
         return nil
     }
 
-    /// Unlinks the objects, then makes the unlinks durable: a directory fsync each when they are few; one
-    /// `syncfs` of the store's filesystem when a batch spans many of the 65,536 shard directories (one fsync
-    /// per object then cost more than the unlink itself; syncfs commits the journal once, and reports write-back
-    /// errors since Linux 5.8).
+    /// Deletes the objects, durably, as one batch (the store makes many deletions durable at once). An object that
+    /// write-once storage retains is unreadable all the same: its key is gone.
     private func removeObjects(_ ids: [String]) throws(ArchiveError) {
-        var dirs = Set<String>()
-        for id in ids {
-            guard let uuid = UUID(uuidString: id) else { continue }
-            let path = store.objectPath(for: uuid)
-            try FileSystem.unlink(path)
-            dirs.insert(FileSystem.parentDirectory(path))
-        }
-        if dirs.count > Self.directoryFsyncLimit, try FileSystem.syncFilesystem(containing: store.objectsDirectory) { return }
-        for dir in dirs.sorted() where FileSystem.isDirectory(dir) { try FileSystem.syncDirectory(dir) }
+        _ = try store.delete(ids.compactMap { UUID(uuidString: $0) })
     }
 
-    /// Above this many directories in one batch, one syncfs replaces their fsyncs.
-    static let directoryFsyncLimit = 16
-
-    /// Step 3 for one recording already marked `destroying` (its key gone, its object unlinked). Statements are
+    /// Step 3 for one recording already marked `destroying` (its key gone, its object deleted). Statements are
     /// cached: this runs once per destroyed recording, and preparing a dozen statements each time cost more than
     /// executing them.
     static func finishDestroy(_ db: Database, id: String, actor: AuditActor, now: Date, nowText: String) throws {
