@@ -75,12 +75,32 @@ public struct FileStore: ObjectStore {
         return staged
     }
 
-    /// Renames without replacing an existing target.
+    /// Renames without replacing an existing target, atomically: `renameat2(RENAME_NOREPLACE)`. Where the C library
+    /// lacks it or the filesystem refuses the flag, a check before the rename (targets are fresh UUIDs, and the
+    /// instance lock keeps a second daemon out).
     static func renameNoReplace(_ from: String, _ to: String) throws(ArchiveError) {
-        // Glibc's module does not export renameat2; targets are fresh UUIDs, so a check suffices.
+        if let renameat2 = Self.renameat2 {
+            if renameat2(AT_FDCWD, from, AT_FDCWD, to, renameNoReplaceFlag) == 0 { return }
+            let e = errno
+            if e == EEXIST { throw ArchiveError(.io, "refusing to replace existing \(to)") }
+            guard e == EINVAL || e == ENOSYS else { throw .errno("rename to \(to)", from) }
+        }
         guard !FileSystem.exists(to) else { throw ArchiveError(.io, "refusing to replace existing \(to)") }
         try FileSystem.rename(from, to)
     }
+
+    /// `RENAME_NOREPLACE` of <linux/fs.h>.
+    private static let renameNoReplaceFlag: UInt32 = 1
+
+    private typealias RenameAt2 =
+        @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+
+    /// glibc's `renameat2` (2.28 and later), which Swift's Glibc module does not export (it is declared under
+    /// _GNU_SOURCE).
+    private static let renameat2: RenameAt2? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2") else { return nil }
+        return unsafeBitCast(symbol, to: RenameAt2.self)
+    }()
 
     // MARK: Reading
 
