@@ -248,11 +248,11 @@ struct FixityTests {
                         object: object, recordingID: nil, outcome: .untracked, checkedAt: RFC3339.format(Date()),
                         bytes: 1)
                 ],
-                run: .background, now: Date())
+                run: .background, requestedBy: nil, pass: nil, store: f.store, now: Date())
             #expect(recorded.results.isEmpty)
             // A file named like a recording's object but in another shard directory is not that object.
             let misplaced = f.store.objectsDirectory + "/00/00/" + ids[1].lowercased + ".fca"
-            if FixityAuditor.shard(ofRecording: ids[1].lowercased) != "00/00" {
+            if f.store.entry(for: ids[1]).partition?.name != "00/00" {
                 try FileSystem.makeDirectories(FileSystem.parentDirectory(misplaced))
                 try writeFile([1, 2, 3], to: misplaced)
                 try Self.setAge(misplaced, 3600)
@@ -264,19 +264,21 @@ struct FixityTests {
         }
     }
 
-    @Test("shard names agree with the store's layout")
+    @Test("the names fixity reports and records are the store's: each parses back to its recording and shard")
     func shards() throws {
         try withTestDirectory { dir in
             let store = try FileStore(root: dir + "/store")
             for _ in 0..<200 {
                 let id = UUID.v7()
                 let object = String(store.objectPath(for: id).dropFirst(store.root.count + 1))
-                #expect(FixityAuditor.shard(ofObjectName: object) == FixityAuditor.shard(ofRecording: id.lowercased))
-                #expect(FixityAuditor.recordingID(inObjectName: object) == id.lowercased)
+                #expect(store.entry(for: id).name == object)
+                #expect(store.entry(named: object) == store.entry(for: id))
+                #expect(store.entry(named: object).id == id && store.entry(named: object).partition != nil)
             }
+            let partitions = store.partitions.map(\.name)
             #expect(
-                FixityAuditor.shardName(0) == "00/00" && FixityAuditor.shardName(0xABCD) == "ab/cd"
-                    && FixityAuditor.shardName(65535) == "ff/ff")
+                partitions.count == 65536 && partitions[0] == "00/00" && partitions[0xABCD] == "ab/cd"
+                    && partitions[65535] == "ff/ff")
         }
     }
 
@@ -392,7 +394,7 @@ struct FixityTests {
             #expect(worst <= 30 * 86_400, "an object went \(worst / 86_400) days unchecked")
             #expect(passes >= 3, "passes completed: \(passes)")
             let last = try #require(try f.db.lastFixityPass())
-            #expect(last.completedAt != nil && last.shardsListed == FixityAuditor.shardCount)
+            #expect(last.completedAt != nil && last.shardsListed == f.store.partitions.count)
             let summaries = try f.audit().filter {
                 $0.action == "fixity.check" && $0.detail["run"] == .string("background") && $0.target == nil
             }

@@ -96,7 +96,7 @@ struct RecoveryTests {
                 inFlight: InFlightRecordings(), now: f.base.addingTimeInterval(Self.hour), logger: Self.logger)
             #expect(sweep.temporariesRemoved == 2 && sweep.orphansRemoved == [youngOrphan] && sweep.youngKept == 0)
             #expect(sweep.nextDue == nil)
-            #expect(f.store.temporaries().isEmpty && f.quarantine.temporaries().isEmpty)
+            #expect(try f.store.stagedObjects().isEmpty && f.quarantine.temporaries().isEmpty)
             #expect(Set(f.store.allObjectIDs()) == [f.indexed])
             #expect(try f.archive.database.auditEntries(q).entries.last?.detail["phase"] == .string("sweep"))
         }

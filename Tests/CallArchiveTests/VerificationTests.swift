@@ -19,14 +19,14 @@ struct VerificationTests {
             try writeFile(made.bytes, to: input)
             let store = try FileStore(root: dir + "/store")
             let id = UUID.v7()
-            let encoded = try Transcoder(store: store, compressionLevel: 5).encode(inputPath: input, id: id)
-            let restorer = Restorer(store: store)
+            let (encoded, staged) = try Transcoder(store: store, compressionLevel: 5).encode(inputPath: input, id: id)
+            let restorer = Restorer()
             func verify(against bytes: [UInt8]) throws(ArchiveError) -> String {
                 let path = dir + "/other.wav"
                 try? FileSystem.unlink(path)
                 try typed { try writeFile(bytes, to: path) }
                 return try restorer.verify(
-                    path: encoded.tempPath, id: id, key: encoded.dataKey, kind: encoded.payloadKind,
+                    staged, id: id, key: encoded.dataKey, kind: encoded.payloadKind,
                     against: try FileDescriptor.openForReading(path))
             }
             #expect(try verify(against: made.bytes) == encoded.objectSHA256)

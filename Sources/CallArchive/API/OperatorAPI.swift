@@ -7,7 +7,7 @@ import Synchronization
 public final class OperatorAPI: Sendable {
     public let policy: AccessPolicy
     let database: any ArchiveIndex
-    let store: FileStore
+    let store: any ObjectStore
     let keys: KeyRing
     let config: ArchiveConfig
     /// The ingest loop, for status figures and to wake it after a quarantine retry (nil in tests of the API alone).
@@ -30,7 +30,7 @@ public final class OperatorAPI: Sendable {
     var purposes: PurposePolicy { purposeSettings.current }
 
     package init(
-        database: any ArchiveIndex, store: FileStore, keys: KeyRing, config: ArchiveConfig, policy: AccessPolicy,
+        database: any ArchiveIndex, store: any ObjectStore, keys: KeyRing, config: ArchiveConfig, policy: AccessPolicy,
         ingest: IngestService?, disposer: Disposer? = nil, checkpointer: AuditCheckpointer? = nil, fixity: FixityAuditor? = nil,
         metrics: ArchiveMetrics? = nil, purposes: PurposeSettings? = nil, startedAt: Date = Date()
     ) {
@@ -370,13 +370,13 @@ public final class OperatorAPI: Sendable {
 
     private func status(role: OperatorRole, peer: PeerCredentials) -> StatusInfo {
         let stats = ingest?.stats
-        let free = try? FileSystem.freeSpace(store.root)
+        let capacity = try? store.capacity()
         var info = StatusInfo(
             version: Self.version, startedAt: RFC3339.format(startedAt),
             uptimeSeconds: Int(Date().timeIntervalSince(startedAt)),
             recordings: (try? database.recordingCount()) ?? -1, cases: (try? database.caseCount()) ?? -1,
             quarantined: (try? database.heldQuarantineCount()) ?? -1, spoolBacklog: stats?.backlog ?? 0,
-            ingestPaused: stats?.paused ?? false, storeFreeBytes: free?.bytes ?? -1,
+            ingestPaused: stats?.paused ?? false, storeFreeBytes: capacity?.freeBytes ?? -1,
             lastIngestAt: stats?.lastIngest.map(RFC3339.format), lastError: stats?.lastError.map(Redaction.redactNumbers),
             since: StatusInfo.Counters(
                 archived: stats?.archived ?? 0, duplicates: stats?.duplicates ?? 0, quarantined: stats?.quarantined ?? 0,
@@ -420,7 +420,7 @@ public final class OperatorAPI: Sendable {
         s.oldestBacklogAgeSeconds = stats?.oldestBacklogAge(now: Date()) ?? 0
         s.minFreeBytes = ingest?.minFreeBytes ?? config.minFreeBytes
         s.paused = stats?.paused ?? false
-        s.storeFreeBytes = (try? FileSystem.freeSpace(store.root))?.bytes ?? -1
+        s.storeFreeBytes = (try? store.capacity())?.freeBytes ?? -1
         let totals = try database.objectTotals()
         s.objects = totals.count
         s.objectBytes = totals.bytes

@@ -8,7 +8,7 @@ public struct ArchiveDaemon: Sendable {
     public let config: ArchiveConfig
     /// Held for the daemon's lifetime: no second daemon opens this index or store meanwhile.
     public let instanceLock: InstanceLock
-    public let store: FileStore
+    public let store: any ObjectStore
     package let database: any ArchiveIndex
     public let keys: KeyRing
     public let ingestService: IngestService

@@ -153,11 +153,12 @@ public final class IngestService: Service, Sendable {
             }
         }
         let s = settings.withLock { $0 }
-        let storeRoot = ingestor.store.root
+        let store = ingestor.store
         let floorOK: Bool
         do {
-            let free = try FileSystem.freeSpace(storeRoot)
-            floorOK = free.bytes >= s.minFreeBytes && free.fraction * 100 >= s.minFreePercent
+            // A store without a free-space floor never pauses ingest.
+            let free = try store.capacity() ?? StoreCapacity(freeBytes: .max, freeFraction: 1)
+            floorOK = free.freeBytes >= s.minFreeBytes && free.freeFraction * 100 >= s.minFreePercent
             let changed = state.withLock { st -> Bool in
                 let was = st.paused
                 st.paused = !floorOK
@@ -171,8 +172,8 @@ public final class IngestService: Service, Sendable {
                     logger.warning(
                         "free space below the floor; ingest paused, files stay in the spool",
                         metadata: [
-                            "store.free_bytes": "\(free.bytes)", "store.min_free_bytes": "\(s.minFreeBytes)",
-                            "store.free_percent": "\(String(format: "%.2f", free.fraction * 100))",
+                            "store.free_bytes": "\(free.freeBytes)", "store.min_free_bytes": "\(s.minFreeBytes)",
+                            "store.free_percent": "\(String(format: "%.2f", free.freeFraction * 100))",
                             "store.min_free_percent": "\(s.minFreePercent)",
                         ])
                 }

@@ -43,8 +43,8 @@ public enum Recovery {
     }
 
     package static func run(
-        store: FileStore, database: any ArchiveIndex, quarantine: Quarantine, spool: String, minimumAge: TimeInterval,
-        now: Date = Date(), logger: Logger
+        store: any ObjectStore, database: any ArchiveIndex, quarantine: Quarantine, spool: String,
+        minimumAge: TimeInterval, now: Date = Date(), logger: Logger
     ) throws(ArchiveError) -> Report {
         var report = Report()
         report.spoolMarkersFinished = try SpoolMarkers.finishInterrupted(
@@ -95,7 +95,7 @@ public enum Recovery {
     /// index row that are at least `minimumAge` old, except what `inFlight` holds and quarantine temporaries this
     /// process wrote. Logged and audited like start-up recovery.
     package static func sweep(
-        store: FileStore, database: any ArchiveIndex, quarantine: Quarantine, minimumAge: TimeInterval,
+        store: any ObjectStore, database: any ArchiveIndex, quarantine: Quarantine, minimumAge: TimeInterval,
         inFlight: InFlightRecordings, now: Date = Date(), logger: Logger
     ) throws(ArchiveError) -> Sweep {
         let (sweep, _, _) = try scan(
@@ -118,44 +118,44 @@ public enum Recovery {
     /// read, then the index. An object listed whose id was not in flight by then was either never this daemon's or
     /// was unregistered after its commit, so the index read that follows sees its row.
     static func scan(
-        store: FileStore, database: any ArchiveIndex, quarantine: Quarantine, minimumAge: TimeInterval,
+        store: any ObjectStore, database: any ArchiveIndex, quarantine: Quarantine, minimumAge: TimeInterval,
         inFlight: InFlightRecordings?, ownPID: Int32?, now: Date
     ) throws(ArchiveError) -> (Sweep, indexed: Set<UUID>, present: Set<UUID>) {
-        let temporaries = store.temporaries()
+        let staged = try store.stagedObjects()
         let quarantineTemporaries = quarantine.temporaries()
-        let present = Set(store.allObjectIDs())
+        var present = Set<UUID>()
+        try store.forEachEntry(in: nil) { entry in if let id = entry.id { present.insert(id) } }
         let busy = inFlight?.snapshot ?? []
         let indexed = try database.storedRecordingIDs()
         var sweep = Sweep()
 
-        /// Old enough to delete; otherwise counted as young. nil when the file is gone already.
-        func oldEnough(_ path: String) -> Bool? {
-            guard let st = FileSystem.status(path) else { return nil }
-            let due = Date(timeIntervalSince1970: st.mtime + minimumAge)
+        /// Old enough to delete (last changed at `mtime`, seconds since 1970); otherwise counted as young. nil when
+        /// it is gone already.
+        func oldEnough(_ mtime: Double?) -> Bool? {
+            guard let mtime else { return nil }
+            let due = Date(timeIntervalSince1970: mtime + minimumAge)
             if due <= now { return true }
             sweep.youngKept += 1
             sweep.nextDue = min(sweep.nextDue ?? due, due)
             return false
         }
 
-        var removedTemporary = false
-        for (path, id) in temporaries {
-            if let id, busy.contains(id) {
+        var abandoned: [StagedEntry] = []
+        for entry in staged {
+            if let id = entry.id, busy.contains(id) {
                 sweep.inFlightKept += 1
                 continue
             }
-            guard oldEnough(path) == true else { continue }
-            try FileSystem.unlink(path)
-            sweep.temporariesRemoved += 1
-            removedTemporary = true
+            guard oldEnough(entry.modified.timeIntervalSince1970) == true else { continue }
+            abandoned.append(entry)
         }
-        if removedTemporary { try FileSystem.syncDirectory(store.tempDirectory) }
+        if !abandoned.isEmpty { sweep.temporariesRemoved += try store.discard(abandoned) }
         for (path, pid) in quarantineTemporaries {
             if let ownPID, pid == ownPID {
                 sweep.inFlightKept += 1
                 continue
             }
-            guard oldEnough(path) == true else { continue }
+            guard oldEnough(FileSystem.status(path)?.mtime) == true else { continue }
             if (try? FileSystem.unlink(path)) != nil { sweep.temporariesRemoved += 1 }
         }
         // Sorted so that a report (and the audit entry) lists them in a stable order.
@@ -164,8 +164,10 @@ public enum Recovery {
                 sweep.inFlightKept += 1
                 continue
             }
-            guard oldEnough(store.objectPath(for: id)) == true else { continue }
-            try store.deleteObject(id)
+            let modified = try store.attributes(of: store.entry(for: id))?.modified
+            guard oldEnough(modified?.timeIntervalSince1970) == true else { continue }
+            // A store that keeps it (write-once, until a date) has not removed it.
+            guard try store.delete(id) == .deleted else { continue }
             sweep.orphansRemoved.append(id)
         }
         return (sweep, indexed, present)

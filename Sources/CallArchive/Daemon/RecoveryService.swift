@@ -10,7 +10,7 @@ import Synchronization
 /// file in the store that no recording owns is the fixity auditor's to report as `untracked`, and the next start's
 /// to delete, as before.) A failed pass is logged and retried.
 public final class RecoveryService: Service, Sendable {
-    let store: FileStore
+    let store: any ObjectStore
     let database: any ArchiveIndex
     let quarantine: Quarantine
     let inFlight: InFlightRecordings
@@ -22,7 +22,7 @@ public final class RecoveryService: Service, Sendable {
     /// `firstDue`: when the first leftover start-up recovery kept becomes old enough (`Recovery.Report.nextDue`);
     /// nil when it kept none.
     package init(
-        store: FileStore, database: any ArchiveIndex, quarantine: Quarantine, inFlight: InFlightRecordings,
+        store: any ObjectStore, database: any ArchiveIndex, quarantine: Quarantine, inFlight: InFlightRecordings,
         minimumAge: TimeInterval, firstDue: Date?, logger: Logger
     ) {
         self.store = store

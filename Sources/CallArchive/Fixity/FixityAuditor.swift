@@ -12,15 +12,16 @@ extension ArchiveError.Code {
     public static let fixityFailed = ArchiveError.Code("fixity-failed")
 }
 
-/// Re-hashes stored objects as they lie on disk, without decrypting them (no key is needed: DESIGN §3's
-/// `object_sha256` is the SHA-256 of the object file as written), and records what it finds (DESIGN §4):
+/// Re-hashes stored objects as they lie in the store, without decrypting them (no key is needed: DESIGN §3's
+/// `object_sha256` is the SHA-256 of the object as written), and records what it finds (DESIGN §4):
 ///
-/// - `ok`: the file hashes to `object_sha256`; `changed`: it does not; `missing`: the index has a row but the
-///   store has no file; `unreadable`: the file is there but cannot be opened or read to its end (permissions,
-///   an I/O error, something that is not a regular file); `untracked`: a file in the store that no recording owns.
+/// - `ok`: the object hashes to `object_sha256`; `changed`: it does not; `missing`: the index has a row but the
+///   store has no object; `unreadable`: something is there but cannot be opened or read to its end (permissions,
+///   an I/O error, something that is not a regular file); `untracked`: something in the store that no recording
+///   owns.
 /// - In the background (`runScheduled`, driven by `FixityService`), reads are rate-limited to
 ///   `fixity.bytesPerSecond`, and each call checks what the schedule owes: the objects checked longest ago first,
-///   paced so that a pass over every object (and every shard directory, for untracked files) ends within
+///   paced so that a pass over every object (and every partition of the store, for untracked files) ends within
 ///   `paceFraction` of `fixity.cycleDays`, plus at once anything older than that. Each call is bounded (objects,
 ///   and bytes: a few seconds' worth), so that shutdown is never kept waiting.
 /// - On demand (`plan` + `run`: `callarchive verify`), at full speed, with progress.
@@ -46,7 +47,7 @@ public final class FixityAuditor: Sendable {
     }
 
     package let database: any ArchiveIndex
-    public let store: FileStore
+    public let store: any ObjectStore
     let logger: Logger
     let clock: any FixityClock
     let limiter: ByteRateLimiter
@@ -56,7 +57,7 @@ public final class FixityAuditor: Sendable {
     public let untrackedMinimumAge: TimeInterval
     /// Most objects one scheduled call checks.
     let batchLimit: Int
-    /// Most shard directories one scheduled call lists.
+    /// Most partitions one scheduled call lists.
     let shardBatchLimit: Int
     /// One scheduled call reads at most this many seconds' worth of `bytesPerSecond`.
     let callSeconds: Double
@@ -67,12 +68,10 @@ public final class FixityAuditor: Sendable {
 
     /// A pass aims to end within this fraction of the cycle, leaving room for a slow disk or a restart.
     public static let paceFraction = 0.8
-    /// Shard directories of the store: `objects/00/00` … `objects/ff/ff`.
-    public static let shardCount = 65536
     static let bufferSize = 256 * 1024
 
     package init(
-        database: any ArchiveIndex, store: FileStore, settings: Settings, logger: Logger,
+        database: any ArchiveIndex, store: any ObjectStore, settings: Settings, logger: Logger,
         clock: any FixityClock = SystemFixityClock(), untrackedMinimumAge: TimeInterval = 600, batchLimit: Int = 500,
         shardBatchLimit: Int = 4096, callSeconds: Double = 5
     ) {
@@ -119,7 +118,7 @@ public final class FixityAuditor: Sendable {
     }
 
     /// One call of the background auditor at `now`: checks the objects the schedule owes (oldest check first) and
-    /// lists the shard directories it owes for untracked files, within this call's bounds, and records the
+    /// lists the partitions of the store it owes for untracked files, within this call's bounds, and records the
     /// results. Does nothing while the auditor is off.
     public func runScheduled(now: Date = Date()) throws(ArchiveError) -> ScheduledRun {
         try scheduled.withLock { _ throws(ArchiveError) -> ScheduledRun in
@@ -160,18 +159,19 @@ public final class FixityAuditor: Sendable {
                 budget -= Double(max(r.bytes, 1))
             }
 
-            // Shard directories: a share of the 65,536, in order.
-            let owedShards = Int((q * Double(Self.shardCount)).rounded(.up)) - pass.shardsListed
+            // Partitions: a share of them all, in order.
+            let partitions = store.partitions
+            let owedShards = Int((q * Double(partitions.count)).rounded(.up)) - pass.shardsListed
             var listed: [String] = []
             var present = Set<String>()
             if !stopped, owedShards > 0 {
                 shards: for i in pass
-                    .shardsListed..<min(Self.shardCount, pass.shardsListed + min(owedShards, shardBatchLimit))
+                    .shardsListed..<min(partitions.count, pass.shardsListed + min(owedShards, shardBatchLimit))
                 {
                     if budget <= 0 { break }
-                    let shard = Self.shardName(i)
+                    let partition = partitions[i]
                     var found: [FixityResult] = []
-                    for file in try untrackedFiles(inShard: shard, now: now) {
+                    for file in try untrackedFiles(in: partition, now: now) {
                         guard let r = checkUntracked(file, limiter: limiter, buffer: &buffer, now: now) else {
                             stopped = true
                             break shards
@@ -181,14 +181,14 @@ public final class FixityAuditor: Sendable {
                     }
                     results += found
                     present.formUnion(found.map(\.object))
-                    listed.append(shard)
+                    listed.append(partition.name)
                 }
                 if listed.count < owedShards { run.moreOwed = true }
             }
             if stopped { run.moreOwed = false }
             pass.shardsListed += listed.count
             if !listed.isEmpty { try database.forgetUntracked(shards: listed, keeping: present) }
-            let recorded = try database.recordFixity(results, run: .background, requestedBy: nil, pass: pass, now: now)
+            let recorded = try database.recordFixity(results, run: .background, requestedBy: nil, pass: pass, store: store, now: now)
             account(recorded.results, run: .background)
             run.checked = recorded.results.count
             run.failures = recorded.results.filter { $0.outcome != .ok }
@@ -238,8 +238,8 @@ public final class FixityAuditor: Sendable {
         public let description: JSONValue
     }
 
-    /// A check of these recordings. An id the index does not know is refused (not found), unless the store has a
-    /// file by that name: that is checked as untracked.
+    /// A check of these recordings. An id the index does not know is refused (not found), unless the store has
+    /// something under its object's name: that is checked as untracked.
     public func plan(ids: [UUID]) throws(ArchiveError) -> Plan {
         let names = ids.map(\.lowercased)
         let rows = try database.fixityTargets(ids: names)
@@ -251,9 +251,9 @@ public final class FixityAuditor: Sendable {
                 tracked.append(t)
                 continue
             }
-            let path = store.objectPath(for: id)
-            if let st = FileSystem.status(path), rows[name] == nil {
-                untracked.append(UntrackedFile(object: objectName(path), path: path, size: st.size))
+            let entry = store.entry(for: id)
+            if rows[name] == nil, let attributes = try store.attributes(of: entry) {
+                untracked.append(UntrackedFile(entry: entry, size: attributes.size))
                 continue
             }
             if let at = try database.destroyedAt(name) {
@@ -272,27 +272,16 @@ public final class FixityAuditor: Sendable {
             description: scope)
     }
 
-    /// A check of every stored object and every file in the store. Lists the whole store first (for untracked
+    /// A check of every stored object and everything else in the store. Lists the whole store first (for untracked
     /// files, and so that progress has a total).
     public func planAll(now: Date = Date()) throws(ArchiveError) -> Plan {
         var untracked: [UntrackedFile] = []
-        let root = store.objectsDirectory
-        for a in FileSystem.list(root).sorted() {
-            guard let sa = FileSystem.status(root + "/" + a) else { continue }
-            guard sa.isDirectory else {
-                untracked += try untrackedFiles([(root + "/" + a, sa)], now: now)
-                continue
-            }
-            for b in FileSystem.list(root + "/" + a).sorted() {
-                let path = root + "/" + a + "/" + b
-                guard let sb = FileSystem.status(path) else { continue }
-                if sb.isDirectory {
-                    untracked += try untrackedFiles(inShard: a + "/" + b, now: now)
-                } else {
-                    untracked += try untrackedFiles([(path, sb)], now: now)
-                }
-            }
-        }
+        var cursor: ObjectCursor?
+        repeat {
+            let page = try store.list(in: nil, after: cursor, limit: Self.listingPage)
+            untracked += try untrackedFiles(page.entries, now: now)
+            cursor = page.next
+        } while cursor != nil
         let totals = try database.fixityTotals()
         return Plan(
             scope: .all, untracked: untracked, total: totals.count + untracked.count,
@@ -317,7 +306,8 @@ public final class FixityAuditor: Sendable {
 
         func flush() throws(ArchiveError) {
             guard !pending.isEmpty else { return }
-            let kept = try database.recordFixity(pending, run: .onDemand, requestedBy: actor, pass: nil, now: Date()).results
+            let kept = try database.recordFixity(pending, run: .onDemand, requestedBy: actor, pass: nil, store: store, now: Date())
+                .results
             pending.removeAll()
             account(kept, run: .onDemand)
             for r in kept {
@@ -371,7 +361,7 @@ public final class FixityAuditor: Sendable {
     /// Re-hashes recording `id`'s object before it is exported; anything but `ok` is recorded (and audited) and
     /// refuses the export with `fixityFailed`. An ok check counts as the object's latest check.
     package static func checkBeforeExport(
-        _ id: UUID, store: FileStore, database: any ArchiveIndex, auditor: FixityAuditor?
+        _ id: UUID, store: any ObjectStore, database: any ArchiveIndex, auditor: FixityAuditor?
     )
         throws(ArchiveError)
     {
@@ -384,7 +374,7 @@ public final class FixityAuditor: Sendable {
         let r = check(t, store: store, limiter: nil, shouldStop: { false }, buffer: &buffer, now: Date())!
         let kept: [FixityResult]
         do throws(ArchiveError) {
-            kept = try database.recordFixity([r], run: .export, requestedBy: nil, pass: nil, now: Date()).results
+            kept = try database.recordFixity([r], run: .export, requestedBy: nil, pass: nil, store: store, now: Date()).results
         } catch {
             // The export is refused all the same if the object failed; an ok one may still go out.
             auditor?.logger.error(
@@ -416,16 +406,16 @@ public final class FixityAuditor: Sendable {
         return FixityStatus(
             enabled: enabled, bytesPerSecond: enabled ? s.bytesPerSecond : nil, cycleDays: s.cycleDays,
             passStartedAt: enabled ? pass?.startedAt : nil,
-            passProgress: enabled ? pass.map(Self.progress) : nil,
+            passProgress: enabled ? pass.map(progress) : nil,
             lastPassCompletedAt: try database.lastFixityPass()?.completedAt, overdue: figures.overdue,
             failuresOutstanding: figures.outstanding.values.reduce(0, +), outstanding: figures.outstanding,
             since: countsSinceStart)
     }
 
-    /// How far a pass is: the lesser of the share of its objects checked and the share of shard directories listed.
-    static func progress(_ p: FixityPass) -> Double {
+    /// How far a pass is: the lesser of the share of its objects checked and the share of partitions listed.
+    func progress(_ p: FixityPass) -> Double {
         let objects = p.total == 0 ? 1 : Double(p.counts.checked - p.counts.untracked) / Double(p.total)
-        return min(1, objects, Double(p.shardsListed) / Double(shardCount))
+        return min(1, objects, Double(p.shardsListed) / Double(store.partitions.count))
     }
 
     /// Status and every outstanding failure (up to `limit`) with what its latest check found.
@@ -435,15 +425,16 @@ public final class FixityAuditor: Sendable {
 
     // MARK: Checking one object
 
-    /// A file found in the store that no recording owns.
+    /// Something found in the store that no recording owns.
     struct UntrackedFile: Sendable {
-        /// Its name under the store root: `objects/ab/cd/<id>.fca`.
-        var object: String
-        var path: String
+        var entry: ObjectEntry
         var size: Int64
+        /// Its name in the store: `objects/ab/cd/<id>.fca`.
+        var object: String { entry.name }
     }
 
-    func objectName(_ path: String) -> String { String(path.dropFirst(store.root.count + 1)) }
+    /// Entries per page when the store is listed.
+    static let listingPage = 4096
 
     /// `nil` when stopped before the object was read to its end.
     func check(_ t: FixityTarget, limiter: ByteRateLimiter?, buffer: inout [UInt8], now: Date)
@@ -453,15 +444,18 @@ public final class FixityAuditor: Sendable {
     }
 
     static func check(
-        _ t: FixityTarget, store: FileStore, limiter: ByteRateLimiter?, shouldStop: () -> Bool,
+        _ t: FixityTarget, store: any ObjectStore, limiter: ByteRateLimiter?, shouldStop: () -> Bool,
         buffer: inout [UInt8], now: Date
     ) -> FixityResult? {
-        let path = UUID(uuidString: t.id).map(store.objectPath(for:)) ?? store.objectsDirectory + "/?/" + t.id
+        // Ids in the index are UUIDs; one that is not has no object in the store.
+        let entry = UUID(uuidString: t.id).map(store.entry(for:))
         var r = FixityResult(
-            object: String(path.dropFirst(store.root.count + 1)), recordingID: t.id, outcome: .ok,
+            object: entry?.name ?? t.id, recordingID: t.id, outcome: .ok,
             checkedAt: RFC3339.format(now),
             bytes: 0, expectedSHA256: t.objectSHA256)
-        switch hashFile(path, limiter: limiter, shouldStop: shouldStop, buffer: &buffer) {
+        let read =
+            entry.map { hash($0, in: store, limiter: limiter, shouldStop: shouldStop, buffer: &buffer) } ?? .missing
+        switch read {
         case .stopped:
             return nil
         case .missing:
@@ -489,11 +483,11 @@ public final class FixityAuditor: Sendable {
         var r = FixityResult(
             object: f.object, recordingID: nil, outcome: .untracked, checkedAt: RFC3339.format(now), bytes: 0)
         var what = "no recording in the index owns this file"
-        if let id = Self.recordingID(inObjectName: f.object), let at = try? database.destroyedAt(id) {
+        if let id = f.entry.id?.lowercased, let at = try? database.destroyedAt(id) {
             what =
                 "recording \(id) was destroyed at \(at); this is a copy left behind (unreadable: its data key was deleted)"
         }
-        switch Self.hashFile(f.path, limiter: limiter, shouldStop: { self.isStopping }, buffer: &buffer) {
+        switch Self.hash(f.entry, in: store, limiter: limiter, shouldStop: { self.isStopping }, buffer: &buffer) {
         case .stopped: return nil
         case .missing: return nil  // gone since it was listed
         case .unreadable(let why, let n):
@@ -514,35 +508,26 @@ public final class FixityAuditor: Sendable {
         case stopped
     }
 
-    /// Reads a file to its end and hashes its bytes as stored. Never follows a symbolic link and never waits on a
-    /// FIFO (`O_NOFOLLOW | O_NONBLOCK`); anything but a regular file is unreadable.
-    static func hashFile(_ path: String, limiter: ByteRateLimiter?, shouldStop: () -> Bool, buffer: inout [UInt8])
-        -> Read
-    {
-        let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        if fd < 0 {
-            let e = errno
-            if e == ENOENT || e == ENOTDIR { return .missing }
-            if e == ELOOP { return .unreadable("it is a symbolic link, not a file", 0) }
-            return .unreadable("open failed: \(String(cString: strerror(e)))", 0)
-        }
-        defer { Glibc.close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return .unreadable("fstat failed: \(String(cString: strerror(errno)))", 0) }
-        guard st.st_mode & S_IFMT == S_IFREG else {
-            let kind =
-                st.st_mode & S_IFMT == S_IFDIR
-                ? "a directory" : st.st_mode & S_IFMT == S_IFIFO ? "a FIFO" : "not a regular file"
-            return .unreadable("it is \(kind), not a file", 0)
+    /// Reads what `entry` names to its end and hashes its bytes as stored. Whatever the store cannot open as an
+    /// object (a directory, a link, a FIFO) is unreadable, with what it is.
+    static func hash(
+        _ entry: ObjectEntry, in store: any ObjectStore, limiter: ByteRateLimiter?, shouldStop: () -> Bool,
+        buffer: inout [UInt8]
+    ) -> Read {
+        let contents: any ObjectContents
+        do { contents = try store.open(entry) } catch {
+            if error.code == .notFound { return .missing }
+            return .unreadable(error.cause ?? error.message, 0)
         }
         var hash = SHA256()
         var offset: Int64 = 0
         while true {
             if shouldStop() { return .stopped }
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(offset)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .unreadable("read failed at byte \(offset): \(String(cString: strerror(errno)))", offset)
+            let n: Int
+            do {
+                n = try typed { try buffer.withUnsafeMutableBytes { try contents.read(into: $0, at: offset) } }
+            } catch {
+                return .unreadable("read failed at byte \(offset): \(error.cause ?? error.message)", offset)
             }
             if n == 0 { break }
             buffer.withUnsafeBytes { hash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
@@ -552,64 +537,34 @@ public final class FixityAuditor: Sendable {
         return .hashed(hash.finalize().hexString, offset)
     }
 
-    // MARK: The store's shards
+    // MARK: Untracked files
 
-    /// `ab/cd` for shard `i` (0…65535).
-    static func shardName(_ i: Int) -> String {
-        String(i >> 8, radix: 16).leftPadded(2) + "/" + String(i & 0xFF, radix: 16).leftPadded(2)
+    /// What `partition` holds that is old enough and that no recording owns (an entry that is a recording's object,
+    /// in the index, is the recording's, whatever its state).
+    func untrackedFiles(in partition: ObjectPartition, now: Date) throws(ArchiveError) -> [UntrackedFile] {
+        var found: [UntrackedFile] = []
+        var cursor: ObjectCursor?
+        repeat {
+            let page = try store.list(in: partition, after: cursor, limit: Self.listingPage)
+            found += try untrackedFiles(page.entries, now: now)
+            cursor = page.next
+        } while cursor != nil
+        return found
     }
 
-    /// The shard `FileStore` puts a recording's object in (the last four hex digits of its id).
-    static func shard(ofRecording id: String) -> String {
-        let hex = id.lowercased().replacingOccurrences(of: "-", with: "")
-        return String(hex.suffix(4).prefix(2)) + "/" + String(hex.suffix(2))
-    }
-
-    /// `ab/cd` of `objects/ab/cd/<name>`, if the name is that deep.
-    static func shard(ofObjectName object: String) -> String? {
-        let parts = object.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        return parts[1] + "/" + parts[2]
-    }
-
-    /// The recording id of `objects/ab/cd/<id>.fca`, if the name has that form.
-    static func recordingID(inObjectName object: String) -> String? {
-        let name = FileSystem.lastComponent(object)
-        guard name.hasSuffix(".fca"), let id = UUID(uuidString: String(name.dropLast(4))),
-            id.lowercased + ".fca" == name
-        else {
-            return nil
-        }
-        return id.lowercased
-    }
-
-    /// The files in shard directory `shard` that are old enough and that no recording owns (a file named for a
-    /// recording in the index, in that recording's shard, is the recording's object, whatever its state).
-    func untrackedFiles(inShard shard: String, now: Date) throws(ArchiveError) -> [UntrackedFile] {
-        let dir = store.objectsDirectory + "/" + shard
-        let entries = FileSystem.list(dir).compactMap { name in
-            FileSystem.status(dir + "/" + name).map { (dir + "/" + name, $0) }
-        }
-        return try untrackedFiles(entries, now: now)
-    }
-
-    private func untrackedFiles(_ entries: [(String, FileSystem.Status)], now: Date) throws(ArchiveError)
-        -> [UntrackedFile]
-    {
-        let files = entries.filter { !$0.1.isDirectory }
-        guard !files.isEmpty else { return [] }
-        let ids = files.compactMap { Self.recordingID(inObjectName: objectName($0.0)) }
+    private func untrackedFiles(_ entries: [ObjectEntry], now: Date) throws(ArchiveError) -> [UntrackedFile] {
+        guard !entries.isEmpty else { return [] }
+        let ids = entries.compactMap { $0.id?.lowercased }
         let known = ids.isEmpty ? [:] : try database.fixityTargets(ids: ids)
-        return files.compactMap { path, st in
-            let object = objectName(path)
-            if let id = Self.recordingID(inObjectName: object), known[id] != nil,
-                Self.shard(ofObjectName: object) == Self.shard(ofRecording: id)
-            {
-                return nil
-            }
-            guard now.timeIntervalSince1970 - st.mtime >= untrackedMinimumAge else { return nil }
-            return UntrackedFile(object: object, path: path, size: st.size)
+        var found: [UntrackedFile] = []
+        for entry in entries {
+            if let id = entry.id, known[id.lowercased] != nil { continue }
+            guard let attributes = try store.attributes(of: entry),
+                now.timeIntervalSince(attributes.modified) >= untrackedMinimumAge
+            else { continue }
+            found.append(UntrackedFile(entry: entry, size: attributes.size))
         }
+        return found
     }
 
     // MARK: Accounting

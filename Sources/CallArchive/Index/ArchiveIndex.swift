@@ -319,7 +319,8 @@ package protocol FixityIndex {
     /// the index is older than the pass's start and every shard directory was listed, the pass is complete: it
     /// becomes the last pass, one summary entry is audited, and a new pass starts.
     func recordFixity(
-        _ results: [FixityResult], run: FixityRun, requestedBy: AuditActor?, pass: FixityPass?, now: Date
+        _ results: [FixityResult], run: FixityRun, requestedBy: AuditActor?, pass: FixityPass?, store: any ObjectStore,
+        now: Date
     ) throws(ArchiveError) -> FixityRecorded
 
     /// One summary audit entry for a whole on-demand run (its failures were audited one by one as found).

@@ -4,13 +4,13 @@ import SndFile
 
 /// Reads recordings out of the store: original bytes, FLAC or WAV. Blocking; call from a worker thread.
 public struct Exporter: Sendable {
-    public var store: FileStore
+    public var store: any ObjectStore
     package var database: any ArchiveIndex
     public var keys: KeyRing
     /// Counts and logs the fixity check every export starts with (nil: the check still runs and is recorded).
     public var fixity: FixityAuditor?
 
-    package init(store: FileStore, database: any ArchiveIndex, keys: KeyRing, fixity: FixityAuditor? = nil) {
+    package init(store: any ObjectStore, database: any ArchiveIndex, keys: KeyRing, fixity: FixityAuditor? = nil) {
         self.store = store
         self.database = database
         self.keys = keys
@@ -95,11 +95,11 @@ public struct Exporter: Sendable {
         if stored.payloadKind == .received, plan.format != .original {
             return try writeDecoded(plan: plan, to: sink)
         }
-        let reader = try store.openObject(plan.id, key: plan.dataKey)
+        let reader = try ObjectReader(file: try store.open(plan.id), key: plan.dataKey, expectedID: plan.id)
         switch plan.format {
         case .original:
             var hash = SHA256()
-            try Restorer(store: store).decode(
+            try Restorer().decode(
                 reader: reader, kind: stored.payloadKind,
                 originalBytes: { b in
                     hash.update(bufferPointer: b)
@@ -128,7 +128,7 @@ public struct Exporter: Sendable {
         let output = FLACByteSink(sink)
         var encoder: FLACEncoder?
         var linear: [Int32] = []
-        try Restorer(store: store).decode(
+        try Restorer().decode(
             reader: reader, kind: plan.stored.payloadKind, originalBytes: nil,
             samples: { c, samples, frames in
                 if encoder == nil, let info = c.info {
@@ -160,7 +160,7 @@ public struct Exporter: Sendable {
         var out: [UInt8] = []
         var written: Int64 = 0
         let limit = Int64(dataSize)
-        try Restorer(store: store).decode(
+        try Restorer().decode(
             reader: reader, kind: plan.stored.payloadKind, originalBytes: nil,
             samples: { c, samples, _ in
                 let enc = c.hashEncoding
@@ -196,7 +196,7 @@ extension Exporter {
     /// written as WAV (exactly the frame count ingest decoded and recorded) or encoded as FLAC.
     func writeDecoded(plan: ExportPlan, to sink: any ByteSink) throws(ArchiveError) {
         let stored = plan.stored
-        let reader = try store.openRandomAccess(plan.id, key: plan.dataKey)
+        let reader = try ObjectRandomReader(file: try store.open(plan.id), key: plan.dataKey, expectedID: plan.id)
         let hint: SoundFileHint? = stored.container == "raw" && stored.format == "gsm610" ? .rawGSM610 : nil
         let channels = stored.channels
         let limit = stored.frames * Int64(channels * 2)

@@ -3,13 +3,13 @@ import Logging
 import SndFile
 
 /// Archives one spool item at a time, following the durability protocol (DESIGN §6):
-/// 1. transcode + verify into `store/tmp`; 2. fsync, rename into `objects/`, fsync dir;
+/// 1. transcode + verify into an object staged in the store; 2. commit it (durably, never replacing);
 /// 3. one transaction: recording row + wrapped data key + case links + audit entry;
 /// 4. unlink the spool audio and sidecar, fsync the spool directory.
 ///
 /// `ingest` blocks (libFLAC, file I/O, SQLite): call it from a worker thread.
 public struct Ingestor: Sendable {
-    public var store: FileStore
+    public var store: any ObjectStore
     package var database: any ArchiveIndex
     public var keys: KeyRing
     public var quarantine: Quarantine
@@ -22,7 +22,7 @@ public struct Ingestor: Sendable {
     public var inFlight: InFlightRecordings?
 
     package init(
-        store: FileStore, database: any ArchiveIndex, keys: KeyRing, quarantine: Quarantine, flacLevel: Int,
+        store: any ObjectStore, database: any ArchiveIndex, keys: KeyRing, quarantine: Quarantine, flacLevel: Int,
         filenamePattern: String, logger: Logger
     ) {
         self.store = store
@@ -91,15 +91,15 @@ public struct Ingestor: Sendable {
             inFlight?.register(id)
             defer { inFlight?.unregister(id) }
             log[metadataKey: "recording.id"] = "\(id.lowercased)"
-            let encoded = try Transcoder(store: store, compressionLevel: flacLevel).encode(
+            let (encoded, staged) = try Transcoder(store: store, compressionLevel: flacLevel).encode(
                 inputPath: item.audioPath, id: id)
             if let existing = try database.recordingID(originalSHA256: encoded.originalSHA256) {
-                try FileSystem.unlink(encoded.tempPath)
+                try store.discard(staged)
                 return try finishDuplicate(item, of: existing, metadata: metadata, log: log)
             }
             // Destroyed before (its time was up, or its subject had it erased): archiving it again would undo that.
             if let gone = try database.tombstone(originalSHA256: encoded.originalSHA256) {
-                try FileSystem.unlink(encoded.tempPath)
+                try store.discard(staged)
                 try database.recordDestroyedDuplicate(of: gone.id, sourceName: item.relativePath, now: Date())
                 try removeFromSpool(item, archivedAs: gone.id)
                 log.notice(
@@ -109,12 +109,12 @@ public struct Ingestor: Sendable {
             }
             let wrapped = try keys.current.wrap(encoded.dataKey)
             do throws(ArchiveError) {
-                try store.commitTemporary(encoded.tempPath, id: id)
+                try store.commit(staged)
             } catch {
-                // The rename may have happened before a directory fsync failed: no object may stay without
-                // a row. The input is redone from the spool with a new file (a failed fsync is not retried).
-                try? FileSystem.unlink(encoded.tempPath)
-                try? store.deleteObject(id)
+                // The commit may have taken effect before its last durability step failed: no object may stay
+                // without a row. The input is redone from the spool into a new object (a failed fsync is not retried).
+                try? store.discard(staged)
+                _ = try? store.delete(id)
                 throw error
             }
             let outcome: InsertOutcome
@@ -123,11 +123,11 @@ public struct Ingestor: Sendable {
                     .init(encoded: encoded, metadata: metadata, sourceName: item.relativePath, wrappedKey: wrapped, kekID: keys.current.id), now: Date())
             } catch {
                 // The object has no row: remove it now (recovery would otherwise do it at the next start).
-                try? store.deleteObject(id)
+                _ = try? store.delete(id)
                 throw error
             }
             if case .duplicate(let existing) = outcome {
-                try store.deleteObject(id)
+                _ = try store.delete(id)
                 return try finishDuplicate(item, of: existing, metadata: metadata, log: log)
             }
             try removeFromSpool(item, archivedAs: id)

@@ -84,17 +84,15 @@ final class AudioCollector: FLACDecoderDelegate {
 
 /// Reads stored objects back: verification after ingest, and exports.
 struct Restorer {
-    var store: FileStore
-
-    /// Decrypts and decodes the object at `path` completely and compares the bytes it restores with `original`
-    /// (the input file), byte for byte; returns the SHA-256 of the object file.
+    /// Decrypts and decodes `object` (a staged object) completely and compares the bytes it restores with
+    /// `original` (the input file), byte for byte; returns the SHA-256 of the object as stored.
     ///
     /// A direct comparison proves more than equal hashes and costs a read and a `memcmp` instead of two SHA-256
     /// passes. The audio hash needs no separate check: the audio bytes are a fixed part of the original.
-    func verify(path: String, id: UUID, key: SymmetricKey, kind: PayloadKind, against original: FileDescriptor)
-        throws(ArchiveError) -> String
-    {
-        let reader = try ObjectReader(file: try FileDescriptor.openForReading(path), key: key, expectedID: id)
+    func verify(
+        _ object: any ObjectContents, id: UUID, key: SymmetricKey, kind: PayloadKind, against original: FileDescriptor
+    ) throws(ArchiveError) -> String {
+        let reader = try ObjectReader(file: object, key: key, expectedID: id)
         let comparison = ByteComparison(original)
         do {
             switch kind {
@@ -198,12 +196,12 @@ struct ReceivedDecode: Sendable {
 }
 
 extension Restorer {
-    /// Decodes the object at `path` completely through libsndfile, reading (and authenticating) the ciphertext
+    /// Decodes `object` completely through libsndfile, reading (and authenticating) the ciphertext
     /// as libsndfile asks for it, and hashes the 16-bit PCM it gives. A libsndfile error is `corrupt-audio`.
-    func decodeReceived(path: String, id: UUID, key: SymmetricKey, hint: SoundFileHint?, name: String)
+    func decodeReceived(_ object: any ObjectContents, id: UUID, key: SymmetricKey, hint: SoundFileHint?, name: String)
         throws(ArchiveError) -> ReceivedDecode
     {
-        let reader = try ObjectRandomReader(file: try FileDescriptor.openForReading(path), key: key, expectedID: id)
+        let reader = try ObjectRandomReader(file: object, key: key, expectedID: id)
         var hash = SHA256()
         let decode = try Self.decodeReceived(reader: reader, hint: hint, name: name) { pcm in
             // Little-endian, as every platform this runs on stores an Int16.

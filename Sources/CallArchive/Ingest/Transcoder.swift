@@ -13,10 +13,9 @@ public enum PayloadKind: String, Sendable, Codable {
     case received = "as-received"
 }
 
-/// A recording transcoded, encrypted, synced and verified into a temporary object in the store.
+/// A recording transcoded, encrypted and verified into an object staged in the store.
 struct EncodedRecording: Sendable {
     var id: UUID
-    var tempPath: String
     var dataKey: SymmetricKey
     var payloadKind: PayloadKind
     /// What the index's `format` says: the sample encoding (`pcm16`, `mulaw`, `float32be`, `flac`) or the codec
@@ -62,11 +61,14 @@ struct EncodedRecording: Sendable {
 ///
 /// Everything here blocks; run it on a thread of its own, not on the concurrency pool.
 struct Transcoder {
-    var store: FileStore
+    var store: any ObjectStore
     var compressionLevel: Int
     var chunkFrames = 16 * 1024
 
-    func encode(inputPath: String, id: UUID) throws(ArchiveError) -> EncodedRecording {
+    /// Stages the object of recording `id` and encodes `inputPath` into it; the caller commits or discards it.
+    func encode(inputPath: String, id: UUID) throws(ArchiveError)
+        -> (recording: EncodedRecording, staged: any StagedObject)
+    {
         let input: FileDescriptor
         do { input = try FileDescriptor.openForReading(inputPath) } catch {
             throw ArchiveError(.unreadable, "cannot open the file", cause: error.cause)
@@ -89,31 +91,29 @@ struct Transcoder {
         }
 
         let dek = SymmetricKey(size: .bits256)
-        let temp = try store.createTemporary(for: id)
+        let staged = try store.stage(id)
         do throws(ArchiveError) {
             var result: EncodedRecording
             switch plan {
-            case .pcm(let layout): result = try encodePCM(input: input, layout: layout, temp: temp, id: id, dek: dek)
-            case .flac: result = try storeFLAC(input: input, temp: temp, id: id, dek: dek)
+            case .pcm(let layout):
+                result = try encodePCM(input: input, layout: layout, staged: staged, id: id, dek: dek)
+            case .flac: result = try storeFLAC(input: input, staged: staged, id: id, dek: dek)
             case .decoded(let hint, let info):
-                result = try storeReceived(input: input, info: info, hint: hint, temp: temp, id: id, dek: dek)
+                result = try storeReceived(input: input, info: info, hint: hint, staged: staged, id: id, dek: dek)
             }
-            try temp.sync()
-            try temp.close()
             // Prove the stored object gives back the exact original before anyone may delete the input.
-            let restorer = Restorer(store: store)
-            let objectSHA256 = try restorer.verify(
-                path: result.tempPath, id: id, key: dek, kind: result.payloadKind, against: input)
+            let restorer = Restorer()
+            let objectSHA256 = try restorer.verify(staged, id: id, key: dek, kind: result.payloadKind, against: input)
             if result.payloadKind == .received {
                 // And that the stored copy decodes, completely: the frame count and audio hash are of that decode.
-                let decode = try restorer.decodeReceived(path: result.tempPath, id: id, key: dek, hint: hint(of: plan), name: name)
+                let decode = try restorer.decodeReceived(staged, id: id, key: dek, hint: hint(of: plan), name: name)
                 try result.take(decode)
             }
             result.objectSHA256 = objectSHA256
-            result.storedSize = FileSystem.status(result.tempPath).map { $0.size } ?? 0
-            return result
+            result.storedSize = (try? staged.size) ?? 0
+            return (result, staged)
         } catch {
-            try? FileSystem.unlink(temp.path)
+            try? store.discard(staged)
             throw error
         }
     }
@@ -171,9 +171,9 @@ struct Transcoder {
         }
     }
 
-    private func encodePCM(input: FileDescriptor, layout: AudioLayout, temp: FileDescriptor, id: UUID, dek: SymmetricKey)
-        throws(ArchiveError) -> EncodedRecording
-    {
+    private func encodePCM(
+        input: FileDescriptor, layout: AudioLayout, staged: any StagedObject, id: UUID, dek: SymmetricKey
+    ) throws(ArchiveError) -> EncodedRecording {
         let prefix = try spoolRead { () throws(ArchiveError) in try input.readBytes(count: Int(layout.dataOffset), at: 0) }
         let rest = try spoolRead { () throws(ArchiveError) in
             try input.readBytes(count: Int(layout.restLength), at: layout.restOffset)
@@ -181,7 +181,7 @@ struct Transcoder {
         let side = SideData(
             encoding: layout.encoding, frames: UInt64(layout.frames), originalSize: UInt64(layout.fileSize),
             prefix: prefix, rest: rest)
-        let writer = try ObjectWriter(file: temp, key: dek, recordingID: id)
+        let writer = try ObjectWriter(file: staged, key: dek, recordingID: id)
         let format = FLACStreamFormat(
             sampleRate: layout.sampleRate, channels: layout.channels, bitsPerSample: layout.flacBits)
         let encoder: FLACEncoder
@@ -215,7 +215,7 @@ struct Transcoder {
         do { try encoder.finish() } catch { throw Self.encoderError(error) }
         try writer.finish()
         return EncodedRecording(
-            id: id, tempPath: temp.path, dataKey: dek, payloadKind: .flacWithSideData, format: layout.encoding.rawValue,
+            id: id, dataKey: dek, payloadKind: .flacWithSideData, format: layout.encoding.rawValue,
             container: layout.container, sampleRate: layout.sampleRate, channels: layout.channels,
             bitsPerSample: layout.flacBits,
             frames: layout.frames, originalSize: layout.fileSize, storedSize: 0,
@@ -223,10 +223,10 @@ struct Transcoder {
             objectSHA256: "", anomalies: layout.anomalies)
     }
 
-    private func storeFLAC(input: FileDescriptor, temp: FileDescriptor, id: UUID, dek: SymmetricKey)
+    private func storeFLAC(input: FileDescriptor, staged: any StagedObject, id: UUID, dek: SymmetricKey)
         throws(ArchiveError) -> EncodedRecording
     {
-        let writer = try ObjectWriter(file: temp, key: dek, recordingID: id)
+        let writer = try ObjectWriter(file: staged, key: dek, recordingID: id)
         let tee = InputTee(file: input, writer: writer)
         let audio = AudioCollector(encoding: nil)
         do throws(FLACError) {
@@ -250,7 +250,7 @@ struct Transcoder {
                 Anomaly(code: "truncated", message: "STREAMINFO declares \(info.totalSamples) frames, \(audio.frames) decoded"))
         }
         return EncodedRecording(
-            id: id, tempPath: temp.path, dataKey: dek, payloadKind: .originalFLAC, format: "flac", container: "flac",
+            id: id, dataKey: dek, payloadKind: .originalFLAC, format: "flac", container: "flac",
             sampleRate: info.format.sampleRate, channels: info.format.channels, bitsPerSample: info.format.bitsPerSample,
             frames: audio.frames, originalSize: tee.length, storedSize: 0,
             originalSHA256: tee.hash.finalize().hexString, audioSHA256: audio.audioHash.finalize().hexString,
@@ -260,15 +260,16 @@ struct Transcoder {
     /// Copies the input, encrypted, into the object as it is; the decode that proves it follows the read-back
     /// (`Restorer.decodeReceived`), and sets the frame count and audio hash.
     private func storeReceived(
-        input: FileDescriptor, info: SoundFileInfo, hint: SoundFileHint?, temp: FileDescriptor, id: UUID, dek: SymmetricKey
+        input: FileDescriptor, info: SoundFileInfo, hint: SoundFileHint?, staged: any StagedObject, id: UUID,
+        dek: SymmetricKey
     ) throws(ArchiveError) -> EncodedRecording {
-        let writer = try ObjectWriter(file: temp, key: dek, recordingID: id)
+        let writer = try ObjectWriter(file: staged, key: dek, recordingID: id)
         let tee = InputTee(file: input, writer: writer)
         try tee.drain()
         if let e = tee.writeError { throw e }
         try writer.finish()
         return EncodedRecording(
-            id: id, tempPath: temp.path, dataKey: dek, payloadKind: .received, format: SoundFileInfo.subName(info.subFormat),
+            id: id, dataKey: dek, payloadKind: .received, format: SoundFileInfo.subName(info.subFormat),
             container: SoundFileInfo.majorName(info.majorFormat), sampleRate: info.sampleRate, channels: info.channels,
             bitsPerSample: 16, frames: 0, originalSize: tee.length, storedSize: 0,
             originalSHA256: tee.hash.finalize().hexString, audioSHA256: "", objectSHA256: "", anomalies: [])

@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// 1. one transaction re-checks the item (still due, not held, past grace, approved if its class needs it),
 ///    marks the recording `destroying` and deletes its wrapped data key — from here the audio is unreadable;
-/// 2. the encrypted object is unlinked and its directory fsynced;
+/// 2. the encrypted object is deleted from the store, durably;
 /// 3. one transaction deletes the personal metadata (row, case links, tags, restriction, corrections; a case left
 ///    with no recording goes too) under `secure_delete`, writes the tombstone and the audit entry;
 /// 4. the WAL is checkpointed with TRUNCATE, so that deleted pages do not linger in it.
@@ -17,7 +17,7 @@ import Synchronization
 /// latter. There is never a tombstone while a key exists, and never a second tombstone.
 public final class Disposer: Sendable {
     let database: any ArchiveIndex
-    let store: FileStore
+    let store: any ObjectStore
     /// One run at a time (the scheduler and operator requests share it).
     let running = Mutex(())
     /// Items per transaction.
@@ -30,7 +30,7 @@ public final class Disposer: Sendable {
     private let disposalObserver = Mutex<(@Sendable () -> Void)?>(nil)
 
     package init(
-        database: any ArchiveIndex, store: FileStore, batchSize: Int = 500, policyWait: Duration = .seconds(30),
+        database: any ArchiveIndex, store: any ObjectStore, batchSize: Int = 500, policyWait: Duration = .seconds(30),
         afterStep: (@Sendable (String) -> Void)? = nil
     ) {
         self.policyWait = policyWait
@@ -88,24 +88,11 @@ public final class Disposer: Sendable {
         return outcome
     }
 
-    /// Unlinks the objects, then makes the unlinks durable: a directory fsync each when they are few; one
-    /// `syncfs` of the store's filesystem when a batch spans many of the 65,536 shard directories (one fsync
-    /// per object then cost more than the unlink itself; syncfs commits the journal once, and reports write-back
-    /// errors since Linux 5.8).
+    /// Deletes the objects, durably, as one batch (the store makes many deletions durable at once). An object that
+    /// write-once storage retains is unreadable all the same: its key is gone.
     func removeObjects(_ ids: [String]) throws(ArchiveError) {
-        var dirs = Set<String>()
-        for id in ids {
-            guard let uuid = UUID(uuidString: id) else { continue }
-            let path = store.objectPath(for: uuid)
-            try FileSystem.unlink(path)
-            dirs.insert(FileSystem.parentDirectory(path))
-        }
-        if dirs.count > Self.directoryFsyncLimit, try FileSystem.syncFilesystem(containing: store.objectsDirectory) { return }
-        for dir in dirs.sorted() where FileSystem.isDirectory(dir) { try FileSystem.syncDirectory(dir) }
+        _ = try store.delete(ids.compactMap { UUID(uuidString: $0) })
     }
-
-    /// Above this many directories in one batch, one syncfs replaces their fsyncs.
-    static let directoryFsyncLimit = 16
 
     /// Completes destructions a crash interrupted (recordings marked `destroying`: key already gone).
     public func finishInterrupted(now: Date = Date()) throws(ArchiveError) -> Int {

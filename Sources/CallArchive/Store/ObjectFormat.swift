@@ -67,13 +67,13 @@ public enum ObjectFormat {
     }
 }
 
-/// Encrypts a payload into an object file as it is written.
+/// Encrypts a payload into an object as it is written (a staged object, or a plain file).
 ///
 /// Writes are sequential except that the first segment stays in memory until `finish`, so a writer may
 /// seek back into it (libFLAC rewrites STREAMINFO at the end); segment 0 is then sealed and written last
 /// at its reserved place. Memory stays at two segments whatever the payload length.
 final class ObjectWriter: FLACOutput {
-    private let file: FileDescriptor
+    private let file: any WritableObjectContents
     private let key: SymmetricKey
     private let header: ObjectFormat.Header
     private let headerBytes: [UInt8]
@@ -85,7 +85,10 @@ final class ObjectWriter: FLACOutput {
     private var length: UInt64 = 0
     private var finished = false
 
-    init(file: FileDescriptor, key: SymmetricKey, recordingID: UUID, segmentSize: Int = ObjectFormat.defaultSegmentSize)
+    init(
+        file: any WritableObjectContents, key: SymmetricKey, recordingID: UUID,
+        segmentSize: Int = ObjectFormat.defaultSegmentSize
+    )
         throws(ArchiveError)
     {
         self.file = file
@@ -146,7 +149,7 @@ final class ObjectWriter: FLACOutput {
         position = offset
     }
 
-    /// Seals the pending segments; the caller then fsyncs and renames the file.
+    /// Seals the pending segments; the store then commits the object.
     func finish() throws(ArchiveError) {
         precondition(!finished)
         finished = true
@@ -173,10 +176,10 @@ final class ObjectWriter: FLACOutput {
     }
 }
 
-/// An object file's header and segment geometry, read and checked once, and the reading and opening of one
+/// An object's header and segment geometry, read and checked once, and the reading and opening of one
 /// segment: what the sequential and the random-access reader share.
 struct ObjectSegments {
-    let file: FileDescriptor
+    let file: any ObjectContents
     let header: ObjectFormat.Header
     let headerBytes: [UInt8]
     let fileSize: Int64
@@ -187,20 +190,20 @@ struct ObjectSegments {
     /// Ciphertext plus tag of a full segment.
     var fullSize: Int { header.segmentSize + ObjectFormat.tagSize }
 
-    init(file: FileDescriptor, expectedID: UUID?) throws(ArchiveError) {
+    init(file: any ObjectContents, expectedID: UUID?) throws(ArchiveError) {
         self.file = file
         fileSize = try file.size
         headerBytes = try file.readBytes(count: ObjectFormat.headerSize, at: 0)
-        header = try ObjectFormat.Header(parsing: headerBytes, path: file.path)
+        header = try ObjectFormat.Header(parsing: headerBytes, path: file.location)
         if let expectedID, header.recordingID != expectedID {
-            throw ArchiveError(.corruptObject, "\(file.path) belongs to recording \(header.recordingID), not \(expectedID)")
+            throw ArchiveError(.corruptObject, "\(file.location) belongs to recording \(header.recordingID), not \(expectedID)")
         }
         let body = fileSize - Int64(ObjectFormat.headerSize)
         let full = Int64(header.segmentSize + ObjectFormat.tagSize)
         count = Int((body + full - 1) / full)
         let lastCipher = body - Int64(count - 1) * full
         guard count > 0, lastCipher > Int64(ObjectFormat.tagSize) else {
-            throw ArchiveError(.corruptObject, "\(file.path) is truncated (no final segment)")
+            throw ArchiveError(.corruptObject, "\(file.location) is truncated (no final segment)")
         }
         payloadLength = Int64(count - 1) * Int64(header.segmentSize) + lastCipher - Int64(ObjectFormat.tagSize)
     }
@@ -215,7 +218,7 @@ struct ObjectSegments {
                 try file.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]), at: offset)
             }
         }
-        guard got == want else { throw ArchiveError(.corruptObject, "\(file.path) shrank while being read") }
+        guard got == want else { throw ArchiveError(.corruptObject, "\(file.location) shrank while being read") }
         return want
     }
 
@@ -229,7 +232,7 @@ struct ObjectSegments {
         } catch {
             throw ArchiveError(
                 .corruptObject,
-                "\(file.path): segment \(index) of \(count) fails authentication (object damaged, truncated or wrong key)",
+                "\(file.location): segment \(index) of \(count) fails authentication (object damaged, truncated or wrong key)",
                 cause: "\(error)")
         }
     }
@@ -246,7 +249,7 @@ final class ObjectReader: FLACInput {
     private var cipherBuffer: [UInt8]
     private(set) var objectHash = SHA256()
 
-    init(file: FileDescriptor, key: SymmetricKey, expectedID: UUID?) throws(ArchiveError) {
+    init(file: any ObjectContents, key: SymmetricKey, expectedID: UUID?) throws(ArchiveError) {
         segments = try ObjectSegments(file: file, expectedID: expectedID)
         self.key = key
         cipherBuffer = [UInt8](repeating: 0, count: segments.fullSize)
@@ -310,7 +313,7 @@ final class ObjectRandomReader: SoundFileSource {
     /// The first failure to read or authenticate a segment (libsndfile sees only a short read).
     private(set) var lastError: ArchiveError?
 
-    init(file: FileDescriptor, key: SymmetricKey, expectedID: UUID?) throws(ArchiveError) {
+    init(file: any ObjectContents, key: SymmetricKey, expectedID: UUID?) throws(ArchiveError) {
         segments = try ObjectSegments(file: file, expectedID: expectedID)
         self.key = key
         cipherBuffer = [UInt8](repeating: 0, count: segments.fullSize)

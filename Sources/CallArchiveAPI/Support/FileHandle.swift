@@ -12,6 +12,11 @@ public final class FileDescriptor {
         self.path = path
     }
 
+    /// Owns `fd`, an open descriptor of `path` (opened by a caller that needed its errno).
+    package convenience init(adopting fd: Int32, path: String) {
+        self.init(fd: fd, path: path)
+    }
+
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
     public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(ArchiveError)
@@ -117,32 +122,8 @@ public enum FileSystem {
         guard fsync(fd) == 0 else { throw .errno("fsync directory", path) }
     }
 
-    /// `syncfs(2)` of the filesystem that holds `path`: everything written there so far is durable. False
-    /// (nothing done) when the C library has no syncfs; the caller then fsyncs what it changed itself.
-    public static func syncFilesystem(containing path: String) throws(ArchiveError) -> Bool {
-        guard let syncfs = Self.syncfs else { return false }
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw .errno("open", path) }
-        defer { Glibc.close(fd) }
-        guard syncfs(fd) == 0 else { throw .errno("syncfs", path) }
-        return true
-    }
-
-    /// glibc's `syncfs`, which Swift's Glibc module does not export (it is declared under _GNU_SOURCE).
-    private static let syncfs: (@convention(c) (Int32) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
-    }()
-
     public static func rename(_ from: String, _ to: String) throws(ArchiveError) {
         guard Glibc.rename(from, to) == 0 else { throw .errno("rename to \(to)", from) }
-    }
-
-    /// Renames without replacing an existing target.
-    public static func renameNoReplace(_ from: String, _ to: String) throws(ArchiveError) {
-        // Glibc's module does not export renameat2; targets are fresh UUIDs, so a check suffices.
-        guard !exists(to) else { throw ArchiveError(.io, "refusing to replace existing \(to)") }
-        try rename(from, to)
     }
 
     /// Moves a file durably, also across filesystems or bind mounts (systemd gives each `ReadWritePaths=`

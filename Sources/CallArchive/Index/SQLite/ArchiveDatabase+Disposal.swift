@@ -408,7 +408,7 @@ extension ArchiveDatabase {
         return nil
     }
 
-    /// Step 3 for one recording already marked `destroying` (its key gone, its object unlinked). Statements are
+    /// Step 3 for one recording already marked `destroying` (its key gone, its object deleted). Statements are
     /// cached: this runs once per destroyed recording, and preparing a dozen statements each time cost more than
     /// executing them.
     private static func finishDestroy(_ db: Database, id: String, actor: AuditActor, now: Date, nowText: String) throws {

@@ -157,11 +157,14 @@ extension ArchiveDatabase {
     /// untracked file whose recording was committed meanwhile (ingest moves the object in before its row).
     ///
     /// With `pass` (the background auditor), the pass's counts are updated with what was kept; when nothing in
-    /// the index is older than the pass's start and every shard directory was listed, the pass is complete: it
-    /// becomes the last pass, one summary entry is audited, and a new pass starts.
+    /// the index is older than the pass's start and every partition of `store` was listed, the pass is complete: it
+    /// becomes the last pass, one summary entry is audited, and a new pass starts. `store` says which recording's
+    /// object, and which partition, an untracked name is.
     package func recordFixity(
-        _ results: [FixityResult], run: FixityRun, requestedBy: AuditActor? = nil, pass: FixityPass? = nil, now: Date
+        _ results: [FixityResult], run: FixityRun, requestedBy: AuditActor?, pass: FixityPass?,
+        store: any ObjectStore, now: Date
     ) throws(ArchiveError) -> FixityRecorded {
+        let partitionCount = store.partitions.count
         let nowText = RFC3339.format(now)
         return try write("record fixity") { db in
             var kept: [FixityResult] = []
@@ -185,11 +188,11 @@ extension ArchiveDatabase {
                             db, r, run: run, requestedBy: requestedBy, previous: recovered ? previous : nil, now: now)
                     }
                 } else {
-                    if let id = FixityAuditor.recordingID(inObjectName: r.object),
+                    let entry = store.entry(named: r.object)
+                    if let id = entry.id?.lowercased,
                         try Bool.fetchOne(
                             db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM recordings WHERE id = ?)"),
-                            arguments: [id]) == true,
-                        FixityAuditor.shard(ofObjectName: r.object) == FixityAuditor.shard(ofRecording: id)
+                            arguments: [id]) == true
                     {
                         continue
                     }
@@ -199,7 +202,7 @@ extension ArchiveDatabase {
                             ON CONFLICT (object) DO UPDATE SET last_seen = excluded.last_seen
                             """
                     ).execute(arguments: [
-                        r.object, FixityAuditor.shard(ofObjectName: r.object) ?? "", nowText, nowText,
+                        r.object, entry.partition?.name ?? "", nowText, nowText,
                     ])
                     try Self.appendFixityCheck(db, r, run: run, requestedBy: requestedBy, previous: nil, now: now)
                 }
@@ -214,7 +217,7 @@ extension ArchiveDatabase {
                         SELECT EXISTS (SELECT 1 FROM recordings
                           WHERE coalesce(fixity_at, ingested_at) < ? AND state IN ('active', 'restricted'))
                         """, arguments: [pass.startedAt]) ?? false
-            guard !remaining, pass.shardsListed >= FixityAuditor.shardCount else {
+            guard !remaining, pass.shardsListed >= partitionCount else {
                 try Self.setMeta(db, "fixity.pass", pass)
                 return FixityRecorded(results: kept)
             }
