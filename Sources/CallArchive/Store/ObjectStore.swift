@@ -7,7 +7,8 @@ import Foundation
 /// id or by the entries a listing gave, and names an object to people by `entry(for:).name`. How objects are laid
 /// out, and what makes a commit or a deletion durable, is the implementation's business.
 ///
-/// Every method blocks (file or network I/O): call it from a worker thread, never from the concurrency pool.
+/// Every method that reaches the storage blocks (file or network I/O): call it from a worker thread, not from the
+/// concurrency pool. Naming (`partitions`, `entry(for:)`, `entry(named:)`) is pure.
 public protocol ObjectStore: Sendable {
     // MARK: Writing
 
