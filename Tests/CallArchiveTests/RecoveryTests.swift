@@ -131,6 +131,34 @@ struct RecoveryTests {
         }
     }
 
+    @Test("an object announced by a daemon that lives is kept however old; announced by one that is gone, it goes once old enough, with its announcement")
+    func intentBeforeEffect() throws {
+        try withTestDirectory { dir in
+            let f = try Self.fixture(in: dir)
+            let db = f.archive.database
+            // Ingest announced and kept its intent: none is left once the row is in.
+            #expect(try db.objectIntents().isEmpty)
+            let (alive, gone, never) = (UUID.v7(), UUID.v7(), UUID.v7())
+            for id in [alive, gone] { try f.leftover(f.store.objectPath(for: id), age: 5 * Self.hour) }
+            try db.recordObjectIntent(alive, owner: "daemon-b", now: f.base.addingTimeInterval(-5 * Self.hour))
+            try db.recordObjectIntent(gone, owner: "daemon-c", now: f.base.addingTimeInterval(-5 * Self.hour))
+            // An announcement whose object never was committed (a crash between the two).
+            try db.recordObjectIntent(never, owner: "daemon-c", now: f.base.addingTimeInterval(-5 * Self.hour))
+            let swept = try Recovery.sweep(
+                store: f.store, database: db, quarantine: f.quarantine, minimumAge: Self.hour,
+                inFlight: InFlightRecordings(), isLive: { $0 == "daemon-b" }, now: f.base, logger: Self.logger)
+            #expect(swept.orphansRemoved == [gone] && swept.inFlightKept == 1)
+            #expect(fileExists(f.store.objectPath(for: alive)) && !fileExists(f.store.objectPath(for: gone)))
+            #expect(try Set(db.objectIntents().keys) == [alive])
+            // The live daemon's ingest inserts the row: its announcement goes in that transaction, and the object is
+            // the recording's like any other (the sweep leaves it).
+            try db.clearObjectIntent(alive)
+            #expect(try db.objectIntents().isEmpty)
+            // On one machine only this process lives: an announcement of any other owner is a gone daemon's.
+            #expect(DaemonInstance.isThis(DaemonInstance.id) && !DaemonInstance.isThis("daemon-b"))
+        }
+    }
+
     @Test("the sweep service runs only while recovery's young leftovers remain, when the first comes of age")
     func serviceSchedule() async throws {
         try await withTestDirectoryAsync { dir in

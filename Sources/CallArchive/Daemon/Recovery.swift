@@ -9,8 +9,10 @@ import Glibc
 /// temporary files (store and quarantine) and objects without an index row are deleted once they are proven
 /// abandoned. Spool files whose bytes are already archived are removed as duplicates by the normal ingest path.
 ///
-/// Proven abandoned means: at least `recovery.minimumAge` old (by mtime), and — in the running daemon — not in
-/// flight in its own ingest (`InFlightRecordings`) nor, for a quarantine temporary, written by this process. The
+/// Proven abandoned means: at least `recovery.minimumAge` old (by mtime), not in flight in this daemon's ingest
+/// (`InFlightRecordings`), not announced by a daemon that lives (an object's intent, recorded in the index before
+/// its commit: `RecordingIndex.recordObjectIntent`; on one machine only this daemon lives), and for a quarantine
+/// temporary not written by this process. The
 /// instance lock (`InstanceLock`) already keeps a second daemon away; the age is the second line of defence (a
 /// store shared over a filesystem whose locks do not reach the other writer, an old binary without the lock).
 /// What is kept because it is young is removed later by the running daemon's sweep (`RecoveryService`).
@@ -44,14 +46,14 @@ public enum Recovery {
 
     package static func run(
         store: any ObjectStore, database: any ArchiveIndex, quarantine: Quarantine, spool: String,
-        minimumAge: TimeInterval, now: Date = Date(), logger: Logger
+        minimumAge: TimeInterval, isLive: (String) -> Bool = DaemonInstance.isThis, now: Date = Date(), logger: Logger
     ) throws(ArchiveError) -> Report {
         var report = Report()
         report.spoolMarkersFinished = try SpoolMarkers.finishInterrupted(
             spool: spool, quarantine: quarantine, database: database)
         let (sweep, indexed, present) = try scan(
             store: store, database: database, quarantine: quarantine, minimumAge: minimumAge, inFlight: nil,
-            ownPID: nil, now: now)
+            ownPID: nil, isLive: isLive, now: now)
         report.temporariesRemoved = sweep.temporariesRemoved
         report.orphansRemoved = sweep.orphansRemoved.count
         report.youngKept = sweep.youngKept
@@ -96,11 +98,12 @@ public enum Recovery {
     /// process wrote. Logged and audited like start-up recovery.
     package static func sweep(
         store: any ObjectStore, database: any ArchiveIndex, quarantine: Quarantine, minimumAge: TimeInterval,
-        inFlight: InFlightRecordings, now: Date = Date(), logger: Logger
+        inFlight: InFlightRecordings, isLive: (String) -> Bool = DaemonInstance.isThis, now: Date = Date(),
+        logger: Logger
     ) throws(ArchiveError) -> Sweep {
         let (sweep, _, _) = try scan(
             store: store, database: database, quarantine: quarantine, minimumAge: minimumAge, inFlight: inFlight,
-            ownPID: getpid(), now: now)
+            ownPID: getpid(), isLive: isLive, now: now)
         if sweep.removedAny {
             logger.notice(
                 "removed leftovers of an interrupted run",
@@ -119,13 +122,15 @@ public enum Recovery {
     /// was unregistered after its commit, so the index read that follows sees its row.
     static func scan(
         store: any ObjectStore, database: any ArchiveIndex, quarantine: Quarantine, minimumAge: TimeInterval,
-        inFlight: InFlightRecordings?, ownPID: Int32?, now: Date
+        inFlight: InFlightRecordings?, ownPID: Int32?, isLive: (String) -> Bool, now: Date
     ) throws(ArchiveError) -> (Sweep, indexed: Set<UUID>, present: Set<UUID>) {
         let staged = try store.stagedObjects()
         let quarantineTemporaries = quarantine.temporaries()
         var present = Set<UUID>()
         try store.forEachEntry(in: nil) { entry in if let id = entry.id { present.insert(id) } }
         let busy = inFlight?.snapshot ?? []
+        // Read after the listing, as the in-flight ids: an object listed whose intent is gone by now has its row.
+        let intents = try database.objectIntents()
         let indexed = try database.storedRecordingIDs()
         var sweep = Sweep()
 
@@ -160,15 +165,24 @@ public enum Recovery {
         }
         // Sorted so that a report (and the audit entry) lists them in a stable order.
         for id in present.subtracting(indexed).sorted(by: { $0.uuidString < $1.uuidString }) {
-            if busy.contains(id) {
+            // Announced by a daemon that lives (this one, or another of the archive): its ingest is committing it.
+            if busy.contains(id) || intents[id].map({ isLive($0.owner) }) == true {
                 sweep.inFlightKept += 1
                 continue
             }
+            // Announced by a daemon that is gone, or by none (an earlier version's crash, or a stray copy): abandoned,
+            // once old enough (the second line of defence, should a daemon be alive that this one cannot see).
             let modified = try store.attributes(of: store.entry(for: id))?.modified
             guard oldEnough(modified?.timeIntervalSince1970) == true else { continue }
             // A store that keeps it (write-once, until a date) has not removed it.
             guard try store.delete(id) == .deleted else { continue }
             sweep.orphansRemoved.append(id)
+            if intents[id] != nil { try database.clearObjectIntent(id) }
+        }
+        // Announcements of gone daemons whose object never was committed (or is gone): nothing to keep them for.
+        for (id, intent) in intents where !present.contains(id) && !isLive(intent.owner) {
+            guard intent.createdAt.addingTimeInterval(minimumAge) <= now else { continue }
+            try database.clearObjectIntent(id)
         }
         return (sweep, indexed, present)
     }

@@ -67,6 +67,16 @@ package protocol RecordingIndex {
 
     /// The original bytes' hash of a recording, or of its tombstone once destroyed (nil: never archived).
     func originalSHA256(ofRecordingOrTombstone id: UUID) throws(ArchiveError) -> String?
+
+    /// Announces, before the object of recording `id` is committed to the store, that `owner` is committing it.
+    /// `insertRecording` removes the announcement in its own transaction.
+    func recordObjectIntent(_ id: UUID, owner: String, now: Date) throws(ArchiveError)
+
+    /// Withdraws an announcement (the object was deleted again, or never committed).
+    func clearObjectIntent(_ id: UUID) throws(ArchiveError)
+
+    /// Every announcement not yet kept or withdrawn, by recording id.
+    func objectIntents() throws(ArchiveError) -> [UUID: ObjectIntent]
 }
 
 /// Cases and the links between cases and recordings.

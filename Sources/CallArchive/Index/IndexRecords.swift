@@ -377,3 +377,25 @@ public struct RetentionTotals: Sendable, Equatable {
     public var overdueHolds = 0
     public init() {}
 }
+
+/// A daemon's announcement that it is about to commit the object of a recording (`RecordingIndex.recordObjectIntent`).
+package struct ObjectIntent: Sendable, Equatable {
+    /// The announcing daemon's instance (`DaemonInstance.id`).
+    package var owner: String
+    package var createdAt: Date
+
+    package init(owner: String, createdAt: Date) {
+        self.owner = owner
+        self.createdAt = createdAt
+    }
+}
+
+/// This process as an owner of object intents: a new id at every start, so that the intents of an earlier run are
+/// recognisably not this run's.
+package enum DaemonInstance {
+    package static let id = UUID().lowercased
+
+    /// Whether `owner` is a daemon that lives, as one machine knows it: only this one does (the instance lock keeps
+    /// any other off the archive).
+    package static func isThis(_ owner: String) -> Bool { owner == id }
+}

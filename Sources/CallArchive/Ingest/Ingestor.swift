@@ -20,6 +20,9 @@ public struct Ingestor: Sendable {
     public var metrics: ArchiveMetrics?
     /// Ids between temporary object and committed row, which the store sweep must not touch (nil: none kept).
     public var inFlight: InFlightRecordings?
+    /// Who announces this ingest's objects before committing them (`RecordingIndex.recordObjectIntent`): this
+    /// daemon's instance.
+    package var owner = DaemonInstance.id
 
     package init(
         store: any ObjectStore, database: any ArchiveIndex, keys: KeyRing, quarantine: Quarantine, flacLevel: Int,
@@ -108,26 +111,32 @@ public struct Ingestor: Sendable {
                 return .destroyedBefore(gone.id)
             }
             let wrapped = try keys.current.wrap(encoded.dataKey)
+            // Intent before effect: the index knows this daemon is committing the object before it exists, so that
+            // no recovery (this daemon's after a crash, or another's) takes it for abandoned while this one lives.
+            try database.recordObjectIntent(id, owner: owner, now: Date())
             do throws(ArchiveError) {
                 try store.commit(staged)
             } catch {
                 // The commit may have taken effect before its last durability step failed: no object may stay
                 // without a row. The input is redone from the spool into a new object (a failed fsync is not retried).
                 try? store.discard(staged)
-                _ = try? store.delete(id)
+                if (try? store.delete(id)) == .deleted { try? database.clearObjectIntent(id) }
                 throw error
             }
             let outcome: InsertOutcome
             do throws(ArchiveError) {
                 outcome = try database.insertRecording(
-                    .init(encoded: encoded, metadata: metadata, sourceName: item.relativePath, wrappedKey: wrapped, kekID: keys.current.id), now: Date())
+                    .init(
+                        encoded: encoded, metadata: metadata, sourceName: item.relativePath, wrappedKey: wrapped,
+                        kekID: keys.current.id),
+                    now: Date())
             } catch {
                 // The object has no row: remove it now (recovery would otherwise do it at the next start).
-                _ = try? store.delete(id)
+                if (try? store.delete(id)) == .deleted { try? database.clearObjectIntent(id) }
                 throw error
             }
             if case .duplicate(let existing) = outcome {
-                _ = try store.delete(id)
+                if try store.delete(id) == .deleted { try database.clearObjectIntent(id) }
                 return try finishDuplicate(item, of: existing, metadata: metadata, log: log)
             }
             try removeFromSpool(item, archivedAs: id)

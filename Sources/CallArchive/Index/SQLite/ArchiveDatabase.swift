@@ -183,6 +183,7 @@ public final class ArchiveDatabase: Sendable {
         registerObjectionMigration(&m)
         registerCorrectionMigration(&m)
         registerDisclosureMigration(&m)
+        registerIntentMigration(&m)
         return m
     }
 
@@ -231,6 +232,8 @@ public final class ArchiveDatabase: Sendable {
                 try db.execute(
                     sql: "INSERT INTO recording_tags (tag, sort_at, recording_id) VALUES (?, ?, ?)", arguments: [tag, sortAt, id])
             }
+            // The intent announced before the object's commit has been kept (`recordObjectIntent`).
+            try db.execute(sql: "DELETE FROM object_intents WHERE recording_id = ?", arguments: [id])
             let linked = try Self.link(db, recording: id, references: m.caseReferences, kind: "ingest", now: now)
             // The audit log is kept for ever and cannot be edited, so it names nothing personal: cases by their
             // row id (meaningless once a case is destroyed), file names with numbers redacted.
