@@ -127,7 +127,6 @@ let package = Package(
             dependencies: [
                 "CallArchive", "CallArchiveTesting", "CallArchiveClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
         // libFuzzer targets for the parsers of spool input: `.ci/fuzz`. libFuzzer's driver is declared in

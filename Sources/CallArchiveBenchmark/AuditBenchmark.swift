@@ -2,7 +2,6 @@ import ArgumentParser
 import CallArchive
 import CallArchiveTesting
 import Foundation
-import GRDB
 import Logging
 
 /// The audit log's costs (issue 6): what appending entries costs ingest, and how long `audit verify` takes over

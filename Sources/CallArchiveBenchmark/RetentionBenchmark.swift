@@ -2,7 +2,6 @@ import ArgumentParser
 import CallArchive
 import CallArchiveTesting
 import Foundation
-import GRDB
 import Synchronization
 
 #if canImport(Glibc)
@@ -185,7 +184,7 @@ struct RetentionBenchmark: ParsableCommand {
 
         let clock = Date()
         let t1 = now()
-        let ids = try markDue(path: index.path, count: n, due: d, now: clock)
+        let ids = try SyntheticIndex.markDue(path: index.path, count: n, due: d, now: clock)
         let t2 = now()
         try writeObjects(ids, store: store)
         sync()
@@ -220,55 +219,13 @@ struct RetentionBenchmark: ParsableCommand {
             "execute: \(report.destroyed) destroyed, skipped \(report.skipped), awaiting approval \(report.notApproved), "
                 + "in \(fmt(executeSeconds, 1)) s")
 
-        let counts = try DatabaseQueue(path: index.path).read { db in
-            (
-                tombstones: try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? -1,
-                remaining: try Int.fetchOne(db, sql: "SELECT count(*) FROM recordings") ?? -1,
-                keys: try Int.fetchOne(db, sql: "SELECT count(*) FROM data_keys") ?? -1
-            )
-        }
+        let counts = try SyntheticIndex.disposalCounts(path: index.path)
         return Figures(
             recordings: n, due: d, indexBytes: indexBytes, planSeconds: planSeconds, planCPU: c1 - c0,
             planItems: planItems, executeSeconds: executeSeconds, executeCPU: c2 - c1, destroyed: report.destroyed,
             steps: totals,
             tombstones: counts.tombstones, remaining: counts.remaining, keysLeft: counts.keys,
             objectsLeft: countFiles(store.objectsDirectory), walBytes: fileSize(index.path + "-wal"))
-    }
-
-    /// Gives every recording a retention date: `due` of them, evenly spread by rowid, expired (class `bench`,
-    /// action `destroy`, past their grace) on distinct dates before `now`; all others a distinct date in the coming
-    /// year. Plain SQL on a second connection; the WAL is truncated afterwards so that the timed part starts clean.
-    /// Returns the ids of the due recordings.
-    func markDue(path: String, count n: Int, due d: Int, now: Date) throws -> [String] {
-        let queue = try DatabaseQueue(path: path)
-        defer { try? queue.close() }
-        let base = Int64(now.timeIntervalSince1970)
-        let ids = try queue.write { db -> [String] in
-            try db.execute(
-                sql: """
-                    UPDATE recordings SET
-                      retain_until = strftime('%Y-%m-%dT%H:%M:%fZ', ? + 86400 + rowid % 31536000, 'unixepoch'),
-                      policy_class = 'bench', retention_action = 'destroy', dispose_after = NULL, release_grace_until = NULL
-                    """, arguments: [base])
-            let rows = try Row.fetchAll(db, sql: "SELECT rowid, id FROM recordings ORDER BY rowid")
-            guard rows.count == n else { throw BenchError("the index has \(rows.count) recordings, expected \(n)") }
-            let update = try db.makeStatement(
-                sql: """
-                    UPDATE recordings SET retain_until = strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch'),
-                      dispose_after = strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch') WHERE rowid = ?
-                    """)
-            var ids: [String] = []
-            ids.reserveCapacity(d)
-            for j in 0..<d {
-                let row = rows[j * n / d]
-                let until = base - 2 * 86400 - Int64(j) * 60  // a minute apart, the newest two days ago
-                try update.execute(arguments: [until, until + 86400, row["rowid"] as Int64])
-                ids.append(row["id"])
-            }
-            return ids
-        }
-        try queue.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
-        return ids
     }
 
     /// One file of `objectSize` random bytes at each recording's object path (slices of a random 1 MiB pool, so

@@ -496,3 +496,59 @@ private struct Generator {
             lastStart: SyntheticIndex.rfc3339(milliseconds: starts.last!), cases: cases, recordings: probes, tags: tagTotals)
     }
 }
+
+// For the retention benchmark: due dates and what disposal left, in plain SQL on a second connection.
+extension SyntheticIndex {
+    /// Gives every recording a retention date: `due` of them, evenly spread by rowid, expired (class `bench`,
+    /// action `destroy`, past their grace) on distinct dates before `now`; all others a distinct date in the coming
+    /// year. Plain SQL on a second connection; the WAL is truncated afterwards so that the timed part starts clean.
+    /// Returns the ids of the due recordings.
+    public static func markDue(path: String, count n: Int, due d: Int, now: Date) throws -> [String] {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        let base = Int64(now.timeIntervalSince1970)
+        let ids = try queue.write { db -> [String] in
+            try db.execute(
+                sql: """
+                    UPDATE recordings SET
+                      retain_until = strftime('%Y-%m-%dT%H:%M:%fZ', ? + 86400 + rowid % 31536000, 'unixepoch'),
+                      policy_class = 'bench', retention_action = 'destroy', dispose_after = NULL, release_grace_until = NULL
+                    """, arguments: [base])
+            let rows = try Row.fetchAll(db, sql: "SELECT rowid, id FROM recordings ORDER BY rowid")
+            guard rows.count == n else { throw SyntheticIndexError("the index has \(rows.count) recordings, expected \(n)") }
+            let update = try db.makeStatement(
+                sql: """
+                    UPDATE recordings SET retain_until = strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch'),
+                      dispose_after = strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch') WHERE rowid = ?
+                    """)
+            var ids: [String] = []
+            ids.reserveCapacity(d)
+            for j in 0..<d {
+                let row = rows[j * n / d]
+                let until = base - 2 * 86400 - Int64(j) * 60  // a minute apart, the newest two days ago
+                try update.execute(arguments: [until, until + 86400, row["rowid"] as Int64])
+                ids.append(row["id"])
+            }
+            return ids
+        }
+        try queue.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        return ids
+    }
+
+    /// Tombstones, recordings and data keys in the index at `path` (what a disposal benchmark checks afterwards).
+    public static func disposalCounts(path: String) throws -> (tombstones: Int, remaining: Int, keys: Int) {
+        try DatabaseQueue(path: path).read { db in
+            (
+                tombstones: try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? -1,
+                remaining: try Int.fetchOne(db, sql: "SELECT count(*) FROM recordings") ?? -1,
+                keys: try Int.fetchOne(db, sql: "SELECT count(*) FROM data_keys") ?? -1
+            )
+        }
+    }
+}
+
+/// A synthetic index that is not what the benchmark asked for.
+public struct SyntheticIndexError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
