@@ -258,7 +258,8 @@ package protocol DisclosureIndex {
     func disclosures(_ query: DisclosureQuery, limit: Int) throws(ArchiveError) -> [DisclosureRecord]
 }
 
-/// The hash-chained audit log. Appends are serial whatever the backend: the implementation holds the chain head for the whole transaction that appends (SQLite: its one writer).
+/// The hash-chained audit log. Appends are serial whatever the backend: the implementation holds the chain head for
+/// the whole transaction that appends (SQLite: its one writer; PostgreSQL: a row lock on the head).
 package protocol AuditIndex {
     /// Appends one audit entry in its own transaction (requests that change nothing, and refusals).
     func appendAudit(_ record: AuditRecord, now: Date) throws(ArchiveError)
