@@ -73,3 +73,36 @@ extension ArchiveDatabase {
         return keys
     }
 }
+
+extension ArchiveDatabase {
+    // MARK: Audit
+
+    /// Appends one audit entry in its own transaction (requests that change nothing, and refusals).
+    public func appendAudit(_ record: AuditRecord, now: Date = Date()) throws(ArchiveError) {
+        try write("audit") { db in
+            try Self.appendAudit(
+                db, now: now, actor: record.actor.name, role: record.actor.role, action: record.action,
+                target: record.target, outcome: record.outcome, detail: record.detail)
+        }
+    }
+
+    /// Appends many audit entries in one transaction, in order (benchmarks; imports).
+    public func appendAudit(_ records: [AuditRecord], now: Date = Date()) throws(ArchiveError) {
+        let at = RFC3339.format(now)
+        try write("audit batch") { db in
+            for record in records {
+                try Self.appendAudit(
+                    db, now: now, at: at, actor: record.actor.name, role: record.actor.role, action: record.action,
+                    target: record.target, outcome: record.outcome, detail: record.detail)
+            }
+        }
+    }
+
+    /// The last `limit` audit entries, newest last (for tests and, later, `audit` commands).
+    public func auditTail(limit: Int = 100) throws(ArchiveError) -> [AuditEntry] {
+        try read("audit tail") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?) ORDER BY seq", arguments: [limit])
+                .map(AuditEntry.init(row:))
+        }
+    }
+}

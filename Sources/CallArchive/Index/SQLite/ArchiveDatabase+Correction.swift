@@ -176,6 +176,5 @@ extension ArchiveDatabase {
             db, sql: "SELECT field, corrected_at, corrected_by FROM corrections WHERE recording_id = ? ORDER BY id", arguments: [id]
         ).map { CorrectionNote(field: $0["field"], correctedAt: $0["corrected_at"], correctedBy: $0["corrected_by"]) }
     }
-
 }
 

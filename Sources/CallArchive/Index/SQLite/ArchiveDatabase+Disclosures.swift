@@ -161,7 +161,6 @@ extension ArchiveDatabase {
 }
 
 extension ArchiveDatabase {
-
     /// Records a disclosure in the register and the audit log, in one transaction that first reads the facts
     /// `decide` judges by: it answers the entry to record, or a rejection (then nothing is written). `audit` gives
     /// the audit entry, knowing the register id, the entry's kind and the subject's recordings not listed.
