@@ -64,7 +64,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ],
-            swiftSettings: strict),
+            // Every product links this module, the CLI without SndFile: the sanitizer runtime comes with it.
+            swiftSettings: strict, linkerSettings: instrumentedLink),
         // The domain: spool, ingest, store, index, configuration, services.
         .target(
             name: "CallArchive",
