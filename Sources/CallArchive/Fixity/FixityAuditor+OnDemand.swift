@@ -60,13 +60,7 @@ extension FixityAuditor {
     /// A check of every stored object and everything else in the store. Lists the whole store first (for untracked
     /// files, and so that progress has a total).
     public func planAll(now: Date = Date()) throws(ArchiveError) -> Plan {
-        var untracked: [UntrackedFile] = []
-        var cursor: ObjectCursor?
-        repeat {
-            let page = try store.list(in: nil, after: cursor, limit: Self.listingPage)
-            untracked += try untrackedFiles(page.entries, now: now)
-            cursor = page.next
-        } while cursor != nil
+        let untracked = try untrackedFiles(in: nil, now: now)
         let totals = try database.fixityTotals()
         return Plan(
             scope: .all, untracked: untracked, total: totals.count + untracked.count,

@@ -124,9 +124,9 @@ extension FixityAuditor {
 
     // MARK: Untracked files
 
-    /// What `partition` holds that is old enough and that no recording owns (an entry that is a recording's object,
-    /// in the index, is the recording's, whatever its state).
-    func untrackedFiles(in partition: ObjectPartition, now: Date) throws(ArchiveError) -> [UntrackedFile] {
+    /// What `partition` (nil: the whole store) holds that is old enough and that no recording owns (an entry that is
+    /// a recording's object, in the index, is the recording's, whatever its state).
+    func untrackedFiles(in partition: ObjectPartition?, now: Date) throws(ArchiveError) -> [UntrackedFile] {
         var found: [UntrackedFile] = []
         var cursor: ObjectCursor?
         repeat {
