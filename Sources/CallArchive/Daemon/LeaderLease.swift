@@ -2,10 +2,6 @@ import Foundation
 import Logging
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Work of which one daemon of an archive does all, whatever the number of daemons: disposal (two executing one
 /// plan would race on every item), the fixity schedule (two would read every object twice), and the periodic audit
 /// checkpoints.
@@ -20,46 +16,34 @@ package protocol LeaderLease: Sendable {
     func isHeld(_ work: LeasedWork) -> Bool
 }
 
-/// Leases on one machine: an exclusive `flock(2)` on a file per work beside the index (`<index.path>.retention.lease`,
-/// …), taken when free and held until the daemon ends. The instance lock already keeps a second daemon off the
-/// archive, so the lease is always granted to the one daemon; the file makes that visible and true even for a
-/// process that holds a lease file alone (a test, or an operator's maintenance script).
+/// Leases on one machine: an instance lock (`InstanceLock`: an exclusive `flock(2)`, naming its holder) on a file
+/// per work beside the index (`<index.path>.retention.lease`, …), taken when free and held until the daemon ends.
+/// The instance lock of the archive already keeps a second daemon off it, so the lease is always granted to the one
+/// daemon; the file makes that visible and true even for a process that holds a lease file alone (a test, or an
+/// operator's maintenance script).
 package final class LockFileLease: LeaderLease {
     private let prefix: String
-    private let held = Mutex<[LeasedWork: Int32]>([:])
+    private let held = Mutex<[LeasedWork: InstanceLock]>([:])
 
     /// Leases named after `path` (the index file): `<path>.<work>.lease`.
     package init(beside path: String) {
         prefix = path
     }
 
-    deinit {
-        held.withLock { fds in
-            for fd in fds.values { Glibc.close(fd) }
-        }
-    }
-
     package func path(of work: LeasedWork) -> String { prefix + "." + work.rawValue + ".lease" }
 
     package func isHeld(_ work: LeasedWork) -> Bool {
-        held.withLock { fds in
-            if fds[work] != nil { return true }
-            let fd = Glibc.open(path(of: work), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-            guard fd >= 0 else { return false }
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-                Glibc.close(fd)
-                return false
-            }
-            fds[work] = fd
+        held.withLock { locks in
+            if locks[work] != nil { return true }
+            guard let lock = try? InstanceLock.acquire([path(of: work)]) else { return false }
+            locks[work] = lock
             return true
         }
     }
 
     /// Gives the lease up (another process may take it at once).
     package func release(_ work: LeasedWork) {
-        held.withLock { fds in
-            if let fd = fds.removeValue(forKey: work) { Glibc.close(fd) }
-        }
+        _ = held.withLock { $0.removeValue(forKey: work) }
     }
 }
 

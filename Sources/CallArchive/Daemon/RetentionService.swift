@@ -33,12 +33,11 @@ public final class RetentionService: Service, Sendable {
             // Checked every second, so that a reloaded interval (or "off") takes effect at once.
             var last = ContinuousClock.now
             while !Task.isCancelled {
-                // Another daemon holding the lease applies the policy and disposes; this one checks again each second.
-                if self.lease.mayRun(logger: self.logger) {
-                    if self.recomputeRequested.withLock({ let r = $0; $0 = false; return r }) { await self.applyPolicy() }
-                }
+                // Another daemon holding the lease applies the policy and disposes; this one asks again each second.
+                let leader = self.lease.mayRun(logger: self.logger)
+                if leader, self.recomputeRequested.withLock({ let r = $0; $0 = false; return r }) { await self.applyPolicy() }
                 do { try await Task.sleep(for: .seconds(1)) } catch { return }
-                guard self.lease.mayRun(logger: self.logger) else { continue }
+                guard leader else { continue }
                 // A policy change is applied before anything is disposed of by it.
                 if self.recomputeRequested.withLock({ $0 }) { continue }
                 guard let seconds = self.interval.withLock({ $0 }) else { continue }

@@ -120,7 +120,7 @@ public struct Ingestor: Sendable {
                 // The commit may have taken effect before its last durability step failed: no object may stay
                 // without a row. The input is redone from the spool into a new object (a failed fsync is not retried).
                 try? store.discard(staged)
-                if (try? store.delete(id)) == .deleted { try? database.clearObjectIntent(id) }
+                withdraw(id)
                 throw error
             }
             let outcome: InsertOutcome
@@ -132,7 +132,7 @@ public struct Ingestor: Sendable {
                     now: Date())
             } catch {
                 // The object has no row: remove it now (recovery would otherwise do it at the next start).
-                if (try? store.delete(id)) == .deleted { try? database.clearObjectIntent(id) }
+                withdraw(id)
                 throw error
             }
             if case .duplicate(let existing) = outcome {
@@ -159,6 +159,12 @@ public struct Ingestor: Sendable {
             log.error("ingest failed; the file stays in the spool", metadata: ["error": "\(Redaction.redactNumbers(error.description))"])
             return .failed(error.description)
         }
+    }
+
+    /// Deletes an object committed without its row, and withdraws its intent once it is gone. Best effort: what
+    /// fails here, recovery removes later (the intent's owner is gone by then, or the object has no intent).
+    private func withdraw(_ id: UUID) {
+        if (try? store.delete(id)) == .deleted { try? database.clearObjectIntent(id) }
     }
 
     private func finishDuplicate(_ item: SpoolItem, of existing: UUID, metadata: CallMetadata, log: Logger)

@@ -42,13 +42,13 @@ extension ArchiveDatabase {
                     try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [name + "_id", id])
                     if let old {
                         try Self.appendAudit(
-                            db, now: now, actor: Self.systemActor.name, role: Self.systemActor.role, action: "key.rotation",
+                            db, now: now, actor: AuditActor.system.name, role: AuditActor.system.role, action: "key.rotation",
                             target: name, outcome: "ok", detail: ["old_id": .string(old), "new_id": .string(id)])
                     }
                 }
             }
             try Self.appendAudit(
-                db, now: now, actor: Self.systemActor.name, role: Self.systemActor.role, action: "daemon.start", target: nil,
+                db, now: now, actor: AuditActor.system.name, role: AuditActor.system.role, action: "daemon.start", target: nil,
                 outcome: "ok",
                 detail: [
                     "version": .string(version), "kek_id": .string(kekID), "signing_key_id": .string(signingKeyID),

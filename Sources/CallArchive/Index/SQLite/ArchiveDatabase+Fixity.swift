@@ -224,7 +224,7 @@ extension ArchiveDatabase {
             pass.completedAt = nowText
             try Self.setMeta(db, "fixity.last_pass", pass)
             try Self.appendAudit(
-                db, now: now, actor: Self.systemActor.name, role: Self.systemActor.role, action: "fixity.check",
+                db, now: now, actor: AuditActor.system.name, role: AuditActor.system.role, action: "fixity.check",
                 target: nil,
                 outcome: pass.counts.failures == 0 ? "ok" : "failures",
                 detail: [
@@ -254,7 +254,7 @@ extension ArchiveDatabase {
         detail["run"] = .string(run.rawValue)
         if let requestedBy { detail["requested_by"] = .string(requestedBy.name) }
         try appendAudit(
-            db, now: now, actor: systemActor.name, role: systemActor.role, action: "fixity.check",
+            db, now: now, actor: AuditActor.system.name, role: AuditActor.system.role, action: "fixity.check",
             target: r.recordingID ?? r.object, outcome: r.outcome.rawValue, detail: detail)
     }
 

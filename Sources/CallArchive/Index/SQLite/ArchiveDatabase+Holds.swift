@@ -7,8 +7,6 @@ extension ArchiveDatabase {
 
     public typealias HoldScope = CallArchiveAPI.HoldScope
 
-    public static let holdTypes = NewHold.types
-
     public func createHold(_ h: NewHold, audit: AuditRecord, now: Date = Date()) throws(ArchiveError) -> HoldInfo {
         try write("create hold") { db in
             try db.execute(

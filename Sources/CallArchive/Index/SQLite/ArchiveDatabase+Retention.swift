@@ -261,8 +261,6 @@ extension ArchiveDatabase {
         return change
     }
 
-    public static let systemActor = AuditActor.system
-
     /// Recomputes every recording when the policy differs from the one last applied (at start and on reload),
     /// in transactions of `batch` recordings. Returns how many changed (extended or proposed for shortening).
     @discardableResult
@@ -282,7 +280,7 @@ extension ArchiveDatabase {
                 var n = 0
                 for id in ids {
                     let c = try Self.recomputeRetention(
-                        db, recording: id, policy: policy, cause: "policy", actor: Self.systemActor, now: now)
+                        db, recording: id, policy: policy, cause: "policy", actor: AuditActor.system, now: now)
                     if c != .unchanged { n += 1 }
                 }
                 return (n, ids.last)

@@ -244,7 +244,7 @@ public final class ArchiveDatabase: Sendable {
                     "cases": .array(try Self.caseIDs(db, linked).map { .string($0) }),
                 ])
             try Self.recomputeRetention(
-                db, recording: id, policy: policy, cause: "ingest", actor: Self.systemActor, now: now)
+                db, recording: id, policy: policy, cause: "ingest", actor: AuditActor.system, now: now)
             return .inserted
         }
     }
@@ -268,7 +268,7 @@ public final class ArchiveDatabase: Sendable {
                 ])
             if !linked.isEmpty {
                 try Self.recomputeRetention(
-                    db, recording: id, policy: policy, cause: "case linked", actor: Self.systemActor, now: now)
+                    db, recording: id, policy: policy, cause: "case linked", actor: AuditActor.system, now: now)
             }
             return linked
         }
