@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Yams
 
 /// Why audio is used, and who may use it for what (`purposes` in the config). Every use of audio — an export, a
@@ -133,8 +132,8 @@ public struct PurposePolicy: Sendable, Equatable {
 
 /// The purposes in force, shared by the operator API and the reload that replaces them (SIGHUP).
 public final class PurposeSettings: Sendable {
-    private let value: Mutex<PurposePolicy>
-    public init(_ policy: PurposePolicy) { value = Mutex(policy) }
+    private let value: Locked<PurposePolicy>
+    public init(_ policy: PurposePolicy) { value = Locked(policy) }
     public var current: PurposePolicy { value.withLock { $0 } }
     public func set(_ policy: PurposePolicy) { value.withLock { $0 = policy } }
 }

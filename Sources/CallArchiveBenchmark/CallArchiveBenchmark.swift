@@ -171,7 +171,7 @@ struct IngestBenchmark: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: out) }
         let next = Atomic<Int>(0)
-        let totals = Mutex<(cpu: Double, error: String?)>((0, nil))
+        let totals = Locked<(cpu: Double, error: String?)>((0, nil))
         let start = now()
         let work: @Sendable (Int) -> Void = { _ in
             while true {

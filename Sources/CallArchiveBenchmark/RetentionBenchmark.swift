@@ -2,7 +2,6 @@ import ArgumentParser
 import CallArchive
 import CallArchiveTesting
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -284,7 +283,7 @@ final class StepClock: Sendable {
         var batches = 0
     }
 
-    private let state = Mutex((last: 0.0, totals: Totals()))
+    private let state = Locked((last: 0.0, totals: Totals()))
 
     func start() { state.withLock { $0 = (now(), Totals()) } }
 

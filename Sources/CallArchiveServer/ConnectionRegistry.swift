@@ -1,5 +1,5 @@
+import CallArchiveAPI
 import NIOCore
-import Synchronization
 
 /// The open connections: counts them against `api.maxConnections` and finds them at shutdown.
 final class ConnectionRegistry: Sendable {
@@ -21,7 +21,7 @@ final class ConnectionRegistry: Sendable {
     }
 
     let limit: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(limit: Int) { self.limit = limit }
 

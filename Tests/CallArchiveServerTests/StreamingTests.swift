@@ -4,7 +4,6 @@ import CallArchiveTesting
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 import Testing
 
 @testable import CallArchiveServer
@@ -81,7 +80,7 @@ struct StreamingTests {
 
     /// What a producer did, read by the test from another thread.
     final class ProducerRecord: Sendable {
-        let state = Mutex<(written: Int, failed: String?, finished: Bool)>((0, nil, false))
+        let state = Locked<(written: Int, failed: String?, finished: Bool)>((0, nil, false))
         var written: Int { state.withLock { $0.written } }
         var failed: String? { state.withLock { $0.failed } }
     }
@@ -254,7 +253,7 @@ struct StreamingTests {
 
     @Test("HEAD gets the head without running the producer; a pipelined GET on the same connection gets the body")
     func headThenPipelinedGet() async throws {
-        let produced = Mutex(0)
+        let produced = Locked(0)
         try await Self.withServer({ _ in
             APIResponse(
                 status: 200,

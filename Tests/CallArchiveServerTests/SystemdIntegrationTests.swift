@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import Testing
 
 @testable import CallArchive
@@ -29,8 +28,8 @@ struct SystemdIntegrationTests {
         #expect(WatchdogService.interval(environment: [:]) == nil)
         #expect(WatchdogService.interval(environment: ["WATCHDOG_USEC": "30000000"]) == .seconds(15))
         #expect(WatchdogService.interval(environment: ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"]) == nil)
-        let pings = Mutex<[String]>([])
-        let checks = Mutex(0)
+        let pings = Locked<[String]>([])
+        let checks = Locked(0)
         let service = WatchdogService(
             environment: ["WATCHDOG_USEC": "40000"], logger: Logger(label: "test"),
             notify: { message in pings.withLock { $0.append(message) } },

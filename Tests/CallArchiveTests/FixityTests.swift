@@ -1,7 +1,6 @@
 import Foundation
 import GRDB
 import Logging
-import Synchronization
 import Testing
 
 @testable import CallArchive
@@ -18,7 +17,7 @@ import Testing
 struct FixityTests {
     /// A monotonic clock whose sleep only moves it on, and adds up how long was slept.
     final class ManualClock: FixityClock {
-        let state = Mutex((now: 1000.0, slept: 0.0))
+        let state = Locked((now: 1000.0, slept: 0.0))
         func monotonicSeconds() -> Double { state.withLock { $0.now } }
         func sleep(seconds: Double) {
             state.withLock {

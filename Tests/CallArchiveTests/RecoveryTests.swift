@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import Testing
 
 @testable import CallArchive
@@ -216,7 +215,7 @@ struct RecoveryTests {
                 state.finished.withLock { $0 = true }
             }
             sweeper.start()
-            let outcomes = Mutex([Ingestor.Outcome]())
+            let outcomes = Locked([Ingestor.Outcome]())
             DispatchQueue.concurrentPerform(iterations: items.count) { i in
                 let outcome = worker.ingest(items[i])
                 outcomes.withLock { $0.append(outcome) }
@@ -242,7 +241,7 @@ struct RecoveryTests {
 
 /// Shared between the test and its sweeping thread.
 private final class SweepState: Sendable {
-    let done = Mutex(false)
-    let finished = Mutex(false)
-    let sweeps = Mutex(0)
+    let done = Locked(false)
+    let finished = Locked(false)
+    let sweeps = Locked(0)
 }

@@ -1,6 +1,6 @@
+import CallArchiveAPI
 import CallArchiveTesting
 import Foundation
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -14,7 +14,7 @@ import Glibc
 struct SystemdNotifyTests {
     /// A datagram socket standing in for systemd's `$NOTIFY_SOCKET`.
     final class Messages: Sendable {
-        let list = Mutex<[String]>([])
+        let list = Locked<[String]>([])
     }
 
     final class NotifySocket: @unchecked Sendable {

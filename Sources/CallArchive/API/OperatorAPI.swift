@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// The operator API's logic, independent of the transport: authorises each request by the peer's role, runs
 /// it against the index and store, and audits it — allowed or refused, whatever the outcome.
@@ -22,7 +21,7 @@ public final class OperatorAPI: Sendable {
     public let metrics: ArchiveMetrics?
     let startedAt: Date
     /// Quarantine retries and discards move and delete files: one at a time.
-    private let quarantineLock = Mutex(())
+    private let quarantineLock = Locked(())
     /// What owns the quarantined files (retry moves them back, discard deletes them).
     private var quarantine: Quarantine { Quarantine(root: config.quarantinePath, spoolRoot: config.spoolPath) }
     /// The purposes of use in force (`purposes` in the config; a reload replaces them).

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 /// Makes signed checkpoints of the audit log (DESIGN §8): on a schedule (`AuditService`), after every disposal
 /// (`Disposer.onDisposal`) and on demand (`POST /v1/audit/checkpoints`).
@@ -16,7 +15,7 @@ public final class AuditCheckpointer: Sendable {
     let command: String?
     let logger: Logger
     /// One checkpoint at a time; holds the last one made (or read from the file at start).
-    private let state: Mutex<AuditCheckpoint?>
+    private let state: Locked<AuditCheckpoint?>
 
     public var publicKey: AuditPublicKey { key.publicKey }
 
@@ -29,7 +28,7 @@ public final class AuditCheckpointer: Sendable {
         file = CheckpointFile(path: path)
         self.command = command
         self.logger = logger
-        state = Mutex(try file.last(signedBy: key.publicKey))
+        state = Locked(try file.last(signedBy: key.publicKey))
     }
 
     /// How long `audit.checkpointCommand` may take before it is stopped.

@@ -1,13 +1,12 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Signs an audit checkpoint every `audit.checkpointInterval` (when something was logged since the last one),
 /// and one at start, so that a restarted daemon's log is pinned at once.
 public final class AuditService: Service, Sendable {
     let checkpointer: AuditCheckpointer
-    let interval: Mutex<Double?>
+    let interval: Locked<Double?>
     let logger: Logger
     /// Periodic checkpoints are signed by one daemon of an archive: the one holding the `checkpoints` lease.
     /// (A disposal is pinned by the daemon that did it, lease or not: `Disposer.onDisposal`.)
@@ -15,7 +14,7 @@ public final class AuditService: Service, Sendable {
 
     package init(checkpointer: AuditCheckpointer, interval: Double?, lease: any LeaderLease, logger: Logger) {
         self.checkpointer = checkpointer
-        self.interval = Mutex(interval)
+        self.interval = Locked(interval)
         self.lease = LeaseWatch(.checkpoints, lease: lease)
         self.logger = logger
     }

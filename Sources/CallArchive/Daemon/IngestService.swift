@@ -2,7 +2,6 @@ import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 
 /// Settings the ingest loop re-reads on SIGHUP.
@@ -29,7 +28,7 @@ public struct IngestSettings: Sendable, Equatable {
 public final class IngestService: Service, Sendable {
     let ingestor: Ingestor
     let spoolRoot: String
-    let settings: Mutex<IngestSettings>
+    let settings: Locked<IngestSettings>
     /// Re-reads the settings (config reload); nil when there is nothing to reload from.
     let reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?
     let logger: Logger
@@ -37,7 +36,7 @@ public final class IngestService: Service, Sendable {
 
     private let wake: AsyncStream<Void>
     private let wakeContinuation: AsyncStream<Void>.Continuation
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     struct State {
         var inFlight: Set<String> = []
@@ -95,7 +94,7 @@ public final class IngestService: Service, Sendable {
     ) {
         self.ingestor = ingestor
         self.spoolRoot = spoolRoot
-        self.settings = Mutex(settings)
+        self.settings = Locked(settings)
         self.reload = reload
         self.logger = logger
         self.onReady = onReady

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 /// Work of which one daemon of an archive does all, whatever the number of daemons: disposal (two executing one
 /// plan would race on every item), the fixity schedule (two would read every object twice), and the periodic audit
@@ -23,7 +22,7 @@ package protocol LeaderLease: Sendable {
 /// operator's maintenance script).
 package final class LockFileLease: LeaderLease {
     private let prefix: String
-    private let held = Mutex<[LeasedWork: InstanceLock]>([:])
+    private let held = Locked<[LeasedWork: InstanceLock]>([:])
 
     /// Leases named after `path` (the index file): `<path>.<work>.lease`.
     package init(beside path: String) {
@@ -51,7 +50,7 @@ package final class LockFileLease: LeaderLease {
 package final class LeaseWatch: Sendable {
     private let work: LeasedWork
     private let lease: any LeaderLease
-    private let last = Mutex<Bool?>(nil)
+    private let last = Locked<Bool?>(nil)
 
     package init(_ work: LeasedWork, lease: any LeaderLease) {
         self.work = work

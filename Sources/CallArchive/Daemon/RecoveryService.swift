@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// The rest of start-up recovery, done later: what recovery kept because it was younger than `recovery.minimumAge`
 /// is deleted once it is old enough, by `Recovery.sweep`, which runs beside ingest and never touches what this
@@ -17,7 +16,7 @@ public final class RecoveryService: Service, Sendable {
     let minimumAge: TimeInterval
     let logger: Logger
     /// When the next pass is due; nil when none is.
-    private let due: Mutex<Date?>
+    private let due: Locked<Date?>
 
     /// `firstDue`: when the first leftover start-up recovery kept becomes old enough (`Recovery.Report.nextDue`);
     /// nil when it kept none.
@@ -32,7 +31,7 @@ public final class RecoveryService: Service, Sendable {
         self.minimumAge = minimumAge
         self.logger = logger
         // One second late: mtimes have sub-second parts.
-        due = Mutex(firstDue?.addingTimeInterval(1))
+        due = Locked(firstDue?.addingTimeInterval(1))
     }
 
     /// When the next pass is due (nil: none is).

@@ -1,23 +1,22 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// The retention scheduler: every `retention.interval` it finishes interrupted destructions, erases deferred
 /// erasures whose holds are gone, and executes a `scheduled` plan of what `destroy` classes make due (past
 /// grace). `review` classes only ever wait for an admin (`retention plan`, `approve`, `execute`).
 public final class RetentionService: Service, Sendable {
     let disposer: Disposer
-    let interval: Mutex<Double?>
+    let interval: Locked<Double?>
     /// Set at start and by `policyChanged`: the policy must be applied to every recording before anything else.
-    let recomputeRequested = Mutex(true)
+    let recomputeRequested = Locked(true)
     let logger: Logger
     /// Disposal runs in one daemon of an archive: the one holding the `retention` lease.
     let lease: LeaseWatch
 
     package init(disposer: Disposer, interval: Double?, lease: any LeaderLease, logger: Logger) {
         self.disposer = disposer
-        self.interval = Mutex(interval)
+        self.interval = Locked(interval)
         self.lease = LeaseWatch(.retention, lease: lease)
         self.logger = logger
     }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -36,14 +35,14 @@ public final class ByteRateLimiter: Sendable {
         var tokens: Double
         var last: Double
     }
-    private let state: Mutex<State>
+    private let state: Locked<State>
     let clock: any FixityClock
     let burst: Double
 
     public init(bytesPerSecond: Int64?, burst: Int, clock: any FixityClock) {
         self.clock = clock
         self.burst = Double(burst)
-        state = Mutex(
+        state = Locked(
             State(
                 rate: bytesPerSecond.flatMap { $0 > 0 ? Double($0) : nil }, tokens: Double(burst),
                 last: clock.monotonicSeconds()))

@@ -51,7 +51,7 @@ public final class FixityAuditor: Sendable {
     let logger: Logger
     let clock: any FixityClock
     let limiter: ByteRateLimiter
-    let current: Mutex<Settings>
+    let current: Locked<Settings>
     /// A file in the store with no row is reported only once it is this old: ingest moves an object in before it
     /// commits its row (and the row is looked for again after the file was hashed).
     public let untrackedMinimumAge: TimeInterval
@@ -62,9 +62,9 @@ public final class FixityAuditor: Sendable {
     /// One scheduled call reads at most this many seconds' worth of `bytesPerSecond`.
     let callSeconds: Double
     let stopping = Atomic<Bool>(false)
-    let counts = Mutex(FixityCounts())
+    let counts = Locked(FixityCounts())
     /// One scheduled call at a time.
-    let scheduled = Mutex(())
+    let scheduled = Locked(())
 
     /// A pass aims to end within this fraction of the cycle, leaving room for a slow disk or a restart.
     public static let paceFraction = 0.8
@@ -79,7 +79,7 @@ public final class FixityAuditor: Sendable {
         self.store = store
         self.logger = logger
         self.clock = clock
-        self.current = Mutex(settings)
+        self.current = Locked(settings)
         self.limiter = ByteRateLimiter(bytesPerSecond: settings.bytesPerSecond, burst: Self.bufferSize, clock: clock)
         self.untrackedMinimumAge = untrackedMinimumAge
         self.batchLimit = batchLimit

@@ -1,6 +1,5 @@
 import Foundation
 import Prometheus
-import Synchronization
 
 /// The daemon's metrics in the Prometheus text format (issue 8). Every series is created here, once, at start-up,
 /// with labels from fixed sets (outcomes, quarantine reason codes, API routes and status codes): nothing a caller
@@ -58,7 +57,7 @@ public final class ArchiveMetrics: Sendable {
     let buildInfo: Gauge
 
     /// Absolute figures last exposed through counters (fixity, audit), to add only what is new.
-    private let exposed = Mutex([String: Int64]())
+    private let exposed = Locked([String: Int64]())
 
     public init(version: String = OperatorAPI.version) {
         let r = registry

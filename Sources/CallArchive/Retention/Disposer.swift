@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import Synchronization
 
 /// Destroys recordings (DESIGN §7): from a named disposal plan, or for an erasure request. One destruction is
 /// four durable steps, each finished before the next starts:
@@ -19,7 +18,7 @@ public final class Disposer: Sendable {
     let database: any ArchiveIndex
     let store: any ObjectStore
     /// One run at a time (the scheduler and operator requests share it).
-    let running = Mutex(())
+    let running = Locked(())
     /// Items per transaction.
     public let batchSize: Int
     /// How long plan and execute wait for a changed policy to be applied to every recording before refusing.
@@ -27,7 +26,7 @@ public final class Disposer: Sendable {
     /// Test hook: called with the step just finished ("keys", "objects", "metadata"); a test kills the process here.
     let afterStep: (@Sendable (String) -> Void)?
     /// Called after anything was destroyed (the daemon signs an audit checkpoint then: DESIGN §8).
-    private let disposalObserver = Mutex<(@Sendable () -> Void)?>(nil)
+    private let disposalObserver = Locked<(@Sendable () -> Void)?>(nil)
 
     package init(
         database: any ArchiveIndex, store: any ObjectStore, batchSize: Int = 500, policyWait: Duration = .seconds(30),

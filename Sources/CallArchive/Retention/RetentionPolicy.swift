@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Yams
 
 /// An ISO 8601 period of whole years, months, weeks and days: `P7Y`, `P6M`, `P2W`, `P1Y6M15D`.
@@ -68,7 +67,7 @@ public struct RetentionPeriod: Sendable, Equatable, CustomStringConvertible {
 
 extension RetentionPeriod {
     /// Gregorian calendars by zone, made once each (making one costs more than the arithmetic).
-    private static let calendars = Mutex<[String: Calendar]>([:])
+    private static let calendars = Locked<[String: Calendar]>([:])
 
     static func calendar(_ zone: TimeZone) -> Calendar {
         calendars.withLock { cache in

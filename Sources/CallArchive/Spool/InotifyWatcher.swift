@@ -13,7 +13,7 @@ import Glibc
 public final class InotifyWatcher: Sendable {
     private let fd: Int32
     private let stopped = Atomic<Bool>(false)
-    private let watches = Mutex<[Int32: String]>([:])
+    private let watches = Locked<[Int32: String]>([:])
     private let onChange: @Sendable () -> Void
 
     public init(root: String, onChange: @escaping @Sendable () -> Void) throws(ArchiveError) {

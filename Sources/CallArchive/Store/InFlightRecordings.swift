@@ -1,12 +1,11 @@
 import Foundation
-import Synchronization
 
 /// The recording ids this daemon's ingest has in flight: registered before the temporary object is created,
 /// unregistered only after the index row is committed (or the attempt has cleaned up after itself). The store
 /// sweep (`Recovery.sweep`) never deletes a temporary or an object whose id is here, however old its file: a
 /// long recording's temporary is not rewritten while it is verified, so its age alone proves nothing.
 public final class InFlightRecordings: Sendable {
-    private let ids = Mutex(Set<UUID>())
+    private let ids = Locked(Set<UUID>())
 
     public init() {}
 

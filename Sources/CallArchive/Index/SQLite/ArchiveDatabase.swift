@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import GRDB
-import Synchronization
 
 /// The one owner of the SQLite index. Migrations run in `init`; each write method is one transaction
 /// that keeps the invariants. Calls block: use them from worker threads, not the concurrency pool.
@@ -9,7 +8,7 @@ public final class ArchiveDatabase: Sendable {
     let pool: DatabasePool
     public let path: String
     /// The retention policy new recordings and case changes are computed with (`setRetentionPolicy`).
-    let retentionPolicy = Mutex(RetentionPolicy(timeZone: TimeZone(identifier: "UTC")!, classes: []))
+    let retentionPolicy = Locked(RetentionPolicy(timeZone: TimeZone(identifier: "UTC")!, classes: []))
 
     public init(path: String) throws(ArchiveError) {
         self.path = path
