@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 @testable import CallArchive
@@ -99,6 +100,28 @@ struct ArchiveRoundTripTests {
             #expect(FileSystem.list(archive.store.tempDirectory).isEmpty)
             let summary = try #require(try archive.database.search(RecordingQuery()).recordings.first)
             #expect(summary.caseReferences == ["CASE-A", "CASE-B"])
+        }
+    }
+
+    @Test("an index that cannot take the object's intent fails the item before its commit: nothing staged is left")
+    func intentRefused() throws {
+        try withTestDirectory { dir in
+            let archive = try TestArchive(root: dir)
+            // The index refuses the intent as a full disk would (seen: DiskFullTests, ENOSPC in the WAL).
+            try DatabaseQueue(path: dir + "/index.sqlite").write { db in
+                try db.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON object_intents BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+            }
+            let input = try InputFixture.pcm16Mono8k.make(in: dir)
+            let item = try archive.spool(
+                input.bytes, name: "call.wav", sidecar: TestArchive.sidecar(callID: "call-1", caseReference: "CASE-A"))
+            guard case .failed = archive.ingestor.ingest(item) else {
+                Issue.record("ingest did not fail")
+                return
+            }
+            #expect(FileSystem.list(archive.store.tempDirectory).isEmpty, "the staged object stayed behind")
+            #expect(archive.store.allObjectIDs().isEmpty)
+            #expect(fileExists(item.audioPath) && fileExists(item.sidecarPath!))
+            #expect(try archive.database.recordingCount() == 0)
         }
     }
 

@@ -96,24 +96,34 @@ public struct Ingestor: Sendable {
             log[metadataKey: "recording.id"] = "\(id.lowercased)"
             let (encoded, staged) = try Transcoder(store: store, compressionLevel: flacLevel).encode(
                 inputPath: item.audioPath, id: id)
-            if let existing = try database.recordingID(originalSHA256: encoded.originalSHA256) {
-                try store.discard(staged)
-                return try finishDuplicate(item, of: existing, metadata: metadata, log: log)
+            // Until the commit, the staged object is this attempt's alone: whatever fails before it (an index that
+            // is out of space for the intent, a key that cannot wrap) takes the staged object with it.
+            let wrapped: [UInt8]
+            do throws(ArchiveError) {
+                if let existing = try database.recordingID(originalSHA256: encoded.originalSHA256) {
+                    try store.discard(staged)
+                    return try finishDuplicate(item, of: existing, metadata: metadata, log: log)
+                }
+                // Destroyed before (its time was up, or its subject had it erased): archiving it again would undo
+                // that.
+                if let gone = try database.tombstone(originalSHA256: encoded.originalSHA256) {
+                    try store.discard(staged)
+                    try database.recordDestroyedDuplicate(of: gone.id, sourceName: item.relativePath, now: Date())
+                    try removeFromSpool(item, archivedAs: gone.id)
+                    log.notice(
+                        "a copy of a destroyed recording arrived; spool copy removed, not archived again",
+                        metadata: ["recording.destroyed": "\(gone.id.lowercased)", "recording.destroyed_at": "\(gone.destroyedAt)"])
+                    return .destroyedBefore(gone.id)
+                }
+                wrapped = try keys.current.wrap(encoded.dataKey)
+                // Intent before effect: the index knows this daemon is committing the object before it exists, so
+                // that no recovery (this daemon's after a crash, or another's) takes it for abandoned while this one
+                // lives.
+                try database.recordObjectIntent(id, owner: owner, now: Date())
+            } catch {
+                try? store.discard(staged)
+                throw error
             }
-            // Destroyed before (its time was up, or its subject had it erased): archiving it again would undo that.
-            if let gone = try database.tombstone(originalSHA256: encoded.originalSHA256) {
-                try store.discard(staged)
-                try database.recordDestroyedDuplicate(of: gone.id, sourceName: item.relativePath, now: Date())
-                try removeFromSpool(item, archivedAs: gone.id)
-                log.notice(
-                    "a copy of a destroyed recording arrived; spool copy removed, not archived again",
-                    metadata: ["recording.destroyed": "\(gone.id.lowercased)", "recording.destroyed_at": "\(gone.destroyedAt)"])
-                return .destroyedBefore(gone.id)
-            }
-            let wrapped = try keys.current.wrap(encoded.dataKey)
-            // Intent before effect: the index knows this daemon is committing the object before it exists, so that
-            // no recovery (this daemon's after a crash, or another's) takes it for abandoned while this one lives.
-            try database.recordObjectIntent(id, owner: owner, now: Date())
             do throws(ArchiveError) {
                 try store.commit(staged)
             } catch {
