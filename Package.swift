@@ -142,6 +142,9 @@ let package = Package(
             name: "CallArchiveTesting",
             dependencies: ["CallArchive", "SndFile", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
+        // Where tests run (threads of their own, away from Swift's cooperative pool), so that every test shares one
+        // `swift test`: Sources/CallArchiveTestLanes/TestLanes.swift.
+        .target(name: "CallArchiveTestLanes", swiftSettings: strict),
         .testTarget(name: "SndFileTests", dependencies: ["SndFile", "CallArchiveTesting"], swiftSettings: strict),
         .testTarget(
             name: "CallArchiveTests",
@@ -156,12 +159,15 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CallArchive", "CallArchiveTesting", "SndFile", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "CallArchive", "CallArchiveTesting", "CallArchiveTestLanes", "SndFile",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "CallArchiveServerTests",
             dependencies: [
-                "CallArchiveServer", "CallArchiveClient", "CallArchive", "CallArchiveTesting",
+                "CallArchiveServer", "CallArchiveClient", "CallArchive", "CallArchiveTesting", "CallArchiveTestLanes",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -304,7 +304,7 @@ struct IngestBenchmark: ParsableCommand {
         }
         let daemon = try Child([Binaries.daemon, "--config", instance.configPath], stdout: instance.logPath, stderr: instance.logPath)
         defer { daemon.signal(SIGTERM); _ = daemon.wait() }
-        guard waitUntil(timeout: 30, { (try? String(contentsOfFile: instance.logPath, encoding: .utf8))?.contains("ready: watching the spool") ?? false })
+        guard blockUntil(timeout: 30, { (try? String(contentsOfFile: instance.logPath, encoding: .utf8))?.contains("ready: watching the spool") ?? false })
         else { throw BenchError("callarchived did not become ready; log: \(instance.logPath)") }
         var ready: [String: Double] = [:]
         let t0 = now()
@@ -318,7 +318,7 @@ struct IngestBenchmark: ParsableCommand {
             ready["lat-\(i)"] = wall0 + (now() - t0)
         }
         let arrival = now() - t0
-        guard waitUntil(timeout: 600, { visibleFiles(instance.spool).isEmpty }) else { throw BenchError("latency run did not drain") }
+        guard blockUntil(timeout: 600, { visibleFiles(instance.spool).isEmpty }) else { throw BenchError("latency run did not drain") }
         let rows = try recordings(instance)
         let parser = ISO8601DateFormatter()
         parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

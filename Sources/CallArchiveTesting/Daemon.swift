@@ -108,10 +108,27 @@ public struct TestInstance: Sendable {
     public func withDaemon<R>(_ body: (DaemonProcess) throws -> R) throws -> R {
         let daemon = try start()
         defer { daemon.stop() }
-        guard daemon.waitUntilReady(), daemon.isRunning else {
+        guard daemon.blockUntilReady(), daemon.isRunning else {
             throw CorpusError(message: "callarchived did not start: \(daemon.logSinceStart.suffix(2000))")
         }
         return try body(daemon)
+    }
+
+    /// `withDaemon` for an async body.
+    public func withDaemon<R>(_ body: (DaemonProcess) async throws -> R) async throws -> R {
+        let daemon = try start()
+        guard await daemon.waitUntilReady(), daemon.isRunning else {
+            daemon.stop()
+            throw CorpusError(message: "callarchived did not start: \(daemon.logSinceStart.suffix(2000))")
+        }
+        do {
+            let result = try await body(daemon)
+            daemon.stop()
+            return result
+        } catch {
+            daemon.stop()
+            throw error
+        }
     }
 
     public func spoolContents() -> [String] {
@@ -168,15 +185,23 @@ public final class DaemonProcess: @unchecked Sendable {
 
     /// Waits until this process has said it is ready (its signal handlers are in place).
     @discardableResult
-    public func waitUntilReady(timeout: Double = 60) -> Bool {
-        waitUntil(timeout: timeout) { !process.isRunning || logSinceStart.contains("ready: watching the spool") }
+    public func waitUntilReady(timeout: Double = 60) async -> Bool {
+        await waitUntil(timeout: timeout) { isReadyOrGone }
     }
+
+    /// `waitUntilReady` for code that cannot await (see `blockUntil`).
+    @discardableResult
+    public func blockUntilReady(timeout: Double = 60) -> Bool {
+        blockUntil(timeout: timeout) { isReadyOrGone }
+    }
+
+    private var isReadyOrGone: Bool { !process.isRunning || logSinceStart.contains("ready: watching the spool") }
 
     /// SIGTERM once the daemon is ready (an earlier SIGTERM ends it by the default action), then wait;
     /// returns the exit status.
     @discardableResult
     public func stop() -> Int32 {
-        waitUntilReady()
+        blockUntilReady()
         if process.isRunning { kill(pid, SIGTERM) }
         process.waitUntilExit()
         return process.terminationStatus

@@ -27,10 +27,22 @@ public struct TestDirectory: Sendable {
     }
 }
 
-/// Polls `condition` every 50 ms until it holds or `timeout` passes; returns whether it held.
-public func waitUntil(timeout: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
+/// Polls `condition` every 50 ms until it holds or `timeout` seconds pass; returns whether it held. It sleeps with
+/// `Task.sleep`, so a test waiting for a daemon holds no thread meanwhile.
+public func waitUntil(timeout: Double, _ condition: () throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + .seconds(timeout)
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try condition()
+}
+
+/// `waitUntil` for code that cannot await — a `defer` (`DaemonProcess.stop()`), the benchmark's driver, a closure
+/// run on a thread of its own: it blocks its thread between polls, so it never belongs on the cooperative pool.
+public func blockUntil(timeout: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = ContinuousClock.now + .seconds(timeout)
+    while ContinuousClock.now < deadline {
         if try condition() { return true }
         usleep(50_000)
     }

@@ -16,6 +16,13 @@ public func withTestDirectory<R>(_ body: (String) throws -> R) throws -> R {
     return try body(directory.path)
 }
 
+/// `withTestDirectory` for an async body.
+public func withTestDirectory<R>(_ body: (String) async throws -> R) async throws -> R {
+    let directory = try TestDirectory("tests")
+    defer { directory.remove() }
+    return try await body(directory.path)
+}
+
 /// A seeded generator (SplitMix64), so that a failing case can be reproduced.
 public struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64

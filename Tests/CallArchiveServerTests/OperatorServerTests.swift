@@ -1,6 +1,7 @@
 import CallArchive
 import CallArchiveClient
 import CallArchiveTesting
+import CallArchiveTestLanes
 import Foundation
 import Testing
 
@@ -11,26 +12,27 @@ import Glibc
 /// The operator socket of the real `callarchived`: the socket file's safety, and requests that must be refused
 /// without stopping the daemon. Nothing here depends on what the routes do (any answer of the API counts as
 /// "served"); refusals at the transport level are checked exactly.
-@Suite("Operator server: the socket of the real daemon")
+@Suite("Operator server: the socket of the real daemon", .ownThreads)
 struct OperatorServerTests {
     /// Starts `callarchived` on a fresh instance and waits until it is ready.
     static func start(_ label: String, settings: [String: String] = [:]) async throws -> (TestInstance, DaemonProcess) {
-        try await offPool {
+        let (instance, daemon) = try await offPool {
             let instance = try TestInstance(label: label, settings: settings)
-            let daemon = try instance.start()
-            daemon.waitUntilReady()
-            return (instance, daemon)
+            return (instance, try instance.start())
         }
+        await daemon.waitUntilReady()
+        return (instance, daemon)
     }
 
     /// A fresh instance whose daemon is expected to refuse to start: returns once it has exited.
     static func failingStart(_ instance: TestInstance) async throws -> DaemonProcess {
+        let daemon = try await offPool { try instance.start() }
+        let exited = await waitUntil(timeout: 60) { !daemon.isRunning }
         try await offPool {
-            let daemon = try instance.start()
-            if !waitUntil(timeout: 60, { !daemon.isRunning }) { daemon.stop() }
+            if !exited { daemon.stop() }
             daemon.process.waitUntilExit()
-            return daemon
         }
+        return daemon
     }
 
     static func socketPath(_ instance: TestInstance) -> String { instance.root.sub("run/control.sock") }
@@ -101,7 +103,7 @@ struct OperatorServerTests {
         #expect(lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFSOCK, "the killed daemon left its socket file")
         let second = try await offPool { try instance.start() }
         defer { second.stop() }
-        #expect(try await offPool { second.waitUntilReady() } && second.isRunning, "\(second.logSinceStart)")
+        #expect(await second.waitUntilReady() && second.isRunning, "\(second.logSinceStart)")
         _ = try await Self.served(path)
     }
 

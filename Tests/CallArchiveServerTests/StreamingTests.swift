@@ -1,6 +1,7 @@
 import CallArchive
 import CallArchiveClient
 import CallArchiveTesting
+import CallArchiveTestLanes
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -15,7 +16,7 @@ import Glibc
 /// Streamed responses (audio exports) through a real socket, with producers written for the test: the API's
 /// routes do not stream yet, and these cases (a producer failing halfway, a client going away) must be
 /// provoked at will. The server, the client and the bytes on the wire are the real ones.
-@Suite("Operator server: streamed responses")
+@Suite("Operator server: streamed responses", .ownThreads)
 struct StreamingTests {
     /// Serves `handle` on a fresh socket (inside a ServiceGroup, stopped gracefully afterwards) during `body`.
     static func withServer(
@@ -201,7 +202,7 @@ struct StreamingTests {
             // The producer fills what the bridge, NIO and the socket buffers hold, then waits.
             let settled = try await offPool {
                 var last = -1
-                return waitUntil(timeout: 10) {
+                return blockUntil(timeout: 10) {
                     defer { last = record.written }
                     usleep(200_000)
                     return record.written > 0 && record.written == last
@@ -213,7 +214,7 @@ struct StreamingTests {
             #expect(plateau < 8 * 1024 * 1024, "\(plateau) bytes produced for a client that reads nothing")
             #expect(record.failed == nil)
             raw.close()
-            let stopped = try await offPool { waitUntil(timeout: 5) { record.failed != nil } }
+            let stopped = await waitUntil(timeout: 5) { record.failed != nil }
             #expect(stopped, "the producer's write throws once the client has gone")
         }
     }
@@ -239,7 +240,7 @@ struct StreamingTests {
                     onBody: { received += $0.count })
                 return (received, connection)
             }()
-            let started = try await offPool { waitUntil(timeout: 10) { record.written > 0 } }
+            let started = await waitUntil(timeout: 10) { record.written > 0 }
             #expect(started)
             await group.triggerGracefulShutdown()
             let (received, _) = try await download
@@ -279,9 +280,11 @@ struct StreamingTests {
     @Test("a transfer cancelled at shutdown (graceful period over) ends truncated, never as a short complete body")
     func cancelledTransfer() async throws {
         let record = ProducerRecord()
-        let total = 100 * 65_536
+        // About 20 s at the sink's pace: far longer than the test, which ends when the shutdown stops it after
+        // 300 ms, even on a loaded machine where the test's own tasks wait a while for a thread.
+        let total = 1_000 * 65_536
         let slow: @Sendable (any ByteSink) throws(ArchiveError) -> Void = { sink throws(ArchiveError) in
-            try Self.producer(total: total, step: 65_536, record: record)(PacedSink(sink))  // about 2 s
+            try Self.producer(total: total, step: 65_536, record: record)(PacedSink(sink))
         }
         try await Self.withServer(maximumGracefulShutdown: .milliseconds(300), { _ in
             APIResponse(status: 200, body: .stream(contentType: "audio/wav", length: nil, producer: slow))
@@ -296,7 +299,7 @@ struct StreamingTests {
                     return .failure(error)
                 }
             }()
-            let started = try await offPool { waitUntil(timeout: 10) { record.written > 4 * 65_536 } }
+            let started = await waitUntil(timeout: 10) { record.written > 4 * 65_536 }
             #expect(started)
             await group.triggerGracefulShutdown()
             switch await outcome {
@@ -305,7 +308,7 @@ struct StreamingTests {
             case .failure(let error):
                 #expect(error.code == .truncated, "\(error)")
             }
-            let stopped = try await offPool { waitUntil(timeout: 5) { record.failed != nil } }
+            let stopped = await waitUntil(timeout: 5) { record.failed != nil }
             #expect(stopped, "the producer was stopped")
         }
     }

@@ -1,3 +1,4 @@
+import CallArchiveTestLanes
 import Foundation
 import Logging
 import Testing
@@ -5,9 +6,9 @@ import Testing
 @testable import CallArchive
 
 /// The daemon's side of systemd that needs no systemd: journald log lines and the watchdog's decisions.
-/// (Here rather than in CallArchiveTests: the watchdog runs on the cooperative pool, which the end-to-end tests
-/// block while they wait for daemons; this target runs in a process of its own first.)
-@Suite("systemd integration (in process)")
+/// (On a lane of its own, `.ownThreads`: the watchdog's pings and deadlines are timed, and the cooperative pool is
+/// busy with the in-process tests' computation.)
+@Suite("systemd integration (in process)", .ownThreads)
 struct SystemdIntegrationTests {
     @Test("journal lines: one per event, the syslog priority as <N>, newlines folded, metadata sorted")
     func journalLines() {
@@ -38,11 +39,14 @@ struct SystemdIntegrationTests {
                 let n = checks.withLock { $0 += 1; return $0 }
                 return n <= 3 ? "the index did not answer a read within 10 s" : nil
             })
-        let task = Task { try await service.run() }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while checks.withLock({ $0 }) < 8, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        task.cancel()
-        _ = try? await task.value
+        // A child task, so that the service runs on this test's lane too (an unstructured Task would not).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while checks.withLock({ $0 }) < 8, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            group.cancelAll()
+            while let _ = try? await group.next() {}
+        }
         let n = checks.withLock { $0 }
         #expect(n >= 8)
         let sent = pings.withLock { $0 }

@@ -38,7 +38,7 @@ struct AuditCheckpointTests {
     }
 
     @Test("the hash is JSONEncoder's canonical spelling, byte for byte, for awkward text")
-    func canonicalSpelling() {
+    func canonicalSpelling() async {
         let awkward = [
             "plain", "quote \" backslash \\ slash /", "tab\tnewline\ncr\r\u{08}\u{0C}", "\u{00}\u{01}\u{1F}\u{7F}",
             "Zoë Åström €😀\u{2028}", "",
@@ -65,7 +65,7 @@ struct AuditCheckpointTests {
     }
 
     @Test("an untouched log with checkpoints verifies; a checkpoint is made only when something was logged")
-    func untouched() throws {
+    func untouched() async throws {
         try withTestDirectory { dir in
             let f = try Self.fixture(in: dir)
             let first = try #require(try f.checkpointer.checkpoint(reason: "scheduled"))
@@ -90,7 +90,7 @@ struct AuditCheckpointTests {
     }
 
     @Test("truncating the tail after a checkpoint is found, at the first removed entry")
-    func truncatedAfterCheckpoint() throws {
+    func truncatedAfterCheckpoint() async throws {
         try withTestDirectory { dir in
             let f = try Self.fixture(in: dir)
             let c = try #require(try f.checkpointer.checkpoint(reason: "disposal"))
@@ -103,7 +103,7 @@ struct AuditCheckpointTests {
     }
 
     @Test("a rewritten tail that chains correctly still breaks the checkpoint it no longer extends")
-    func rewrittenTail() throws {
+    func rewrittenTail() async throws {
         try withTestDirectory { dir in
             let f = try Self.fixture(in: dir)
             let early = try #require(try f.checkpointer.checkpoint(reason: "scheduled"))
@@ -130,7 +130,7 @@ struct AuditCheckpointTests {
     }
 
     @Test("a checkpoint signed, intact, by another archive's key is listed as that archive's; it fails nothing and blames no entry")
-    func anotherArchivesCheckpoint() throws {
+    func anotherArchivesCheckpoint() async throws {
         try withTestDirectory { dir in
             let f = try Self.fixture(in: dir)
             try f.checkpointer.checkpoint(reason: "scheduled")
@@ -152,7 +152,7 @@ struct AuditCheckpointTests {
     }
 
     @Test("another archive's checkpoint that was altered, or one naming this archive's key id with a strange public key, is rejected")
-    func alteredForeignOrMixedKey() throws {
+    func alteredForeignOrMixedKey() async throws {
         try withTestDirectory { dir in
             let f = try Self.fixture(in: dir)
             let other = try AuditSigningKey.generate(writingTo: dir + "/other.key")
@@ -175,7 +175,7 @@ struct AuditCheckpointTests {
     }
 
     @Test("two archives sharing one checkpoint file: each verifies, and counts the other's checkpoints as another archive's")
-    func sharedCheckpointFile() throws {
+    func sharedCheckpointFile() async throws {
         try withTestDirectory { dir in
             let a = try Self.fixture(in: dir + "/a")
             let bArchive = try AuditChainTests.makeLog(in: dir + "/b")
@@ -206,7 +206,7 @@ struct AuditCheckpointTests {
     enum Edit: String, CaseIterable, Sendable { case seq, headHash, at, signature, notJSON }
 
     @Test("an edited checkpoint file is rejected", arguments: Edit.allCases)
-    func editedFile(_ edit: Edit) throws {
+    func editedFile(_ edit: Edit) async throws {
         try withTestDirectory { dir in
             let f = try Self.fixture(in: dir)
             let c = try #require(try f.checkpointer.checkpoint(reason: "scheduled"))
@@ -229,7 +229,7 @@ struct AuditCheckpointTests {
     }
 
     @Test("an exported checkpoint is checked against the log, and a forged or stale one is rejected")
-    func exported() throws {
+    func exported() async throws {
         try withTestDirectory { dir in
             let f = try Self.fixture(in: dir)
             let c = try #require(try f.checkpointer.checkpoint(reason: "on-demand", force: true))
@@ -244,7 +244,7 @@ struct AuditCheckpointTests {
     }
 
     @Test("the signing key file must not be the KEK, nor readable by others")
-    func signingKeyFile() throws {
+    func signingKeyFile() async throws {
         try withTestDirectory { dir in
             try KeyEncryptionKey.generate(writingTo: dir + "/kek.key")
             #expect(throws: ArchiveError.self) { try AuditSigningKey.load(from: dir + "/kek.key") }
@@ -256,11 +256,11 @@ struct AuditCheckpointTests {
     }
 
     @Test("each checkpoint is piped to audit.checkpointCommand")
-    func piped() throws {
-        try withTestDirectory { dir in
+    func piped() async throws {
+        try await withTestDirectory { dir in
             let f = try Self.fixture(in: dir, command: "cat >> '\(dir)/remote.jsonl'")
             let c = try #require(try f.checkpointer.checkpoint(reason: "scheduled"))
-            #expect(waitUntil(timeout: 10) { (try? String(contentsOfFile: dir + "/remote.jsonl", encoding: .utf8)) == c.line })
+            #expect(await waitUntil(timeout: 10) { (try? String(contentsOfFile: dir + "/remote.jsonl", encoding: .utf8)) == c.line })
             #expect(try f.verify([("remote.jsonl", try String(contentsOfFile: dir + "/remote.jsonl", encoding: .utf8))]).ok)
         }
     }
@@ -268,8 +268,8 @@ struct AuditCheckpointTests {
 
 extension AuditCheckpointTests {
     @Test("a checkpoint command that hangs is stopped, logged and audited; the file still has the checkpoint")
-    func hangingCommand() throws {
-        try withTestDirectory { dir in
+    func hangingCommand() async throws {
+        try await withTestDirectory { dir in
             let archive = try AuditChainTests.makeLog(in: dir)
             let key = try AuditSigningKey.generate(writingTo: dir + "/signing.key")
             let checkpointer = try AuditCheckpointer(
@@ -277,7 +277,7 @@ extension AuditCheckpointTests {
                 logger: Logger(label: "test"), commandTimeout: 1)
             let c = try #require(try checkpointer.checkpoint(reason: "scheduled"))
             #expect(try CheckpointFile(path: dir + "/checkpoints.jsonl").read() == c.line)
-            let failed = waitUntil(timeout: 10) {
+            let failed = await waitUntil(timeout: 10) {
                 var q = AuditQuery()
                 q.action = "audit.checkpoint-export"
                 return ((try? archive.database.auditEntries(q).entries) ?? []).contains { $0.outcome == "error" }

@@ -406,7 +406,7 @@ struct FixityTests {
 
     @Test("fixity.bytesPerSecond and fixity.cycleDays are read and checked")
     func config() async throws {
-        try await withTestDirectoryAsync { dir in
+        try await withTestDirectory { dir in
             func load(_ yaml: String) async throws -> ArchiveConfig {
                 let path = dir + "/c.yaml"
                 try yaml.write(toFile: path, atomically: true, encoding: .utf8)
@@ -432,11 +432,4 @@ struct FixityTests {
             }
         }
     }
-}
-
-/// `withTestDirectory` for async bodies.
-func withTestDirectoryAsync<R>(_ body: (String) async throws -> R) async throws -> R {
-    let directory = try TestDirectory("tests")
-    defer { directory.remove() }
-    return try await body(directory.path)
 }

@@ -160,7 +160,7 @@ struct RecoveryTests {
 
     @Test("the sweep service runs only while recovery's young leftovers remain, when the first comes of age")
     func serviceSchedule() async throws {
-        try await withTestDirectoryAsync { dir in
+        try await withTestDirectory { dir in
             let f = try Self.fixture(in: dir)
             let young = UUID.v7()
             try f.leftover(f.store.objectPath(for: young), age: 600)

@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import GRDB
@@ -7,7 +8,7 @@ import Testing
 /// The audit log through the real binaries (issue 6): entries for ingest, erasure, reloads and restarts; signed
 /// checkpoints after a disposal and on demand, piped to a command; `audit verify` failing with the first bad entry
 /// after the index is edited, and after the tail is cut; a rotated signing key leaves earlier checkpoints checkable.
-@Suite("Audit log end to end", .serialized)
+@Suite("Audit log end to end", .serialized, .endToEnd)
 struct AuditTests {
     static func entries(_ instance: TestInstance, _ args: [String]) throws -> [AuditEntry] {
         let r = try instance.cli(["audit", "list", "--json", "--all"] + args)
@@ -20,7 +21,7 @@ struct AuditTests {
     }
 
     @Test("entries, checkpoints after a disposal and on demand, reloads; an edited entry fails verify at its number")
-    func logAndCheckpoints() throws {
+    func logAndCheckpoints() async throws {
         let instance = try RetentionTests.instance("audit-e2e")
         let remote = instance.root.sub("remote.jsonl")
         let base = try String(contentsOfFile: instance.configPath, encoding: .utf8)
@@ -28,12 +29,12 @@ struct AuditTests {
             of: "audit:\n", with: "audit:\n  checkpointCommand: cat >> '\(remote)'\n")
         #expect(config != base)
         try config.write(toFile: instance.configPath, atomically: true, encoding: .utf8)
-        try instance.withDaemon { daemon in
+        try await instance.withDaemon { daemon in
             // At start: daemon.start, and a checkpoint of it.
-            #expect(waitUntil(timeout: 10) { Self.checkpoints(instance.checkpoints).first?.reason == "start" })
+            #expect(await waitUntil(timeout: 10) { Self.checkpoints(instance.checkpoints).first?.reason == "start" })
             try RetentionTests.drop(instance, "a1", seed: 1, sidecar: ["caller_number": "+441234567890"])
             try RetentionTests.drop(instance, "a2", seed: 2, sidecar: [:])
-            RetentionTests.waitForRecordings(instance, daemon, 2)
+            await RetentionTests.waitForRecordings(instance, daemon, 2)
             let ids = Set(try instance.recordings().map(\.id))
             let ingests = try Self.entries(instance, ["--action", "ingest"])
             #expect(Set(ingests.compactMap(\.target)) == ids && ingests.allSatisfy { $0.actor == "callarchived" })
@@ -43,7 +44,7 @@ struct AuditTests {
             // A disposal (erasure of one recording) is pinned by a checkpoint at once.
             let erased = ids.sorted()[0]
             #expect(try instance.cli(["erasure", "request", "--id", erased, "--reason", "subject asked"]).status == 0)
-            #expect(waitUntil(timeout: 10) { Self.checkpoints(instance.checkpoints).contains { $0.reason == "disposal" } })
+            #expect(await waitUntil(timeout: 10) { Self.checkpoints(instance.checkpoints).contains { $0.reason == "disposal" } })
             let destroyed = try Self.entries(instance, ["--target", erased])
             #expect(destroyed.contains { $0.action == "retention.destroy" || $0.action.hasPrefix("erasure") })
 
@@ -53,15 +54,15 @@ struct AuditTests {
             #expect(r.status == 0, "\(r.stderr)")
             let onDemand = try #require(Self.checkpoints(exported).first)
             #expect(onDemand.reason == "on-demand")
-            #expect(waitUntil(timeout: 10) { Self.checkpoints(remote).map(\.seq) == Self.checkpoints(instance.checkpoints).map(\.seq) })
+            #expect(await waitUntil(timeout: 10) { Self.checkpoints(remote).map(\.seq) == Self.checkpoints(instance.checkpoints).map(\.seq) })
 
             // Reloads are audited, good and bad.
             daemon.signal(SIGHUP)
-            #expect(waitUntil(timeout: 20) { ((try? Self.entries(instance, ["--action", "config.reload"])) ?? []).contains { $0.outcome == "ok" } })
+            #expect(await waitUntil(timeout: 20) { ((try? Self.entries(instance, ["--action", "config.reload"])) ?? []).contains { $0.outcome == "ok" } })
             try (config + "bogus:\n  key: 1\n").write(toFile: instance.configPath, atomically: true, encoding: .utf8)
             daemon.signal(SIGHUP)
             // (The CLI reads the config too, to find the socket: put the good one back before asking.)
-            #expect(waitUntil(timeout: 20) { daemon.logSinceStart.contains("configuration reload failed") })
+            #expect(await waitUntil(timeout: 20) { daemon.logSinceStart.contains("configuration reload failed") })
             try config.write(toFile: instance.configPath, atomically: true, encoding: .utf8)
             #expect(try Self.entries(instance, ["--action", "config.reload"]).contains { $0.outcome == "error" })
 
@@ -72,7 +73,7 @@ struct AuditTests {
             #expect(!all.contains("1234567890"))
 
             // Someone edits entry 3 in the index.
-            try DatabaseQueue(path: instance.index).write { db in
+            try await DatabaseQueue(path: instance.index).write { db in
                 try db.execute(sql: "UPDATE audit_log SET outcome = 'denied' WHERE seq = 3")
             }
             v = try instance.cli(["audit", "verify"])
@@ -85,13 +86,13 @@ struct AuditTests {
     }
 
     @Test("the tail cut after an exported checkpoint fails verify at its first removed entry; a rotated key is audited")
-    func truncationAndRotation() throws {
+    func truncationAndRotation() async throws {
         let instance = try TestInstance(label: "audit-trunc")
         let exported = instance.root.sub("exported.jsonl")
         var headBefore: Int64 = 0
-        try instance.withDaemon { daemon in
+        try await instance.withDaemon { daemon in
             try RetentionTests.drop(instance, "t1", seed: 3, sidecar: [:])
-            RetentionTests.waitForRecordings(instance, daemon, 1)
+            await RetentionTests.waitForRecordings(instance, daemon, 1)
             #expect(try instance.cli(["audit", "checkpoint", "--reason", "handover", "--out", exported]).status == 0)
             headBefore = try #require(Self.checkpoints(exported).first).seq
         }
@@ -120,7 +121,7 @@ struct AuditTests {
     }
 
     @Test("two archives sharing one checkpoint file: each verifies, the other's checkpoints named as another archive's")
-    func sharedCheckpointFile() throws {
+    func sharedCheckpointFile() async throws {
         let a = try TestInstance(label: "audit-share-a")
         defer { a.root.remove() }
         let b = try TestInstance(label: "audit-share-b")

@@ -1,16 +1,17 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
 
-@Suite("End to end: configuration checks and keys")
+@Suite("End to end: configuration checks and keys", .endToEnd)
 struct ConfigAndKeyTests {
     func checkConfig(_ instance: TestInstance) throws -> ProcessResult {
         try runProcess(Binaries.daemon, ["--check-config", "--config", instance.configPath], cwd: instance.root.path)
     }
 
     @Test("--check-config accepts a good configuration")
-    func good() throws {
+    func good() async throws {
         let instance = try TestInstance(label: "cfg-ok")
         defer { instance.root.remove() }
         let r = try checkConfig(instance)
@@ -18,7 +19,7 @@ struct ConfigAndKeyTests {
     }
 
     @Test("--check-config names an unknown key, a wrong type and a missing directory, and exits 1")
-    func bad() throws {
+    func bad() async throws {
         let instance = try TestInstance(label: "cfg-bad")
         defer { instance.root.remove() }
         try instance.writeConfig(["spool.rescanSecs": "3", "ingest.flacLevel": "loud"])
@@ -33,7 +34,7 @@ struct ConfigAndKeyTests {
     }
 
     @Test("a key file readable by others is refused, by --check-config and at start-up")
-    func keyPermissions() throws {
+    func keyPermissions() async throws {
         let instance = try TestInstance(label: "cfg-key")
         defer { instance.root.remove() }
         chmod(instance.key, 0o644)
@@ -47,7 +48,7 @@ struct ConfigAndKeyTests {
     }
 
     @Test("keygen writes a 0600 key and refuses to overwrite one")
-    func keygen() throws {
+    func keygen() async throws {
         let dir = try TestDirectory("keygen")
         defer { dir.remove() }
         let path = dir.sub("new.key")
@@ -62,7 +63,7 @@ struct ConfigAndKeyTests {
     }
 
     @Test("the dev default runs a self-contained instance under ./var of an empty folder")
-    func devDefault() throws {
+    func devDefault() async throws {
         let dir = try TestDirectory("devdefault")
         defer { dir.remove() }
         let config = Corpus.packageRoot + "/Config/callarchive.dev.yaml"
@@ -80,12 +81,12 @@ struct ConfigAndKeyTests {
             p.terminate()
             p.waitUntilExit()
         }
-        #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: dir.sub("var/index.sqlite")) })
+        #expect(await waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: dir.sub("var/index.sqlite")) })
         for sub in ["var/spool", "var/quarantine", "var/store", "var/keys/dev.key", "var/keys/dev-signing.key", "var/run"] {
             #expect(FileManager.default.fileExists(atPath: dir.sub(sub)), "\(sub)")
         }
         // The start checkpoint lands under ./var too (it went to /var/lib/callarchive, and failed as non-root).
-        #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: dir.sub("var/audit-checkpoints.jsonl")) })
+        #expect(await waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: dir.sub("var/audit-checkpoints.jsonl")) })
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(text.contains("DEVELOPMENT key"))
         #expect(!text.contains("audit checkpoint failed"), "\(text.suffix(2000))")
@@ -93,7 +94,7 @@ struct ConfigAndKeyTests {
         let corpus = try e2eCorpus.get()
         let entry = try #require(corpus.good.first { $0.format == "alaw-8k-mono" })
         try FileManager.default.copyItem(atPath: corpus.directory + "/" + entry.file, toPath: dir.sub("var/spool/" + entry.file))
-        #expect(waitUntil(timeout: 60) { !FileManager.default.fileExists(atPath: dir.sub("var/spool/" + entry.file)) })
+        #expect(await waitUntil(timeout: 60) { !FileManager.default.fileExists(atPath: dir.sub("var/spool/" + entry.file)) })
         var env = ProcessInfo.processInfo.environment
         env["CALLARCHIVE_SOCKET"] = "var/run/control.sock"
         let r = try runProcess(Binaries.cli, ["search", "--json"], cwd: dir.path, environment: env)

@@ -1,12 +1,13 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
 
-@Suite("End to end: the built daemon and CLI on a generated corpus")
+@Suite("End to end: the built daemon and CLI on a generated corpus", .endToEnd)
 struct CorpusIngestTests {
     @Test("every good recording is archived exactly, every bad input quarantined, the spool left empty")
-    func ingestCorpus() throws {
+    func ingestCorpus() async throws {
         let corpus = try e2eCorpus.get()
         #expect(corpus.good.count >= 40)
         #expect(Set(corpus.good.compactMap(\.format)).isSuperset(of: [
@@ -19,7 +20,7 @@ struct CorpusIngestTests {
         defer { daemon.stop() }
         for entry in corpus.entries { try corpus.drop(entry, into: instance.spool) }
 
-        let drained = waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }
+        let drained = await waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }
         #expect(drained, "spool still holds \(instance.visibleSpool)\n\(daemon.log.suffix(3000))")
         #expect(daemon.isRunning)
 

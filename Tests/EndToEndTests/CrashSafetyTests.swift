@@ -1,9 +1,10 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
 
-@Suite("End to end: crash safety")
+@Suite("End to end: crash safety", .endToEnd)
 struct CrashSafetyTests {
     /// SIGKILL at random moments during ingest and recovery, restarting each time; at the end every
     /// recording is archived exactly once, with no orphan objects and no temporary files.
@@ -16,7 +17,7 @@ struct CrashSafetyTests {
     }()
 
     @Test("SIGKILL at 50 random moments (250 in soak mode) loses nothing and duplicates nothing")
-    func killRepeatedly() throws {
+    func killRepeatedly() async throws {
         let corpus = try e2eCorpus.get()
         // Codecs stored as received, proven by a libsndfile decode of the stored copy: GSM in WAV, headerless GSM,
         // ADPCM, MP3, Opus, Vorbis; and a headerless mu-law file, parsed by its name.
@@ -48,7 +49,7 @@ struct CrashSafetyTests {
             // Half the kills are timed from the process start (start-up, recovery, the first files), half from
             // the moment it is ready (deep into ingest) — a slow start, as under the sanitizers, would otherwise
             // swallow most kills.
-            if Bool.random(using: &rng), daemon.waitUntilReady(timeout: 30) { killsAfterReady += 1 }
+            if Bool.random(using: &rng), await daemon.waitUntilReady(timeout: 30) { killsAfterReady += 1 }
             usleep(UInt32.random(in: 5_000...300_000, using: &rng))
             daemon.crash()
             if instance.spoolContents().count < before { killsDuringIngest += 1 }
@@ -58,11 +59,11 @@ struct CrashSafetyTests {
                 + "making progress, corpus dropped \(drops) times")
         let daemon = try instance.start()
         defer { daemon.stop() }
-        let drained = waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }
+        let drained = await waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }
         #expect(drained, "spool still holds \(instance.visibleSpool)\n\(daemon.log.suffix(4000))")
         // Leftovers of the last kills that were younger than recovery.minimumAge (3 s in tests) when this daemon
         // started are still there: its sweep removes them once they are old enough.
-        let swept = waitUntil(timeout: 60) { instance.leftoversGone() }
+        let swept = await waitUntil(timeout: 60) { instance.leftoversGone() }
         #expect(swept, "leftovers not swept: \(instance.storeFiles().filter { $0.hasPrefix("tmp/") })\n\(daemon.log.suffix(3000))")
         // Let recovery and the last commits settle, then stop cleanly and look at the state at rest.
         #expect(daemon.stop() == 0)

@@ -1,10 +1,11 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import GRDB
 import Testing
 
-@Suite("End to end: daemon behaviour")
+@Suite("End to end: daemon behaviour", .endToEnd)
 struct DaemonBehaviourTests {
     /// Writes a `seconds`-long 8 kHz 16-bit mono WAV of speech-like noise (deterministic), streaming.
     static func writeLongWAV(_ path: String, seconds: Int) throws {
@@ -36,7 +37,7 @@ struct DaemonBehaviourTests {
     }
 
     @Test("a 2-hour recording ingests with the daemon's peak RSS under 100 MiB")
-    func longRecordingMemory() throws {
+    func longRecordingMemory() async throws {
         let instance = try TestInstance(label: "long")
         defer { instance.root.remove() }
         let staging = try instance.root.makeDirectory("staging")
@@ -47,7 +48,7 @@ struct DaemonBehaviourTests {
         try #"{"call_id": "long-call", "case_reference": "CASE-LONG"}"#.write(
             toFile: instance.spool + "/long-call.json", atomically: true, encoding: .utf8)
         var peak = 0
-        let done = waitUntil(timeout: 300) {
+        let done = await waitUntil(timeout: 300) {
             peak = max(peak, daemon.peakRSS() ?? 0)
             return instance.visibleSpool.isEmpty
         }
@@ -61,7 +62,7 @@ struct DaemonBehaviourTests {
     }
 
     @Test("the same file dropped twice is stored once; the second case reference is linked")
-    func duplicateDrop() throws {
+    func duplicateDrop() async throws {
         let corpus = try e2eCorpus.get()
         let entry = try #require(corpus.good.first { $0.format == "pcm16-8k-mono" })
         let instance = try TestInstance(label: "dup")
@@ -73,7 +74,7 @@ struct DaemonBehaviourTests {
             try wav.write(to: URL(fileURLWithPath: instance.spool + "/\(name).wav"))
             try #"{"call_id": "\#(entry.callID)", "case_reference": "\#(ref)"}"#.write(
                 toFile: instance.spool + "/\(name).json", atomically: true, encoding: .utf8)
-            #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
+            #expect(await waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
         }
         let rows = try instance.recordings()
         #expect(rows.count == 1)
@@ -83,7 +84,7 @@ struct DaemonBehaviourTests {
     }
 
     @Test("below the disk floor files wait in the spool; a reload with a lower floor resumes ingest")
-    func diskFloor() throws {
+    func diskFloor() async throws {
         let corpus = try e2eCorpus.get()
         let entry = try #require(corpus.good.first)
         let instance = try TestInstance(label: "floor", settings: ["store.minFreeBytes": "\(Int64.max)"])
@@ -91,24 +92,24 @@ struct DaemonBehaviourTests {
         let daemon = try instance.start()
         defer { daemon.stop() }
         try corpus.drop(entry, into: instance.spool)
-        #expect(waitUntil(timeout: 30) { daemon.log.contains("free space below the floor") })
+        #expect(await waitUntil(timeout: 30) { daemon.log.contains("free space below the floor") })
         // Several rescans pass (rescanSeconds 0.5); nothing moves and the daemon stays up.
         usleep(300_000)
-        _ = waitUntil(timeout: 1.2) { false }
+        _ = await waitUntil(timeout: 1.2) { false }
         #expect(daemon.isRunning)
         #expect(Set(instance.visibleSpool) == Set([entry.file, entry.sidecar!]))
         #expect(try instance.recordings().isEmpty)
         // Lower the floor and reload with SIGHUP.
         try instance.writeConfig(["store.minFreeBytes": "0"])
         daemon.signal(SIGHUP)
-        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
+        #expect(await waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
         #expect(daemon.log.contains("configuration reloaded"))
         #expect(try instance.recordings().count == 1)
         #expect(daemon.isRunning)
     }
 
     @Test("without sidecars, metadata comes from the file name; a number in the name never reaches the log")
-    func filenameMetadata() throws {
+    func filenameMetadata() async throws {
         let corpus = try e2eCorpus.get()
         let entry = try #require(corpus.good.first { $0.format == "mulaw-8k-mono" })
         let instance = try TestInstance(
@@ -124,7 +125,7 @@ struct DaemonBehaviourTests {
             atPath: corpus.directory + "/" + entry.file, toPath: instance.spool + "/.incoming.tmp")
         try FileManager.default.moveItem(
             atPath: instance.spool + "/.incoming.tmp", toPath: instance.spool + "/+447700900123_helpline_call-9.wav")
-        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
+        #expect(await waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
         let rows = try instance.recordings()
         #expect(rows.map(\.callID) == ["call-9"])
         #expect(rows.first?.queue == "helpline")
@@ -134,14 +135,14 @@ struct DaemonBehaviourTests {
     }
 
     @Test("SIGTERM stops intake at once: one file at a time, at most the file in flight is archived after it, the rest stay intact")
-    func intakeStopsAtTerm() throws {
+    func intakeStopsAtTerm() async throws {
         let corpus = try e2eCorpus.get()
         let good = corpus.good
         try #require(good.count >= 10)
         let instance = try TestInstance(label: "term-intake", settings: ["ingest.concurrency": "1"])
         defer { instance.root.remove() }
         var daemon = try instance.start()
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         var readOnly = Configuration()
         readOnly.readonly = true
         func archived() -> Int {
@@ -150,7 +151,7 @@ struct DaemonBehaviourTests {
             }) ?? 0
         }
         for e in good { try corpus.drop(e, into: instance.spool) }
-        #expect(waitUntil(timeout: 120) { archived() >= 1 })
+        #expect(await waitUntil(timeout: 120) { archived() >= 1 })
         let before = archived()
         daemon.signal(SIGTERM)
         daemon.process.waitUntilExit()
@@ -167,16 +168,16 @@ struct DaemonBehaviourTests {
         }
         daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(waitUntil(timeout: 240) { instance.visibleSpool.isEmpty })
+        #expect(await waitUntil(timeout: 240) { instance.visibleSpool.isEmpty })
         #expect(archived() == good.count)
     }
 
     @Test("SIGTERM stops the daemon cleanly with exit status 0")
-    func gracefulStop() throws {
+    func gracefulStop() async throws {
         let instance = try TestInstance(label: "term")
         defer { instance.root.remove() }
         let daemon = try instance.start()
-        #expect(waitUntil(timeout: 30) { daemon.log.contains("ready: watching the spool") })
+        #expect(await waitUntil(timeout: 30) { daemon.log.contains("ready: watching the spool") })
         #expect(daemon.stop() == 0)
     }
 }

@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -8,10 +9,10 @@ import Glibc
 #endif
 
 /// Needs root (to mount a small tmpfs); skipped otherwise. CI runs as root.
-@Suite("End to end: disk full", .enabled(if: getuid() == 0))
+@Suite("End to end: disk full", .enabled(if: getuid() == 0), .endToEnd)
 struct DiskFullTests {
     @Test("ENOSPC mid-object and mid-WAL loses nothing; ingest resumes when space is freed")
-    func diskFull() throws {
+    func diskFull() async throws {
         let corpus = try e2eCorpus.get()
         let instance = try TestInstance(label: "enospc")
         defer { instance.root.remove() }
@@ -26,7 +27,7 @@ struct DiskFullTests {
         for entry in entries { try corpus.drop(entry, into: instance.spool) }
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(waitUntil(timeout: 120) { daemon.log.contains("No space left on device") }, "\(daemon.log.suffix(3000))")
+        #expect(await waitUntil(timeout: 120) { daemon.log.contains("No space left on device") }, "\(daemon.log.suffix(3000))")
         // Out of space: the daemon stays up and whatever did not make it is still in the spool.
         usleep(500_000)
         #expect(daemon.isRunning)
@@ -38,7 +39,7 @@ struct DiskFullTests {
         // Free space: grow the tmpfs. Ingest resumes at the next rescan.
         let grow = try runProcess("/bin/mount", ["-o", "remount,size=256m", small])
         try #require(grow.status == 0, "remount: \(grow.stderr)")
-        #expect(waitUntil(timeout: 120) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(3000))")
+        #expect(await waitUntil(timeout: 120) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(3000))")
         #expect(daemon.stop() == 0)
         let failures = daemon.log.split(separator: "\n").filter { $0.contains("ingest failed") }
         print("disk full: \(failures.count) ingest attempts failed with ENOSPC and were redone, e.g.:")

@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -9,7 +10,7 @@ import Testing
 
 /// Fixity through the real binaries: objects damaged on disk the four ways DESIGN §4 names, found by
 /// `callarchive verify`, shown by `status`, audited, refused for export — while ingest goes on.
-@Suite("Fixity end to end", .serialized)
+@Suite("Fixity end to end", .serialized, .endToEnd)
 struct FixityTests {
     /// `callarchived` on a test instance. As root (which CI is) it runs under `setpriv` without CAP_DAC_OVERRIDE and
     /// CAP_DAC_READ_SEARCH, so that a file of mode 000 is as unreadable to it as to a daemon with its own account;
@@ -45,8 +46,8 @@ struct FixityTests {
             return String(decoding: data[logOffset...], as: UTF8.self)
         }
 
-        func waitUntilReady() -> Bool {
-            waitUntil(timeout: 60) { !process.isRunning || log.contains("ready: watching the spool") }
+        func waitUntilReady() async -> Bool {
+            await waitUntil(timeout: 60) { !process.isRunning || log.contains("ready: watching the spool") }
                 && process.isRunning
         }
 
@@ -65,27 +66,27 @@ struct FixityTests {
 
     static func waitForRecordings(
         _ instance: TestInstance, _ daemon: Daemon, _ count: Int, sourceLocation: SourceLocation = #_sourceLocation
-    ) {
-        let done = waitUntil(timeout: 180) { (try? instance.recordings().count) == count }
+    ) async {
+        let done = await waitUntil(timeout: 180) { (try? instance.recordings().count) == count }
         #expect(done, "spool: \(instance.spoolContents())\n\(daemon.log.suffix(4000))", sourceLocation: sourceLocation)
     }
 
     @Test(
         "a changed, a missing, an unreadable (chmod 000) and an untracked object: verify, status, audit, export; ingest goes on"
     )
-    func damages() throws {
+    func damages() async throws {
         let instance = try TestInstance(label: "fixity")
         defer { instance.root.remove() }
         let daemon = try Daemon(instance)
         defer { daemon.stop() }
-        try #require(daemon.waitUntilReady(), "callarchived did not start: \(daemon.log.suffix(3000))")
+        try #require(await daemon.waitUntilReady(), "callarchived did not start: \(daemon.log.suffix(3000))")
         let number = "+441632960777"
         for i in 0..<5 {
             try RetentionTests.drop(
                 instance, "fx-\(i)", seed: 40 + i,
                 sidecar: ["started_at": RFC3339.format(Date()), "caller_number": number])
         }
-        Self.waitForRecordings(instance, daemon, 5)
+        await Self.waitForRecordings(instance, daemon, 5)
         let rows = try instance.recordings().sorted { $0.callID < $1.callID }
         try #require(rows.count == 5)
 
@@ -135,7 +136,7 @@ struct FixityTests {
         #expect(outcomes == [rows[0].id: .changed, rows[1].id: .missing, rows[2].id: .unreadable, stray: .untracked])
         #expect(report.summary.complete && report.summary.counts.failures == 4 && report.summary.counts.ok >= 2)
 
-        Self.waitForRecordings(instance, daemon, 6)
+        await Self.waitForRecordings(instance, daemon, 6)
         let fresh = try #require(try instance.recordings().first { $0.callID == "fx-5" })
         let one = try instance.cli(["verify", fresh.id, rows[3].id])
         #expect(

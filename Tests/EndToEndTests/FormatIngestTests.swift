@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import SndFile
@@ -7,7 +8,7 @@ import Testing
 /// The shared corpus of what real recorders write (sox, ffmpeg, libsndfile), with undecodable files.
 let formatCorpus: Result<FormatCorpus, any Error> = Result { try FormatCorpus.make() }
 
-@Suite("End to end: what real recorders write")
+@Suite("End to end: what real recorders write", .endToEnd)
 struct FormatIngestTests {
     /// The canonical 44-byte header `export --wav` writes: channels, rate, bits, data size.
     static func wavHeader(_ path: String) throws -> (channels: Int, rate: Int, bits: Int, dataSize: Int) {
@@ -42,7 +43,7 @@ struct FormatIngestTests {
     }
 
     @Test("every format libsndfile decodes is archived once, exactly, with a WAV of libsndfile's length; the rest are quarantined with a reason")
-    func everyFormat() throws {
+    func everyFormat() async throws {
         let corpus = try formatCorpus.get()
         #expect(corpus.archived.count >= 45)
         let instance = try TestInstance(
@@ -51,7 +52,7 @@ struct FormatIngestTests {
         let daemon = try instance.start()
         defer { daemon.stop() }
         for sample in corpus.samples { try corpus.drop(sample, into: instance.spool) }
-        let drained = waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }
+        let drained = await waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }
         #expect(drained, "spool still holds \(instance.visibleSpool)\n\(daemon.log.suffix(3000))")
         #expect(daemon.isRunning)
 
@@ -137,13 +138,13 @@ struct FormatIngestTests {
     }
 
     @Test("nothing in the spool goes unreported: every file is counted, other files are quarantined once settled")
-    func nothingIgnored() throws {
+    func nothingIgnored() async throws {
         let instance = try TestInstance(
             label: "unreported", settings: ["spool.requireSidecar": "true", "spool.settleSeconds": "3600"])
         defer { instance.root.remove() }
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         let files: [(String, String)] = [
             ("notes.txt", "call notes\n"),  // not a recording: quarantined once settled
             ("lonely.json", "{\"call_id\": \"lonely\"}\n"),  // a sidecar whose recording has not come
@@ -156,7 +157,7 @@ struct FormatIngestTests {
             let r = try instance.cli(["status", "--json"])
             return try JSONDecoder().decode(StatusInfo.self, from: Data(r.stdout.utf8))
         }
-        #expect(waitUntil(timeout: 30) { (try? status().spoolBacklog) == 5 }, "backlog \(String(describing: try? status().spoolBacklog))")
+        #expect(await waitUntil(timeout: 30) { (try? status().spoolBacklog) == 5 }, "backlog \(String(describing: try? status().spoolBacklog))")
         let info = try status()
         #expect(info.spool == .init(ready: 0, waiting: 2, sidecarsAlone: 1, beingWritten: 2))
         let line = info.health.first { $0.check == "backlog" }
@@ -168,14 +169,14 @@ struct FormatIngestTests {
         // what it holds; the rest stay, counted.
         try instance.writeConfig(["spool.requireSidecar": "true", "spool.settleSeconds": "0.5"])
         daemon.signal(SIGHUP)
-        #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: instance.quarantine + "/notes.txt.reason.json") })
+        #expect(await waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: instance.quarantine + "/notes.txt.reason.json") })
         let reason = try JSONDecoder().decode(
             Quarantine.Reason.self,
             from: Data(contentsOf: URL(fileURLWithPath: instance.quarantine + "/notes.txt.reason.json")))
         #expect(reason.code == "unsupported-format")
         #expect(reason.message.contains(".txt is not a recording"), "\(reason.message)")
         #expect(reason.detectedFormat?.contains("text") == true, "\(String(describing: reason.detectedFormat))")
-        #expect(waitUntil(timeout: 30) { (try? status().spoolBacklog) == 4 })
+        #expect(await waitUntil(timeout: 30) { (try? status().spoolBacklog) == 4 })
         #expect(Set(instance.spoolContents()) == ["lonely.json", "call.mp3", "partial.wav.part", ".hidden"])
     }
 }

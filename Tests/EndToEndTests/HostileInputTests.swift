@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -7,7 +8,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("End to end: hostile input")
+@Suite("End to end: hostile input", .endToEnd)
 struct HostileInputTests {
     /// Creates a file whose name is given as raw bytes (which need not be UTF-8).
     func createRaw(directory: String, name: [UInt8], contents: Data) {
@@ -22,7 +23,7 @@ struct HostileInputTests {
     }
 
     @Test("odd files in the spool neither stop the daemon nor lose anything")
-    func oddFiles() throws {
+    func oddFiles() async throws {
         let corpus = try e2eCorpus.get()
         let good = corpus.good.filter { $0.format == "pcm16-8k-mono" }.prefix(3)
         let wav = { (e: Corpus.Entry) in try Data(contentsOf: URL(fileURLWithPath: corpus.directory + "/" + e.file)) }
@@ -51,7 +52,7 @@ struct HostileInputTests {
 
         let daemon = try instance.start()
         defer { daemon.stop() }
-        let settled = waitUntil(timeout: 60) {
+        let settled = await waitUntil(timeout: 60) {
             Set(instance.visibleSpool) == Set(["link.wav", "link.json", "fifo.wav", "fifo.json"] + (isRoot ? ["null.wav"] : []))
         }
         #expect(settled, "spool: \(instance.visibleSpool)\n\(daemon.log.suffix(3000))")
@@ -69,7 +70,7 @@ struct HostileInputTests {
     }
 
     @Test("without sidecars, a file still being written is taken only once it has settled")
-    func growingFile() throws {
+    func growingFile() async throws {
         let corpus = try e2eCorpus.get()
         let entry = try #require(corpus.good.first { $0.format == "pcm16-16k-mono" })
         let bytes = try Data(contentsOf: URL(fileURLWithPath: corpus.directory + "/" + entry.file))
@@ -89,13 +90,13 @@ struct HostileInputTests {
             #expect(FileManager.default.fileExists(atPath: path), "taken while still being written")
         }
         try handle.close()
-        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty })
+        #expect(await waitUntil(timeout: 60) { instance.visibleSpool.isEmpty })
         let rows = try instance.recordings()
         #expect(rows.map(\.originalSHA256) == [entry.sha256])
     }
 
     @Test("a sidecar still being written is waited for, not quarantined; one that stays broken is")
-    func sidecarBeingWritten() throws {
+    func sidecarBeingWritten() async throws {
         let corpus = try e2eCorpus.get()
         let entries = corpus.good.filter { $0.format == "pcm16-16k-mono" }.prefix(2)
         try #require(entries.count == 2)
@@ -118,7 +119,7 @@ struct HostileInputTests {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data("1\", \"case_reference\": \"C-slow\"}".utf8))
         try handle.close()
-        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty })
+        #expect(await waitUntil(timeout: 60) { instance.visibleSpool.isEmpty })
         let rows = try instance.recordings()
         #expect(rows.map(\.callID) == ["slow-1"], "\(rows.map(\.callID))")
         // The one that stayed broken is quarantined once it is 2 s old, as before.

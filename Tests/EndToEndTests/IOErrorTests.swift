@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -8,7 +9,7 @@ import Testing
 /// skipped without them.
 @Suite(
     "End to end: I/O errors",
-    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace")))
+    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace")), .endToEnd)
 struct IOErrorTests {
     struct Fault: Sendable, CustomStringConvertible {
         var syscalls: String
@@ -45,7 +46,7 @@ struct IOErrorTests {
     }
 
     @Test("failed system calls fail the item, which is redone from the spool: nothing lost, no orphans", arguments: faults)
-    func injected(_ fault: Fault) throws {
+    func injected(_ fault: Fault) async throws {
         let corpus = try e2eCorpus.get()
         let instance = try TestInstance(label: "fault-\(fault.error)")
         defer { instance.root.remove() }
@@ -68,7 +69,7 @@ struct IOErrorTests {
         try p.run()
         // Hidden markers too: a half-done removal or quarantine is finished while the daemon runs, not only at
         // the next start.
-        let drained = waitUntil(timeout: 180) { instance.spoolContents().isEmpty }
+        let drained = await waitUntil(timeout: 180) { instance.spoolContents().isEmpty }
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         // Stop the traced daemon itself (SIGTERM to strace would only detach it), then strace exits with it.
         _ = try runProcess("/usr/bin/pkill", ["-TERM", "-f", "callarchived --config \(instance.configPath)"])
@@ -89,7 +90,7 @@ struct IOErrorTests {
 
         // At rest (a clean start runs recovery; nothing should be left for it to find).
         let daemon = try instance.start()
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         #expect(daemon.stop() == 0)
         #expect(!daemon.logSinceStart.contains("recovered from an interrupted run"), "orphans or temporaries were left")
         #expect(!daemon.logSinceStart.contains("kept recent leftovers"), "orphans or temporaries were left")

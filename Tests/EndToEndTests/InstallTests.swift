@@ -1,17 +1,18 @@
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
 
 /// `systemd/install` into a staging root (issue 7, the install path): binaries, the unit with its paths rewritten
 /// for PREFIX, sysusers.d, tmpfiles.d, the config (0640, never replaced), completions, man pages.
-@Suite("install path")
+@Suite("install path", .endToEnd)
 struct InstallTests {
     static func mode(_ path: String) -> Int? {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue
     }
 
     @Test("DESTDIR and PREFIX place every file with its mode; a second install keeps the existing config")
-    func stagedInstall() throws {
+    func stagedInstall() async throws {
         let dir = try TestDirectory("install")
         defer { dir.remove() }
         let root = dir.sub("root")

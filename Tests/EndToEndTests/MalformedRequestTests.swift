@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -6,13 +7,14 @@ import Testing
 /// Hostile or broken requests on the operator socket get a clear 4xx JSON error, are audited, and never stop
 /// the daemon. (Framing-level cases — slow clients, too many connections, garbage bytes — are in
 /// CallArchiveServerTests.)
+@Suite(.endToEnd)
 struct MalformedRequestTests {
-    @Test func clearErrorsAndTheDaemonStaysUp() throws {
+    @Test func clearErrorsAndTheDaemonStaysUp() async throws {
         let instance = try TestInstance(label: "malformed")
         defer { instance.root.remove() }
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
 
         func curl(_ args: [String], _ path: String) throws -> (status: Int, error: APIErrorBody?) {
             let r = try runProcess(

@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import GRDB
@@ -10,7 +11,7 @@ import Glibc
 
 /// `GET /metrics` on the operator socket (issue 8): the counters agree with what the daemon did, the exposition
 /// passes `promtool check metrics`, and no value a recording carries ever becomes part of it.
-@Suite("Metrics: /metrics on the operator socket")
+@Suite("Metrics: /metrics on the operator socket", .endToEnd)
 struct MetricsTests {
     /// `name{labels}` → value, from the text exposition.
     static func samples(_ text: String) -> [String: Double] {
@@ -28,14 +29,14 @@ struct MetricsTests {
     }
 
     @Test("after a corpus with bad inputs: counters equal what happened, promtool accepts it, no recording's values in it")
-    func scrapeAfterCorpus() throws {
+    func scrapeAfterCorpus() async throws {
         let corpus = try e2eCorpus.get()
         let instance = try TestInstance(label: "metrics")
         defer { instance.root.remove() }
         let daemon = try instance.start()
         defer { daemon.stop() }
         for entry in corpus.entries { try corpus.drop(entry, into: instance.spool) }
-        #expect(waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }, "spool still holds \(instance.visibleSpool)")
+        #expect(await waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }, "spool still holds \(instance.visibleSpool)")
 
         let (status, text) = try Self.scrape(instance)
         try #require(status == 0, "curl /metrics: \(status)")
@@ -107,7 +108,7 @@ struct MetricsTests {
     }
 
     @Test("Config/callarchive.rules.yml passes promtool check rules, and names only metrics the daemon exposes")
-    func alertRules() throws {
+    func alertRules() async throws {
         let rules = Corpus.packageRoot + "/Config/callarchive.rules.yml"
         let promtool = try #require(
             ["/usr/bin/promtool", "/usr/local/bin/promtool"].first { FileManager.default.isExecutableFile(atPath: $0) },
@@ -128,7 +129,7 @@ struct MetricsTests {
     }
 
     @Test("ingest paused by the disk floor: the paused gauge is 1, status shows the disk red and exits 5")
-    func pausedIsRed() throws {
+    func pausedIsRed() async throws {
         let corpus = try e2eCorpus.get()
         let entry = try #require(corpus.good.first)
         let instance = try TestInstance(label: "metrics-floor", settings: ["store.minFreeBytes": "\(Int64.max)"])
@@ -136,8 +137,8 @@ struct MetricsTests {
         let daemon = try instance.start()
         defer { daemon.stop() }
         try corpus.drop(entry, into: instance.spool)
-        #expect(waitUntil(timeout: 30) { daemon.log.contains("free space below the floor") })
-        #expect(waitUntil(timeout: 10) { (try? Self.samples(Self.scrape(instance).text)["callarchive_spool_backlog_files"]) == 1 })
+        #expect(await waitUntil(timeout: 30) { daemon.log.contains("free space below the floor") })
+        #expect(await waitUntil(timeout: 10) { (try? Self.samples(Self.scrape(instance).text)["callarchive_spool_backlog_files"]) == 1 })
         let m = Self.samples(try Self.scrape(instance).text)
         #expect(m["callarchive_ingest_paused"] == 1)
         let status = try instance.cli(["status"])
@@ -171,13 +172,13 @@ struct MetricsTests {
     }
 
     @Test("metrics.listen serves /metrics on loopback TCP, unaudited but counted; anything but loopback is refused")
-    func tcpListener() throws {
+    func tcpListener() async throws {
         let port = try Self.freePort()
         let instance = try TestInstance(label: "metrics-tcp", settings: ["metrics.listen": "127.0.0.1:\(port)"])
         defer { instance.root.remove() }
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         let url = "http://127.0.0.1:\(port)"
         let first = try runProcess("/usr/bin/curl", ["-sS", "-f", url + "/metrics"])
         #expect(first.status == 0, "\(first.stderr)")
@@ -205,12 +206,12 @@ struct MetricsTests {
     }
 
     @Test("status: a hold past its review date is yellow; an audit entry edited after the last checkpoint is red, exit 5")
-    func holdsAndAuditLines() throws {
+    func holdsAndAuditLines() async throws {
         let instance = try TestInstance(label: "metrics-lines")
         defer { instance.root.remove() }
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         let green = try instance.cli(["status", "--json"])
         #expect(green.status == 0, "\(green.stdout)\(green.stderr)")
         let before = try JSONDecoder().decode(StatusInfo.self, from: Data(green.stdout.utf8))
@@ -229,7 +230,7 @@ struct MetricsTests {
         #expect(scraped["callarchive_holds_overdue"] == 1)
 
         // Edit the newest entry (after the start's checkpoint) behind the daemon's back.
-        try DatabaseQueue(path: instance.index).write { db in
+        try await DatabaseQueue(path: instance.index).write { db in
             try db.execute(sql: "UPDATE audit_log SET outcome = 'denied' WHERE seq = (SELECT max(seq) FROM audit_log)")
         }
         let red = try instance.cli(["status"])

@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -9,7 +10,7 @@ import Glibc
 
 /// Who may do what on the operator socket, tested with real accounts: users and groups are created for the test
 /// (root only), the CLI and curl run as them through `setpriv`, and every refusal must be in the audit log.
-@Suite(.serialized, .enabled(if: getuid() == 0, "creates users and groups"))
+@Suite(.serialized, .enabled(if: getuid() == 0, "creates users and groups"), .endToEnd)
 struct OperatorAccessTests {
     /// Test-only names, so that nothing on the machine is touched; removed at the end.
     static let groups = (api: "catest-g-api", admin: "catest-g-admin", operators: "catest-g-operator", auditors: "catest-g-audit")
@@ -60,7 +61,7 @@ struct OperatorAccessTests {
             cwd: cwd)
     }
 
-    @Test func rolesOnEveryRoute() throws {
+    @Test func rolesOnEveryRoute() async throws {
         defer { Self.removeAccounts() }
         let accounts = try Self.makeAccounts()
         let corpus = try OperatorCLITests.corpus.get()
@@ -74,10 +75,10 @@ struct OperatorAccessTests {
         chmod(instance.root.path, 0o711)
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         let bad = try #require(corpus.entries.first { !$0.isGood && $0.defect != "truncated-data" && $0.defect != "overclaim" && $0.defect != "huge-duration" })
         for e in corpus.good.prefix(3) + [bad] { try corpus.drop(e, into: instance.spool) }
-        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty })
+        #expect(await waitUntil(timeout: 60) { instance.visibleSpool.isEmpty })
         let rows = try instance.recordings()
         let id = try #require(rows.first?.id)
         let quarantineID = try #require(

@@ -1,11 +1,12 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import SndFile
 import Testing
 
 /// The real `callarchive` against the real `callarchived`: every command, its `--json` output and exit status.
-@Suite(.serialized)
+@Suite(.serialized, .endToEnd)
 struct OperatorCLITests {
     static let corpus = Result { try Corpus.make(count: 12, seed: "cli-1", hours: 0.15) }
 
@@ -36,15 +37,15 @@ struct OperatorCLITests {
         return try JSONDecoder().decode(type, from: Data(r.stdout.utf8))
     }
 
-    @Test func everyCommand() throws {
+    @Test func everyCommand() async throws {
         let corpus = try Self.corpus.get()
         let instance = try TestInstance(label: "cli")
         defer { instance.root.remove() }
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         for e in corpus.entries { try corpus.drop(e, into: instance.spool) }
-        #expect(waitUntil(timeout: 120) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(3000))")
+        #expect(await waitUntil(timeout: 120) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(3000))")
         let good = corpus.entries.filter { $0.isGood || $0.defect == "truncated-data" || $0.defect == "overclaim" || $0.defect == "huge-duration" }
         let cars = try Dictionary(uniqueKeysWithValues: corpus.good.map { ($0.sha256, try sidecar(corpus, $0)) })
 
@@ -184,7 +185,7 @@ struct OperatorCLITests {
         #expect(q.present == true && q.state == "held" && !q.message.isEmpty)
         let retried = try json(QuarantineEntry.self, instance.cli(["quarantine", "retry", "\(victim.id)", "--reason", "codec fixed", "--json"]))
         #expect(retried.state == "retried" && retried.resolutionReason == "codec fixed")
-        #expect(waitUntil(timeout: 30) {
+        #expect(await waitUntil(timeout: 30) {
             ((try? instance.cli(["quarantine", "list", "--json"]))?.stdout).map { $0.contains(victim.name) } ?? false
         }, "the retried input is refused again, as a new entry")
         #expect(try instance.cli(["quarantine", "retry", "\(victim.id)", "--reason", "twice"]).status == 1, "already retried")

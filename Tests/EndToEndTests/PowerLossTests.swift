@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -29,12 +30,12 @@ import Glibc
 ///
 /// Needs root (loop devices, mounts) and `mkfs.xfs` (xfsprogs, installed by .ci/install-deps); skipped
 /// without root. Copies per run: 7 (CI); `CALLARCHIVE_SOAK=1` makes it 30.
-@Suite("End to end: power loss", .enabled(if: getuid() == 0))
+@Suite("End to end: power loss", .enabled(if: getuid() == 0), .endToEnd)
 struct PowerLossTests {
     static let copies = ProcessInfo.processInfo.environment["CALLARCHIVE_SOAK"] == "1" ? 30 : 7
 
     @Test("Image copies at random instants of ingest: every recording gone from the spool is archived and exact")
-    func powerLoss() throws {
+    func powerLoss() async throws {
         let corpus = try e2eCorpus.get()
         try #require(
             FileManager.default.isExecutableFile(atPath: Tool.mkfsXFS),
@@ -76,7 +77,7 @@ struct PowerLossTests {
         let daemon = try instance.start()
         defer { daemon.stop() }
         for (n, threshold) in thresholds.enumerated() {
-            _ = waitUntil(timeout: 120) { !daemon.isRunning || live.audioFiles().count <= threshold }
+            _ = await waitUntil(timeout: 120) { !daemon.isRunning || live.audioFiles().count <= threshold }
             usleep(UInt32.random(in: 0...150_000, using: &rng))
             let copy = host + "/copy-\(n).img"
             try Tool.run(Tool.cp, ["--reflink=always", image, copy])
@@ -92,7 +93,7 @@ struct PowerLossTests {
         var reports: [CopyReport] = []
         for (n, copy) in copies.enumerated() {
             reports.append(
-                try check(copy: copy.path, number: n, instance: instance, corpus: corpus, archivable: archivable))
+                try await check(copy: copy.path, number: n, instance: instance, corpus: corpus, archivable: archivable))
             try? FileManager.default.removeItem(atPath: copy.path)
         }
 
@@ -123,7 +124,7 @@ struct PowerLossTests {
     }
 
     /// fsck, mount and check one copy; then let a daemon recover it and ingest the rest, and check again.
-    func check(copy: String, number: Int, instance: TestInstance, corpus: Corpus, archivable: [Corpus.Entry]) throws
+    func check(copy: String, number: Int, instance: TestInstance, corpus: Corpus, archivable: [Corpus.Entry]) async throws
         -> CopyReport
     {
         var report = CopyReport()
@@ -168,14 +169,14 @@ struct PowerLossTests {
         // Recovery, then ingest of what is left.
         let daemon = try instance.start()
         defer { daemon.stop() }
-        let drained = waitUntil(timeout: 120) { !daemon.isRunning || machine.spoolEntries().isEmpty }
+        let drained = await waitUntil(timeout: 120) { !daemon.isRunning || machine.spoolEntries().isEmpty }
         #expect(
             drained && daemon.isRunning,
             "copy \(number): spool \(machine.spoolEntries())\n\(daemon.logSinceStart.suffix(3000))")
         // What the copy's ingest left and recovery kept as younger than recovery.minimumAge (3 s in tests) is
         // removed by the running daemon's sweep once old enough.
         #expect(
-            waitUntil(timeout: 60) { instance.leftoversGone(store: machine.store, quarantine: machine.quarantine) },
+            await waitUntil(timeout: 60) { instance.leftoversGone(store: machine.store, quarantine: machine.quarantine) },
             "copy \(number): leftovers not swept: \(machine.storeFiles())\n\(daemon.logSinceStart.suffix(3000))")
         #expect(daemon.stop() == 0)
         #expect(

@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -11,7 +12,7 @@ import Glibc
 /// correction and its refusals; disclosure to another organisation, withholding what an objection or a restriction
 /// keeps back; the register of disclosures answering "what was shared about this person", subject-access bags
 /// included, never naming the person; and each refusal's exit status.
-@Suite(.serialized, .enabled(if: getuid() == 0, "creates users and groups"))
+@Suite(.serialized, .enabled(if: getuid() == 0, "creates users and groups"), .endToEnd)
 struct PrivacyNoticeTests {
     /// Test-only names, distinct from other suites' (suites run in parallel); removed at the end.
     static let groups = (api: "catest18-g-api", admin: "catest18-g-admin", operators: "catest18-g-op", auditors: "catest18-g-aud")
@@ -53,7 +54,7 @@ struct PrivacyNoticeTests {
     }
 
     @Test("correct, disclose and the register: each command, each refusal and its exit status, and no number in the register")
-    func privacyNotice() throws {
+    func privacyNotice() async throws {
         defer { Self.removeAccounts() }
         let accounts = try Self.makeAccounts()
         let corpus = try PurposeAndObjectionTests.corpus.get()
@@ -77,12 +78,12 @@ struct PrivacyNoticeTests {
         }
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         let objection = PurposeAndObjectionTests()
         try objection.drop(corpus, 0, callID: "child-1", caller: Self.child, caseReference: "CR-118", into: instance.spool)
         try objection.drop(corpus, 1, callID: "child-2", caller: Self.child, into: instance.spool)
         try objection.drop(corpus, 2, callID: "parent-1", caller: Self.parent, caseReference: "CR-118", into: instance.spool)
-        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
+        #expect(await waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
         let rows = try json([RecordingSummary].self, instance.cli(["search", "--json"]))
         let byCall = Dictionary(uniqueKeysWithValues: rows.map { ($0.callID, $0.id) })
         let child1 = try #require(byCall["child-1"]), child2 = try #require(byCall["child-2"]), parent1 = try #require(byCall["parent-1"])

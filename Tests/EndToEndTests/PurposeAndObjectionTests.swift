@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -6,7 +7,7 @@ import Testing
 /// Purposes of use and objections (issue 18), on the built daemon and CLI: every export names why; an objection to
 /// a purpose refuses that use of the subject's recordings — now and later ones — but never complaint, legal or
 /// subject-access; withdrawing it restores them.
-@Suite(.serialized)
+@Suite(.serialized, .endToEnd)
 struct PurposeAndObjectionTests {
     static let corpus = Result {
         try Corpus.make(
@@ -32,18 +33,18 @@ struct PurposeAndObjectionTests {
     }
 
     @Test("an objection to training refuses training exports and allows complaint ones, covers later recordings, and is withdrawn")
-    func objection() throws {
+    func objection() async throws {
         let corpus = try Self.corpus.get()
         // Production's setting: no default purpose.
         let instance = try TestInstance(label: "purposes", settings: ["purposes.default": #""""#])
         defer { instance.root.remove() }
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         try drop(corpus, 0, callID: "objector-1", caller: "+44 7700 900123", into: instance.spool)
         try drop(corpus, 1, callID: "objector-2", caller: Self.objector, caseReference: "C-77", into: instance.spool)
         try drop(corpus, 2, callID: "other-1", caller: "+447700900999", into: instance.spool)
-        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
+        #expect(await waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
         let rows = try json([RecordingSummary].self, instance.cli(["search", "--json"]))
         let byCall = Dictionary(uniqueKeysWithValues: rows.map { ($0.callID, $0) })
         let first = try #require(byCall["objector-1"]), second = try #require(byCall["objector-2"]), other = try #require(byCall["other-1"])
@@ -91,7 +92,7 @@ struct PurposeAndObjectionTests {
 
         // A recording of that number archived later is covered too.
         try drop(corpus, 3, callID: "objector-3", caller: Self.objector, into: instance.spool)
-        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty })
+        #expect(await waitUntil(timeout: 60) { instance.visibleSpool.isEmpty })
         let later = try #require(try json([RecordingSummary].self, instance.cli(["search", "--json"])).first { $0.callID == "objector-3" })
         #expect(later.objected == ["training"])
         #expect(try instance.cli(["export", later.id, "--purpose", "training", "-o", out + "/later.wav"]).status == 4)
@@ -136,12 +137,12 @@ struct PurposeAndObjectionTests {
     }
 
     @Test("a subject of the wrong type is refused, never ignored: a request must not widen what it touches")
-    func strictSubject() throws {
+    func strictSubject() async throws {
         let instance = try TestInstance(label: "purposes-strict")
         defer { instance.root.remove() }
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         for body in [
             #"{"number": "+44 20 7946 0001", "recording_id": ["0b6c1a52-8f0e-4d43-9a0b-2f4d1e6c7a10"], "purposes": ["training"], "reason": "r"}"#,
             #"{"number": "+44 20 7946 0001", "case": {}, "purposes": ["training"], "reason": "r"}"#,

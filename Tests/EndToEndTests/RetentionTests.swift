@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import GRDB
@@ -6,7 +7,7 @@ import Testing
 
 /// Retention through the real binaries: the policy from the config file, plans and execution over the socket,
 /// the canary that must vanish from every byte, and SIGKILL between the steps of a destruction.
-@Suite("Retention end to end", .serialized)
+@Suite("Retention end to end", .serialized, .endToEnd)
 struct RetentionTests {
     /// A class that makes anything that started more than a day ago due at once (no grace), and one for
     /// safeguarding that refuses erasure.
@@ -65,8 +66,8 @@ struct RetentionTests {
 
     /// Waits until the daemon has archived `count` recordings; on a timeout, says what the spool, quarantine and
     /// log hold.
-    static func waitForRecordings(_ instance: TestInstance, _ daemon: DaemonProcess, _ count: Int, sourceLocation: SourceLocation = #_sourceLocation) {
-        let done = waitUntil(timeout: 180) { (try? instance.recordings().count) == count }
+    static func waitForRecordings(_ instance: TestInstance, _ daemon: DaemonProcess, _ count: Int, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let done = await waitUntil(timeout: 180) { (try? instance.recordings().count) == count }
         #expect(
             done,
             """
@@ -94,7 +95,7 @@ struct RetentionTests {
     }
 
     @Test("after disposal, the canary number and case text are in no byte of the index, its WAL, the store or the log")
-    func canaryVanishes() throws {
+    func canaryVanishes() async throws {
         let instance = try Self.instance("canary")
         defer { instance.root.remove() }
         let tag = String(UInt32.random(in: 100_000...999_999))
@@ -113,8 +114,8 @@ struct RetentionTests {
         try Self.drop(
             instance, "call-keeper", seed: 2,
             sidecar: ["started_at": RFC3339.format(Date()), "direction": "inbound", "caller_number": "+441632960200"])
-        try instance.withDaemon { daemon throws in
-            Self.waitForRecordings(instance, daemon, 2)
+        try await instance.withDaemon { daemon async throws in
+            await Self.waitForRecordings(instance, daemon, 2)
             let rows = try instance.recordings()
             let canary = try #require(rows.first { $0.callID == "call-canary" })
             let keeper = try #require(rows.first { $0.callID == "call-keeper" })
@@ -183,11 +184,11 @@ struct RetentionTests {
     }
 
     @Test("holds, restriction and erasure through the CLI")
-    func holdsRestrictionErasure() throws {
+    func holdsRestrictionErasure() async throws {
         let instance = try Self.instance("hold-cli")
         defer { instance.root.remove() }
         let number = "+441632960333"
-        try instance.withDaemon { daemon throws in
+        try await instance.withDaemon { daemon async throws in
             // A hold made before the recording arrives catches it.
             let hold = try Self.json(
                 HoldInfo.self,
@@ -200,7 +201,7 @@ struct RetentionTests {
             try Self.drop(
                 instance, "sg-call", seed: 4,
                 sidecar: ["started_at": "2020-01-01T11:00:00Z", "caller_number": number, "queue": "safeguarding", "case_references": ["SG-1"]])
-            Self.waitForRecordings(instance, daemon, 2)
+            await Self.waitForRecordings(instance, daemon, 2)
             let rows = try instance.recordings()
             let held = try #require(rows.first { $0.callID == "held-call" })
             let sg = try #require(rows.first { $0.callID == "sg-call" })
@@ -245,7 +246,7 @@ struct RetentionTests {
     }
 
     @Test("--check-config names the line of every mistake in the retention classes")
-    func checkConfig() throws {
+    func checkConfig() async throws {
         let instance = try TestInstance(label: "retention-cfg")
         defer { instance.root.remove() }
         let base = try String(contentsOfFile: instance.configPath, encoding: .utf8)
@@ -277,14 +278,14 @@ struct RetentionTests {
     }
 
     @Test("the scheduler disposes of what a destroy class makes due, by itself; SIGHUP re-applies a changed policy")
-    func schedulerAndReload() throws {
+    func schedulerAndReload() async throws {
         let instance = try Self.instance("scheduler")
         defer { instance.root.remove() }
         // Not due under the shipped test policy (a day): due once the period is shortened... which only goes to
         // review. So: the policy is lengthened by SIGHUP (applied), and a second recording is due and goes by itself.
         try Self.drop(instance, "recent", seed: 30, sidecar: ["started_at": RFC3339.format(Date().addingTimeInterval(-3600))])
-        try instance.withDaemon { daemon throws in
-            Self.waitForRecordings(instance, daemon, 1)
+        try await instance.withDaemon { daemon async throws in
+            await Self.waitForRecordings(instance, daemon, 1)
             let recent = try #require(try instance.recordings().first)
             let before = try Self.json(RecordingDetail.self, instance.cli(["show", recent.id, "--json"])).retention.retainUntil
             let config = try String(contentsOfFile: instance.configPath, encoding: .utf8)
@@ -293,7 +294,7 @@ struct RetentionTests {
                 .write(toFile: instance.configPath, atomically: true, encoding: .utf8)
             daemon.signal(SIGHUP)
             #expect(
-                waitUntil(timeout: 120) {
+                await waitUntil(timeout: 120) {
                     (try? Self.json(RecordingDetail.self, instance.cli(["show", recent.id, "--json"])).retention.retainUntil) != before
                 }, "\(daemon.logSinceStart.suffix(3000))")
             let after = try Self.json(RecordingDetail.self, instance.cli(["show", recent.id, "--json"])).retention
@@ -301,13 +302,13 @@ struct RetentionTests {
             #expect(daemon.logSinceStart.contains("retention policy applied to the index"))
             // Due already (started 2020): the scheduler (every second now) destroys it without being asked.
             try Self.drop(instance, "old", seed: 31, sidecar: ["started_at": "2020-01-01T10:00:00Z"])
-            #expect(waitUntil(timeout: 120) { daemon.logSinceStart.contains("scheduled disposal ran") }, "\(daemon.logSinceStart.suffix(4000))")
-            #expect(waitUntil(timeout: 120) { (try? instance.recordings().map(\.callID)) == ["recent"] })
+            #expect(await waitUntil(timeout: 120) { daemon.logSinceStart.contains("scheduled disposal ran") }, "\(daemon.logSinceStart.suffix(4000))")
+            #expect(await waitUntil(timeout: 120) { (try? instance.recordings().map(\.callID)) == ["recent"] })
         }
     }
 
     @Test("while another process holds the retention lease, the scheduler leaves what is due; it disposes once the lease is free")
-    func retentionLease() throws {
+    func retentionLease() async throws {
         let instance = try Self.instance("lease")
         defer { instance.root.remove() }
         let config = try String(contentsOfFile: instance.configPath, encoding: .utf8)
@@ -317,17 +318,17 @@ struct RetentionTests {
         let other = LockFileLease(beside: instance.index)
         #expect(other.isHeld(.retention))
         try Self.drop(instance, "old", seed: 32, sidecar: ["started_at": "2020-01-01T10:00:00Z"])
-        try instance.withDaemon { daemon throws in
-            Self.waitForRecordings(instance, daemon, 1)
+        try await instance.withDaemon { daemon async throws in
+            await Self.waitForRecordings(instance, daemon, 1)
             #expect(
-                waitUntil(timeout: 60) { daemon.logSinceStart.contains("another process holds the retention lease") },
+                await waitUntil(timeout: 60) { daemon.logSinceStart.contains("another process holds the retention lease") },
                 "\(daemon.logSinceStart.suffix(3000))")
             // Several scheduler ticks (one a second) pass: nothing is disposed of by this daemon.
             usleep(3_000_000)
             #expect(try instance.recordings().map(\.callID) == ["old"])
             #expect(!daemon.logSinceStart.contains("scheduled disposal ran"))
             other.release(.retention)
-            #expect(waitUntil(timeout: 120) { (try? instance.recordings().isEmpty) == true }, "\(daemon.logSinceStart.suffix(3000))")
+            #expect(await waitUntil(timeout: 120) { (try? instance.recordings().isEmpty) == true }, "\(daemon.logSinceStart.suffix(3000))")
             #expect(daemon.logSinceStart.contains("holding the retention lease"))
         }
     }
@@ -347,7 +348,7 @@ struct RetentionTests {
         "SIGKILL between destroy steps, then restart: each item destroyed exactly once or untouched",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace")),
         arguments: CrashPoint.allCases)
-    func crashBetweenSteps(point: CrashPoint) throws {
+    func crashBetweenSteps(point: CrashPoint) async throws {
         let instance = try Self.instance("crash-\(point.rawValue)")
         defer { instance.root.remove() }
         for i in 0..<3 {
@@ -358,8 +359,8 @@ struct RetentionTests {
         var due: [String] = []
         var keeper = ""
         var firstInPlan = ""
-        try instance.withDaemon { daemon throws in
-            Self.waitForRecordings(instance, daemon, 4)
+        try await instance.withDaemon { daemon async throws in
+            await Self.waitForRecordings(instance, daemon, 4)
             let rows = try instance.recordings()
             due = rows.filter { $0.callID.hasPrefix("due-") }.map(\.id).sorted()
             keeper = try #require(rows.first { $0.callID == "keeper" }).id
@@ -389,10 +390,10 @@ struct RetentionTests {
         p.standardOutput = handle
         p.standardError = handle
         try p.run()
-        #expect(waitUntil(timeout: 180) { FileManager.default.fileExists(atPath: instance.socketPath) && (try? instance.cli(["status"]).status) == 0 })
+        #expect(await waitUntil(timeout: 180) { FileManager.default.fileExists(atPath: instance.socketPath) && (try? instance.cli(["status"]).status) == 0 })
         let execute = try instance.cli(["retention", "execute", planID, "--reason", "t"])
         #expect(execute.status != 0, "the daemon was to die mid-execution: \(execute.stdout)")
-        #expect(waitUntil(timeout: 120) { !p.isRunning })
+        #expect(await waitUntil(timeout: 120) { !p.isRunning })
         if p.isRunning { p.terminate() }
         p.waitUntilExit()
 
@@ -425,7 +426,7 @@ struct RetentionTests {
                 #expect(daemon.logSinceStart.contains("finished destructions that a crash interrupted"))
             }
         }
-        let stones = try DatabaseQueue(path: instance.index).read { try String.fetchAll($0, sql: "SELECT recording_id FROM tombstones ORDER BY 1") }
+        let stones = try await DatabaseQueue(path: instance.index).read { try String.fetchAll($0, sql: "SELECT recording_id FROM tombstones ORDER BY 1") }
         #expect(stones == due, "each due recording has exactly one tombstone")
         #expect(try count("SELECT count(*) FROM recordings WHERE state = 'destroying'") == 0)
         #expect(try count("SELECT count(*) FROM data_keys") == 1)

@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -10,10 +11,10 @@ import Glibc
 /// One daemon per archive (issue 17): a second `callarchived` on the same index or the same store exits at once,
 /// naming the first one's pid and the lock it holds, having changed nothing; the first archives everything exactly
 /// once meanwhile.
-@Suite("End to end: one daemon per archive")
+@Suite("End to end: one daemon per archive", .endToEnd)
 struct SingleInstanceTests {
     /// Runs `callarchived ARGS` to its end, or kills it after `timeout` s; its output goes to a file (no pipe to fill).
-    static func runDaemon(_ arguments: [String], in instance: TestInstance, timeout: Double = 30) throws
+    static func runDaemon(_ arguments: [String], in instance: TestInstance, timeout: Double = 30) async throws
         -> (status: Int32?, output: String, seconds: Double)
     {
         let log = instance.root.sub("second-\(UInt32.random(in: 0...UInt32.max)).log")
@@ -28,7 +29,7 @@ struct SingleInstanceTests {
         p.standardError = handle
         let started = Date()
         try p.run()
-        let ended = waitUntil(timeout: timeout) { !p.isRunning }
+        let ended = await waitUntil(timeout: timeout) { !p.isRunning }
         let seconds = Date().timeIntervalSince(started)
         if !ended {
             kill(p.processIdentifier, SIGKILL)
@@ -46,22 +47,22 @@ struct SingleInstanceTests {
     }
 
     @Test("a second daemon on the same config, started during ingest, exits at once naming the first; nothing is lost or deleted")
-    func secondDaemonDuringIngest() throws {
+    func secondDaemonDuringIngest() async throws {
         let corpus = try e2eCorpus.get()
         let instance = try TestInstance(label: "single")
         defer { instance.root.remove() }
         let first = try instance.start()
         defer { first.stop() }
-        #expect(first.waitUntilReady() && first.isRunning, "\(first.logSinceStart.suffix(2000))")
+        #expect(await first.waitUntilReady() && first.isRunning, "\(first.logSinceStart.suffix(2000))")
         for entry in corpus.entries { try corpus.drop(entry, into: instance.spool) }
         let dropped = instance.visibleSpool.count
         // Mid-ingest: something archived already, much still waiting, and (most runs) a temporary being written.
-        #expect(waitUntil(timeout: 60) { instance.visibleSpool.count < dropped })
-        _ = waitUntil(timeout: 5) { instance.storeFiles().contains { $0.hasPrefix("tmp/") } }
+        #expect(await waitUntil(timeout: 60) { instance.visibleSpool.count < dropped })
+        _ = await waitUntil(timeout: 5) { instance.storeFiles().contains { $0.hasPrefix("tmp/") } }
         let temporariesAtStart = instance.storeFiles().filter { $0.hasPrefix("tmp/") }.count
         let waitingAtStart = instance.visibleSpool.count
 
-        let second = try Self.runDaemon(["--config", instance.configPath], in: instance)
+        let second = try await Self.runDaemon(["--config", instance.configPath], in: instance)
         #expect(second.status != nil && second.status != 0, "the second daemon did not fail: \(second.output.suffix(2000))")
         #expect(second.seconds < 10, "the second daemon took \(second.seconds) s to give up")
         #expect(second.output.contains("pid \(first.pid)"), "\(second.output)")
@@ -74,12 +75,12 @@ struct SingleInstanceTests {
                 + (second.output.split(separator: "\n").last.map(String.init) ?? ""))
 
         // While it runs, --check-config passes and says who holds the archive.
-        let check = try Self.runDaemon(["--config", instance.configPath, "--check-config"], in: instance)
+        let check = try await Self.runDaemon(["--config", instance.configPath, "--check-config"], in: instance)
         #expect(check.status == 0, "\(check.output)")
         #expect(check.output.contains("configuration OK") && check.output.contains("pid \(first.pid)"), "\(check.output)")
 
         // The first daemon archives everything, exactly once.
-        #expect(waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }, "spool: \(instance.visibleSpool)\n\(first.log.suffix(3000))")
+        #expect(await waitUntil(timeout: 240) { instance.visibleSpool.isEmpty }, "spool: \(instance.visibleSpool)\n\(first.log.suffix(3000))")
         #expect(first.isRunning)
         #expect(first.stop() == 0)
         #expect(!first.log.contains("has no object in the store"), "\(first.log.suffix(3000))")
@@ -111,7 +112,7 @@ struct SingleInstanceTests {
     }
 
     @Test("a daemon with its own index but another's store exits at once naming the store's lock, creating no index")
-    func sharedStore() throws {
+    func sharedStore() async throws {
         let instance = try TestInstance(label: "single-a")
         defer { instance.root.remove() }
         let other = try TestInstance(label: "single-b")
@@ -119,9 +120,9 @@ struct SingleInstanceTests {
         try other.writeConfig(["store.path": instance.store])
         let first = try instance.start()
         defer { first.stop() }
-        #expect(first.waitUntilReady() && first.isRunning, "\(first.logSinceStart.suffix(2000))")
+        #expect(await first.waitUntilReady() && first.isRunning, "\(first.logSinceStart.suffix(2000))")
         let storeBefore = instance.storeFiles()
-        let second = try Self.runDaemon(["--config", other.configPath], in: other)
+        let second = try await Self.runDaemon(["--config", other.configPath], in: other)
         #expect(second.status != nil && second.status != 0, "\(second.output.suffix(2000))")
         #expect(second.output.contains("pid \(first.pid)") && second.output.contains(instance.store + "/callarchived.lock"), "\(second.output)")
         #expect(!FileManager.default.fileExists(atPath: other.index), "the second daemon created its index")
@@ -130,21 +131,21 @@ struct SingleInstanceTests {
         #expect(first.stop() == 0)
         let again = try other.start()
         defer { again.stop() }
-        #expect(again.waitUntilReady() && again.isRunning, "\(again.logSinceStart.suffix(2000))")
+        #expect(await again.waitUntilReady() && again.isRunning, "\(again.logSinceStart.suffix(2000))")
     }
 
     @Test("a SIGKILLed daemon leaves no lock behind: the next start takes it")
-    func killedHolder() throws {
+    func killedHolder() async throws {
         let instance = try TestInstance(label: "single-kill")
         defer { instance.root.remove() }
         let first = try instance.start()
-        #expect(first.waitUntilReady())
+        #expect(await first.waitUntilReady())
         first.crash()
         // The file stays, naming the dead holder; only the flock counts.
         #expect(FileManager.default.fileExists(atPath: instance.index + ".lock"))
         let next = try instance.start()
         defer { next.stop() }
-        #expect(next.waitUntilReady() && next.isRunning, "\(next.logSinceStart.suffix(2000))")
+        #expect(await next.waitUntilReady() && next.isRunning, "\(next.logSinceStart.suffix(2000))")
         let text = try String(contentsOfFile: instance.index + ".lock", encoding: .utf8)
         #expect(text.hasPrefix("\(next.pid)\n"), "\(text)")
     }

@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -6,7 +7,7 @@ import Testing
 /// `callarchive stats` (issue 18) on the built daemon and CLI: CSV, JSON and table; small cells shown as `<10`;
 /// nothing identifying; usage errors exit 2. As root, also as an auditor and as a user without a role (accounts are
 /// not needed: `setpriv` takes numeric ids and the groups the daemon is configured with).
-@Suite(.serialized)
+@Suite(.serialized, .endToEnd)
 struct StatsCommandTests {
     static let corpus = Result {
         try Corpus.make(
@@ -39,15 +40,15 @@ struct StatsCommandTests {
     let march = ["--from", "2026-03-01", "--to", "2026-04-01"]
 
     @Test("stats --group queue --csv shows <10 for cells of few people; --json, the table, and usage errors (exit 2)")
-    func csvJSONAndUsage() throws {
+    func csvJSONAndUsage() async throws {
         let corpus = try Self.corpus.get()
         let instance = try TestInstance(label: "stats")
         defer { instance.root.remove() }
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         let callers = try Self.archive(corpus, into: instance)
-        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
+        #expect(await waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
         #expect(try instance.recordings().count == 12)
 
         // By queue: safeguarding counts one person (two calls), so it is <10; helpline's ten people are hidden too,
@@ -112,7 +113,7 @@ struct StatsCommandTests {
     @Test(
         "an auditor gets the statistics (suppressed cells as <10); a user in the socket's group without a role is refused (exit 4)",
         .enabled(if: getuid() == 0, "creates groups and runs the CLI as other users"))
-    func roles() throws {
+    func roles() async throws {
         defer { for g in [Self.groups.api, Self.groups.auditors] { _ = try? runProcess("/usr/sbin/groupdel", [g]) } }
         var gids: [String: UInt32] = [:]
         for g in [Self.groups.api, Self.groups.auditors] {
@@ -132,9 +133,9 @@ struct StatsCommandTests {
         chmod(instance.root.path, 0o711)
         let daemon = try instance.start()
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
+        #expect(await daemon.waitUntilReady())
         _ = try Self.archive(corpus, into: instance)
-        #expect(waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
+        #expect(await waitUntil(timeout: 60) { instance.visibleSpool.isEmpty }, "\(daemon.log.suffix(2000))")
 
         /// The CLI as uid/gid 64123 with these supplementary groups (no account needed).
         func cli(groups: [String], _ args: [String]) throws -> ProcessResult {

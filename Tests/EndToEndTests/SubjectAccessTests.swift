@@ -1,4 +1,5 @@
 import CallArchive
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import GRDB
@@ -30,7 +31,7 @@ enum Bagit {
 /// `callarchive sar export` through the real binaries: the bag validates with Python's `bagit` (PyPI, installed
 /// by .ci/install-deps), its audio is the archived audio, restricted recordings reach only admins, and the
 /// disclosure is in the audit log without the subject's number or case reference.
-@Suite("Subject-access bundles end to end", .serialized, .enabled(if: Bagit.python != nil || Bagit.inCI, Bagit.missing))
+@Suite("Subject-access bundles end to end", .serialized, .enabled(if: Bagit.python != nil || Bagit.inCI, Bagit.missing), .endToEnd)
 struct SubjectAccessTests {
     /// `bagit.Bag(dir).validate()`: exit 0 and the number of payload files, or the validator's complaint.
     static func validate(_ dir: String) throws -> ProcessResult {
@@ -51,7 +52,7 @@ struct SubjectAccessTests {
 
     /// Five recordings: three of `number` (one as callee, one restricted), two of the case (one of them also
     /// the number's), one unrelated. Returns the subject once all are archived and the third is restricted.
-    static func archive(_ instance: TestInstance, _ daemon: DaemonProcess) throws -> Subject {
+    static func archive(_ instance: TestInstance, _ daemon: DaemonProcess) async throws -> Subject {
         let tag = String(UInt32.random(in: 100_000...999_999))
         let number = "+4477008\(tag)"
         let caseReference = "SARCASE-\(tag)"
@@ -68,7 +69,7 @@ struct SubjectAccessTests {
             s["direction"] = "inbound"
             try RetentionTests.drop(instance, name, seed: seed, sidecar: s)
         }
-        RetentionTests.waitForRecordings(instance, daemon, calls.count)
+        await RetentionTests.waitForRecordings(instance, daemon, calls.count)
         let rows = try instance.recordings()
         var subject = Subject(number: number, caseReference: caseReference, ids: [:], rows: [:])
         for r in rows {
@@ -164,12 +165,12 @@ struct SubjectAccessTests {
     // MARK: Tests
 
     @Test("an admin's bag validates with bagit, holds every recording of the subject, and matches the archived hashes; the disclosure is audited without the subject in clear")
-    func adminBag() throws {
+    func adminBag() async throws {
         let instance = try TestInstance(label: "sar")
         defer { instance.root.remove() }
         let scratch = try instance.root.makeDirectory("scratch")
-        try instance.withDaemon { daemon throws in
-            let s = try Self.archive(instance, daemon)
+        try await instance.withDaemon { daemon async throws in
+            let s = try await Self.archive(instance, daemon)
             let byNumber = ["sar-a1", "sar-a2", "sar-a3"].map { s.ids[$0]! }.sorted()
             let recipient = "the caller's solicitor, tel 020 7946 0999"
 
@@ -314,7 +315,7 @@ struct SubjectAccessTests {
     static let user = "catest-sar-op"
 
     @Test("an operator's bag withholds the restricted recording and lists it; the disclosure says so", .enabled(if: getuid() == 0, "creates a user"))
-    func operatorBag() throws {
+    func operatorBag() async throws {
         defer {
             _ = try? runProcess("/usr/sbin/userdel", [Self.user])
             _ = try? runProcess("/usr/sbin/groupdel", [Self.group])
@@ -335,8 +336,8 @@ struct SubjectAccessTests {
         let scratch = try instance.root.makeDirectory("scratch")
         let home = try instance.root.makeDirectory("operator")
         chown(home, uid, gid)
-        try instance.withDaemon { daemon throws in
-            let s = try Self.archive(instance, daemon)
+        try await instance.withDaemon { daemon async throws in
+            let s = try await Self.archive(instance, daemon)
             let restricted = s.ids["sar-a3"]!
             let visible = [s.ids["sar-a1"]!, s.ids["sar-a2"]!].sorted()
             let out = home + "/bag"

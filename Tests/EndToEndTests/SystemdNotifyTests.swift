@@ -1,4 +1,5 @@
 import CallArchiveAPI
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -10,7 +11,7 @@ import Glibc
 /// What the real daemon tells systemd, read from a real notify socket (issue 7): READY=1 once it watches the spool,
 /// WATCHDOG=1 at half of WATCHDOG_USEC while healthy, STOPPING=1 when SIGTERM arrives; and journald-style lines
 /// when its stderr is the "journal" that $JOURNAL_STREAM names.
-@Suite("systemd notify protocol")
+@Suite("systemd notify protocol", .endToEnd)
 struct SystemdNotifyTests {
     /// A datagram socket standing in for systemd's `$NOTIFY_SOCKET`.
     final class Messages: Sendable {
@@ -63,7 +64,7 @@ struct SystemdNotifyTests {
     }
 
     @Test("READY=1 after the socket is bound, WATCHDOG=1 while healthy, STOPPING=1 on SIGTERM; journal lines")
-    func notifyProtocol() throws {
+    func notifyProtocol() async throws {
         let instance = try TestInstance(label: "notify")
         let notify = try NotifySocket()
         // The daemon's stderr is its log file; naming that file in $JOURNAL_STREAM makes it "the journal".
@@ -74,11 +75,11 @@ struct SystemdNotifyTests {
             "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000", "JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino)",
         ])
         defer { daemon.stop() }
-        #expect(daemon.waitUntilReady())
-        #expect(waitUntil(timeout: 10) { notify.count("READY=1") == 1 }, "\(notify.messages)")
+        #expect(await daemon.waitUntilReady())
+        #expect(await waitUntil(timeout: 10) { notify.count("READY=1") == 1 }, "\(notify.messages)")
         // The socket exists before READY (the API is part of being ready).
         #expect(FileManager.default.fileExists(atPath: instance.root.sub("run/control.sock")))
-        #expect(waitUntil(timeout: 10) { notify.count("WATCHDOG=1") >= 3 }, "\(notify.messages)")
+        #expect(await waitUntil(timeout: 10) { notify.count("WATCHDOG=1") >= 3 }, "\(notify.messages)")
         #expect(daemon.stop() == 0)
         #expect(notify.count("STOPPING=1") == 1, "\(notify.messages)")
         // STOPPING comes after READY and is the last thing said.

@@ -1,3 +1,4 @@
+import CallArchiveTestLanes
 import CallArchiveTesting
 import Foundation
 import Testing
@@ -5,7 +6,7 @@ import Testing
 /// The shipped unit under systemd's own checkers (issue 7, "What it must show" 1): `systemd-analyze verify`
 /// finds nothing wrong, and `systemd-analyze security --offline=true` scores it at most 1.0, without
 /// `PrivateUsers=` (which would hide the operators' uids from SO_PEERCRED).
-@Suite("systemd unit")
+@Suite("systemd unit", .endToEnd)
 struct SystemdUnitTests {
     static let analyze = "/usr/bin/systemd-analyze"
     static var unitPath: String { Corpus.packageRoot + "/systemd/callarchived.service" }
@@ -21,7 +22,7 @@ struct SystemdUnitTests {
     }
 
     @Test("systemd-analyze verify accepts the unit")
-    func verify() throws {
+    func verify() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.analyze), "systemd-analyze is missing: run .ci/install-deps")
         let dir = try TestDirectory("systemd-verify")
         let r = try runProcess(Self.analyze, ["verify", try Self.builtUnit(in: dir)])
@@ -29,7 +30,7 @@ struct SystemdUnitTests {
     }
 
     @Test("systemd-analyze security --offline=true scores the unit at most 1.0, without PrivateUsers=")
-    func security() throws {
+    func security() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.analyze), "systemd-analyze is missing: run .ci/install-deps")
         let dir = try TestDirectory("systemd-security")
         let r = try runProcess(Self.analyze, ["security", "--offline=true", "--no-pager", try Self.builtUnit(in: dir)])
