@@ -127,9 +127,11 @@ public struct FixityStatus: Codable, Sendable, Equatable {
     public var outstanding: [String: Int]
     /// Checks since the daemon started (background, on demand, before exports).
     public var since: FixityCounts
+    /// Set while the background auditor is paused by a run of objects that were missing or unreadable.
+    public var paused: FixityPause?
 
     package enum CodingKeys: String, CodingKey {
-        case enabled, overdue, outstanding, since
+        case enabled, overdue, outstanding, since, paused
         case bytesPerSecond = "bytes_per_second"
         case cycleDays = "cycle_days"
         case passStartedAt = "pass_started_at"
@@ -141,7 +143,8 @@ public struct FixityStatus: Codable, Sendable, Equatable {
     package init(
         enabled: Bool, bytesPerSecond: Int64? = nil, cycleDays: Int, passStartedAt: String? = nil,
         passProgress: Double? = nil, lastPassCompletedAt: String? = nil, overdue: Int, failuresOutstanding: Int,
-        outstanding: [String: Int], since: FixityCounts) {
+        outstanding: [String: Int], since: FixityCounts, paused: FixityPause? = nil) {
+        self.paused = paused
         self.enabled = enabled
         self.bytesPerSecond = bytesPerSecond
         self.cycleDays = cycleDays
@@ -152,6 +155,30 @@ public struct FixityStatus: Codable, Sendable, Equatable {
         self.failuresOutstanding = failuresOutstanding
         self.outstanding = outstanding
         self.since = since
+    }
+}
+
+/// The background auditor stopped itself: objects in a row were missing or unreadable (an unmounted or failing
+/// volume), and one summary entry (`fixity.paused`) stands for them all. At `retryAt` it checks again, and pauses
+/// again (silently) if as many fail in a row before one reads.
+public struct FixityPause: Codable, Sendable, Equatable {
+    public var since: String
+    /// How many objects in a row failed.
+    public var failures: Int
+    /// The first of them (up to five), by name in the store.
+    public var sample: [String]
+    public var retryAt: String
+
+    package enum CodingKeys: String, CodingKey {
+        case since, failures, sample
+        case retryAt = "retry_at"
+    }
+
+    package init(since: String, failures: Int, sample: [String], retryAt: String) {
+        self.since = since
+        self.failures = failures
+        self.sample = sample
+        self.retryAt = retryAt
     }
 }
 

@@ -45,6 +45,12 @@ public enum Health {
     /// the audit line when `audit` is.
     public static func lines(_ s: StatusInfo, overdueHolds: Int? = nil, audit: AuditTail? = nil, now: Date) -> [Line] {
         var out: [Line] = []
+        // The store is this archive's (its identity marker): nothing else matters much until it is.
+        if let problem = s.storeProblem {
+            out.append(Line("store", .red, problem))
+        } else {
+            out.append(Line("store", .green, "the store carries this archive's identity marker"))
+        }
         // Ingest flowing.
         let last = s.lastIngestAt.flatMap(RFC3339.parse)
         let quiet = last.map { now.timeIntervalSince($0) } ?? Double(s.uptimeSeconds)
@@ -101,7 +107,13 @@ public enum Health {
         }
         // Fixity.
         if let f = s.fixity {
-            if f.failuresOutstanding > 0 {
+            if let p = f.paused {
+                out.append(
+                    Line(
+                        "fixity", .red,
+                        "paused: \(p.failures) objects in a row were missing or unreadable (first \(p.sample.first ?? "?")) since "
+                            + "\(p.since): is the store's volume mounted? It tries again at \(p.retryAt)"))
+            } else if f.failuresOutstanding > 0 {
                 out.append(Line("fixity", .red, "\(f.failuresOutstanding) stored objects failed their last check: see callarchive verify"))
             } else if f.overdue > 0 {
                 out.append(Line("fixity", .yellow, "\(f.overdue) objects not checked within \(f.cycleDays) days"))

@@ -30,6 +30,9 @@ public struct StatusInfo: Codable, Sendable, Equatable {
     public var spoolOldestAgeSeconds: Double?
     /// The free-space floor below which ingest pauses.
     public var storeMinFreeBytes: Int64
+    /// What is wrong with the store when it is not this archive's (no identity marker: an unmounted volume, a wrong
+    /// path; another archive's marker). Ingest, fixity and disposal wait meanwhile. Absent when all is well.
+    public var storeProblem: String?
     /// The health at a glance, one line per check (`Health`); `callarchive status` exits 5 if any is red.
     public var health: [Health.Line] = []
 
@@ -68,6 +71,7 @@ public struct StatusInfo: Codable, Sendable, Equatable {
         case lastError = "last_error"
         case spoolOldestAgeSeconds = "spool_oldest_age_s"
         case storeMinFreeBytes = "store_min_free_bytes"
+        case storeProblem = "store_problem"
         case health, spool
     }
 

@@ -33,9 +33,11 @@ struct CallArchiveDaemonCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if checkConfig {
-            let problems = settings.environmentProblems()
+            let identity = ArchiveDaemon.storeIdentityCheck(config: settings)
+            let problems = settings.environmentProblems() + identity.problems
             if problems.isEmpty {
                 print("configuration OK" + (config.map { ": \($0)" } ?? ""))
+                for note in identity.notes { print("note: \(note)") }
                 // The check takes no lock (it runs beside the daemon, e.g. before a reload or as ExecStartPre), but
                 // says when this archive is in use, as /proc/locks shows it.
                 for path in InstanceLock.paths(for: settings) {

@@ -36,13 +36,16 @@ struct FixityTests {
         var db: ArchiveDatabase { archive.database }
         var store: FileStore { archive.store }
 
-        init(dir: String, bytesPerSecond: Int64? = 1 << 30, cycleDays: Int = 30, batchLimit: Int = 500) throws {
+        init(
+            dir: String, bytesPerSecond: Int64? = 1 << 30, cycleDays: Int = 30, batchLimit: Int = 500,
+            objectsPerSecond: Int = 100, stormRun: Int = 50
+        ) throws {
             archive = try TestArchive(root: dir)
             auditor = FixityAuditor(
                 database: archive.database, store: archive.store,
-                settings: .init(bytesPerSecond: bytesPerSecond, cycleDays: cycleDays),
+                settings: .init(bytesPerSecond: bytesPerSecond, cycleDays: cycleDays, objectsPerSecond: objectsPerSecond),
                 logger: Logger(label: "callarchive.tests", factory: { _ in SwiftLogNoOpLogHandler() }), clock: clock,
-                batchLimit: batchLimit)
+                batchLimit: batchLimit, stormRun: stormRun)
         }
 
         /// Ingests `count` recordings; `noise` bytes of random 16-bit PCM each (incompressible: the object is about
@@ -311,6 +314,65 @@ struct FixityTests {
             // Off: the background does nothing.
             f.auditor.setSettings(.init(bytesPerSecond: nil, cycleDays: 1))
             #expect(try f.auditor.runScheduled(now: Date().addingTimeInterval(9 * 86_400)).checked == 0)
+        }
+    }
+
+    @Test("a store that lost every object: paced by objects, one summary entry and a pause, not one entry per object")
+    func failureStorm() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir, cycleDays: 1, objectsPerSecond: 20, stormRun: 5)
+            let ids = try f.ingest(12)
+            let t0 = Date()
+            func entries(_ action: String) throws -> [AuditEntry] { try f.audit().filter { $0.action == action } }
+            func perObject() throws -> Int { try entries("fixity.check").filter { $0.target != nil }.count }
+
+            // Two lost objects (fewer than a storm) are failures like any other, each recorded and audited.
+            try FileManager.default.removeItem(atPath: f.path(ids[0]))
+            try FileManager.default.removeItem(atPath: f.path(ids[1]))
+            let first = try f.auditor.runScheduled(now: t0.addingTimeInterval(2 * 86_400))
+            #expect(first.checked == 12 && first.failures.count == 2)
+            #expect(try perObject() == 2)
+            // Twelve objects at 20 per second after a burst of 10: the objects' pace slept, the bytes' did not.
+            #expect(abs(f.clock.slept - 2.0 / 20) < 1e-6, "slept \(f.clock.slept)")
+
+            // The volume goes: every object is missing. Five in a row pause the auditor with one summary entry.
+            let objects = f.store.objectsDirectory
+            try FileManager.default.moveItem(atPath: objects, toPath: objects + ".away")
+            let t1 = t0.addingTimeInterval(4 * 86_400)
+            // Every object overdue (checked before the pass now running began).
+            try f.sql("UPDATE recordings SET fixity_at = ?", [RFC3339.format(t0.addingTimeInterval(-10 * 86_400))])
+            let stormed = try f.auditor.runScheduled(now: t1)
+            #expect(stormed.checked == 0 && !stormed.moreOwed)
+            #expect(try perObject() == 2, "no entry per object")
+            let paused = try entries("fixity.paused")
+            #expect(paused.count == 1 && paused.first?.detail["failures"] == .number(5), "\(paused)")
+            let status = try f.auditor.status(now: t1)
+            let pause = try #require(status.paused)
+            #expect(pause.failures == 5 && pause.sample.count == 5)
+            #expect(RFC3339.parse(pause.retryAt) == RFC3339.parse(RFC3339.format(t1.addingTimeInterval(3600))))
+            // Until the retry time nothing is checked; after it, five more failures pause again without an entry.
+            #expect(try f.auditor.runScheduled(now: t1.addingTimeInterval(1800)).checked == 0)
+            let t2 = t1.addingTimeInterval(3601)
+            #expect(try f.auditor.runScheduled(now: t2).checked == 0)
+            #expect(try entries("fixity.paused").count == 1 && perObject() == 2)
+            #expect(try f.auditor.status(now: t2).paused?.retryAt == RFC3339.format(t2.addingTimeInterval(3600)))
+
+            // Mounted again: the first object that reads ends the pause (audited), and the two lost ones are
+            // failures again, each with its entry.
+            try FileManager.default.moveItem(atPath: objects + ".away", toPath: objects)
+            let t3 = t2.addingTimeInterval(3601)
+            var checked = 0
+            var calls = 0
+            repeat {
+                let run = try f.auditor.runScheduled(now: t3)
+                checked += run.checked
+                calls += 1
+                if !run.moreOwed { break }
+            } while calls < 10
+            #expect(try entries("fixity.resumed").count == 1)
+            #expect(try f.auditor.status(now: t3).paused == nil)
+            #expect(checked == 12, "every object checked after the pause")
+            #expect(try f.auditor.status(now: t3).outstanding == ["missing": 2])
         }
     }
 

@@ -17,6 +17,8 @@ public final class OperatorAPI: Sendable {
     let checkpointer: AuditCheckpointer?
     /// Fixity checks on demand and their figures (nil in tests of the API without one: fixity routes answer 503).
     let fixity: FixityAuditor?
+    /// Whether the store is this archive's (status says so).
+    let storeGuard: StoreGuard?
     /// Counts requests and serves `/metrics` (nil in tests of the API without one: `/metrics` answers 503).
     public let metrics: ArchiveMetrics?
     let startedAt: Date
@@ -31,8 +33,10 @@ public final class OperatorAPI: Sendable {
     package init(
         database: any ArchiveIndex, store: any ObjectStore, keys: KeyRing, config: ArchiveConfig, policy: AccessPolicy,
         ingest: IngestService?, disposer: Disposer? = nil, checkpointer: AuditCheckpointer? = nil, fixity: FixityAuditor? = nil,
-        metrics: ArchiveMetrics? = nil, purposes: PurposeSettings? = nil, startedAt: Date = Date()
+        metrics: ArchiveMetrics? = nil, purposes: PurposeSettings? = nil, storeGuard: StoreGuard? = nil,
+        startedAt: Date = Date()
     ) {
+        self.storeGuard = storeGuard
         self.metrics = metrics
         self.disposer = disposer
         self.fixity = fixity
@@ -205,6 +209,7 @@ public final class OperatorAPI: Sendable {
             case .usage: self.init(400, "bad-request", error.message)
             case .key: self.init(410, "unreadable", error.message)
             case .fixityFailed: self.init(409, "fixity-failed", error.message + (error.cause.map { " (\($0))" } ?? ""))
+            case .storeIdentity: self.init(503, "store-identity", error.message)
             default: self.init(500, "internal", "\(error.message) [\(error.code)]; the daemon's log has details")
             }
         }
@@ -384,6 +389,7 @@ public final class OperatorAPI: Sendable {
             spoolOldestAgeSeconds: stats?.oldestBacklogAge(now: Date()),
             storeMinFreeBytes: ingest?.minFreeBytes ?? config.minFreeBytes)
         info.spool = stats?.spool
+        info.storeProblem = storeGuard?.problem()
         let now = Date()
         let audit = checkpointer?.last.map { last in
             Health.AuditTail(
@@ -399,7 +405,7 @@ public final class OperatorAPI: Sendable {
     public func metricsText() throws(ArchiveError) -> [UInt8] {
         guard let metrics else { throw ArchiveError(.usage, "this daemon has no metrics") }
         metrics.refresh(try metricsSnapshot())
-        return metrics.exposition()
+        return metrics.exposition() + Array(database.writerHolds.exposition().utf8)
     }
 
     private func metricsExposition() throws -> APIResponse {

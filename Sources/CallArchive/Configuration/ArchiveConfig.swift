@@ -57,6 +57,9 @@ public struct ArchiveConfig: Sendable, Equatable {
     public var fixityBytesPerSecond: Int64? = 8 << 20
     /// Every stored object is re-hashed at least this often (`fixity.cycleDays`).
     public var fixityCycleDays = 30
+    /// Most objects the background fixity auditor checks per second, whatever their size (`fixity.objectsPerSecond`):
+    /// a missing object costs no bytes, so bytes alone would not pace a store that lost many.
+    public var fixityObjectsPerSecond = 100
     /// Store temporaries and objects without an index row are deleted (by start-up recovery and the running
     /// daemon's sweep) only once at least this many seconds old (`recovery.minimumAge`).
     public var recoveryMinimumAge: Double = 3600
@@ -107,6 +110,7 @@ public struct ArchiveConfig: Sendable, Equatable {
         ("audit.checkpointCommand", .string, "shell command each checkpoint line is piped to on stdin (syslog, a remote host)"),
         ("fixity.bytesPerSecond", .string, "read rate of the background fixity auditor: bytes, or 8MiB, 512KiB, 1GiB; 0 or off disables it"),
         ("fixity.cycleDays", .int, "every stored object is re-hashed at least this often (days, 1-3650)"),
+        ("fixity.objectsPerSecond", .int, "most objects the background fixity auditor checks per second, whatever their size (1-100000)"),
         ("purposes.default", .string, "the purpose a use of audio is taken for when it names none; unset: such a request is refused (production)"),
         ("purposes.list", .list, "purposes audio may be used for, each with the roles that may (see Config/callarchive.yaml)"),
         ("stats.minimumCount", .int, "anonymised statistics show a cell counting fewer people than this as <N (at least 2; default 10)"),
@@ -268,6 +272,7 @@ public struct ArchiveConfig: Sendable, Equatable {
             problems.append("key fixity.bytesPerSecond must be a number of bytes per second (8388608, 8MiB, 512KiB), or off (got \(fixityRate))")
         }
         int("fixity.cycleDays", &c.fixityCycleDays)
+        int("fixity.objectsPerSecond", &c.fixityObjectsPerSecond)
         int("stats.minimumCount", &c.statsMinimumCount)
         var minimumAge = "PT1H"
         str("recovery.minimumAge", &minimumAge)
@@ -369,6 +374,9 @@ public struct ArchiveConfig: Sendable, Equatable {
             p.append("key stats.minimumCount must be at least 2: a cell of one person names them (got \(statsMinimumCount))")
         }
         if !(1...3650).contains(fixityCycleDays) { p.append("key fixity.cycleDays must be 1…3650 (got \(fixityCycleDays))") }
+        if !(1...100_000).contains(fixityObjectsPerSecond) {
+            p.append("key fixity.objectsPerSecond must be 1…100000 (got \(fixityObjectsPerSecond))")
+        }
         if !(0...8).contains(flacLevel) { p.append("key ingest.flacLevel must be 0…8 (got \(flacLevel))") }
         if concurrency < 0 || concurrency > 64 { p.append("key ingest.concurrency must be 0…64 (got \(concurrency))") }
         if rescanSeconds <= 0 { p.append("key spool.rescanSeconds must be positive") }

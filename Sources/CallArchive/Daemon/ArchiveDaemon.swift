@@ -50,6 +50,11 @@ public struct ArchiveDaemon: Sendable {
         let database = try ArchiveDatabase(path: config.indexPath)
         let lease = LockFileLease(beside: config.indexPath)
         try database.auditStart(kekID: keys.current.id, signingKey: signingKey.publicKey, version: OperatorAPI.version)
+        // Before anything deletes from the store or reports on it: is it this archive's (an unmounted volume is an
+        // empty directory)? If not, the daemon still starts and answers, and says what is wrong; nothing touches
+        // the store until it is right.
+        let storeGuard = try StoreGuard.open(store: store, database: database, logger: logger)
+        let storeRight = storeGuard.problem() == nil
         database.setRetentionPolicy(config.retention)
         let checkpointer = try AuditCheckpointer(
             database: database, key: signingKey, path: config.checkpointPath, command: config.checkpointCommand, logger: logger)
@@ -57,6 +62,7 @@ public struct ArchiveDaemon: Sendable {
             checkpointer: checkpointer, interval: config.checkpointInterval, lease: lease, logger: logger)
         let quarantine = Quarantine(root: config.quarantinePath, spoolRoot: config.spoolPath)
         let disposer = Disposer(database: database, store: store)
+        disposer.guardStore(with: storeGuard)
         // Every disposal is pinned by a signed checkpoint at once (DESIGN §8): what was destroyed, and that it was
         // recorded, cannot later be rewritten unnoticed.
         disposer.onDisposal {
@@ -66,20 +72,29 @@ public struct ArchiveDaemon: Sendable {
         }
         // Destructions a crash interrupted are finished before anything else looks at the store (their keys are
         // already gone; recovery would otherwise report their objects as orphans).
-        let finished = try disposer.finishInterrupted()
+        let finished = storeRight ? try disposer.finishInterrupted() : 0
         if finished > 0 {
             logger.notice("finished destructions that a crash interrupted", metadata: ["retention.finished": "\(finished)"])
         }
-        let recovery = try Recovery.run(
-            store: store, database: database, quarantine: quarantine, spool: config.spoolPath,
-            minimumAge: config.recoveryMinimumAge, logger: logger)
+        let recovery: Recovery.Report
+        if storeRight {
+            recovery = try Recovery.run(
+                store: store, database: database, quarantine: quarantine, spool: config.spoolPath,
+                minimumAge: config.recoveryMinimumAge, logger: logger)
+        } else {
+            // The spool's half-done moves only: the store is recovered at the next start with the right store.
+            recovery = Recovery.Report(
+                spoolMarkersFinished: try SpoolMarkers.finishInterrupted(
+                    spool: config.spoolPath, quarantine: quarantine, database: database))
+        }
         let inFlight = InFlightRecordings()
         let recoveryService = RecoveryService(
             store: store, database: database, quarantine: quarantine, inFlight: inFlight,
-            minimumAge: config.recoveryMinimumAge, firstDue: recovery.nextDue, logger: logger)
+            minimumAge: config.recoveryMinimumAge, firstDue: recovery.nextDue, storeGuard: storeGuard, logger: logger)
         let retentionService = RetentionService(
             disposer: disposer, interval: config.retentionInterval, lease: lease, logger: logger)
         let fixity = FixityAuditor(database: database, store: store, settings: .init(config), logger: logger)
+        fixity.guardStore(with: storeGuard)
         let fixityService = FixityService(auditor: fixity, lease: lease, logger: logger)
         let metrics = ArchiveMetrics()
         var ingestor = Ingestor(
@@ -123,7 +138,7 @@ public struct ArchiveDaemon: Sendable {
         }
         let service = IngestService(
             ingestor: ingestor, spoolRoot: config.spoolPath, settings: IngestSettings(config), reload: reload,
-            logger: logger,
+            logger: logger, storeGuard: storeGuard,
             onReady: {
                 // Signal handlers are in place by now (the service group traps them before starting services).
                 logger.info("ready: watching the spool")
@@ -132,7 +147,7 @@ public struct ArchiveDaemon: Sendable {
         let api = OperatorAPI(
             database: database, store: store, keys: keys, config: config, policy: AccessPolicy(config: config),
             ingest: service, disposer: disposer, checkpointer: checkpointer, fixity: fixity, metrics: metrics,
-            purposes: purposes)
+            purposes: purposes, storeGuard: storeGuard)
         return ArchiveDaemon(
             config: config, instanceLock: instanceLock, store: store, database: database, keys: keys,
             ingestService: service, recovery: recovery, operatorAPI: api, disposer: disposer,
@@ -154,6 +169,15 @@ public struct ArchiveDaemon: Sendable {
         case false?: return "the index cannot be read"
         case true?: return nil
         }
+    }
+
+    /// What `--check-config` says of the store's identity marker against the index, changing nothing.
+    public static func storeIdentityCheck(config: ArchiveConfig) -> (problems: [String], notes: [String]) {
+        let identity: ArchiveIdentity?
+        do { identity = try ArchiveDatabase.peekIdentity(path: config.indexPath) } catch {
+            return ([], ["the store's identity was not checked: \(error.message)"])
+        }
+        return StoreGuard.inspect(store: FileStore(inspecting: config.storePath), identity: identity)
     }
 
     static func loadKeys(config: ArchiveConfig, logger: Logger) throws(ArchiveError) -> KeyRing {

@@ -33,6 +33,9 @@ public final class IngestService: Service, Sendable {
     let reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?
     let logger: Logger
     let onReady: @Sendable () -> Void
+    /// Nothing is ingested while the store is not this archive's (an unmounted volume would take new recordings
+    /// onto the wrong disk); files stay in the spool.
+    let storeGuard: StoreGuard?
 
     private let wake: AsyncStream<Void>
     private let wakeContinuation: AsyncStream<Void>.Continuation
@@ -90,8 +93,9 @@ public final class IngestService: Service, Sendable {
     public init(
         ingestor: Ingestor, spoolRoot: String, settings: IngestSettings,
         reload: (@Sendable () async throws(ArchiveError) -> IngestSettings)?, logger: Logger,
-        onReady: @escaping @Sendable () -> Void = {}
+        storeGuard: StoreGuard? = nil, onReady: @escaping @Sendable () -> Void = {}
     ) {
+        self.storeGuard = storeGuard
         self.ingestor = ingestor
         self.spoolRoot = spoolRoot
         self.settings = Locked(settings)
@@ -153,6 +157,8 @@ public final class IngestService: Service, Sendable {
         }
         let s = settings.withLock { $0 }
         let store = ingestor.store
+        // The guard logs and audits a change itself; the spool is still scanned, so that status counts it.
+        let storeOK = await Self.blocking { [storeGuard] in storeGuard?.problem() == nil }
         let floorOK: Bool
         do {
             // A store without a free-space floor never pauses ingest.
@@ -211,7 +217,7 @@ public final class IngestService: Service, Sendable {
                 ready: scan.ready.count, waiting: scan.waiting, sidecarsAlone: scan.sidecarsAlone,
                 beingWritten: scan.beingWritten)
             st.stats.oldestBacklog = scan.oldestMTime
-            guard floorOK else { return [] }
+            guard floorOK, storeOK else { return [] }
             var picked: [SpoolItem] = []
             for item in scan.ready where st.inFlight.count + picked.count < s.concurrency {
                 if st.inFlight.contains(item.audioPath) { continue }

@@ -15,6 +15,8 @@ public final class RecoveryService: Service, Sendable {
     let inFlight: InFlightRecordings
     let minimumAge: TimeInterval
     let logger: Logger
+    /// Nothing is swept from a store that is not this archive's.
+    let storeGuard: StoreGuard?
     /// When the next pass is due; nil when none is.
     private let due: Locked<Date?>
 
@@ -22,8 +24,9 @@ public final class RecoveryService: Service, Sendable {
     /// nil when it kept none.
     package init(
         store: any ObjectStore, database: any ArchiveIndex, quarantine: Quarantine, inFlight: InFlightRecordings,
-        minimumAge: TimeInterval, firstDue: Date?, logger: Logger
+        minimumAge: TimeInterval, firstDue: Date?, storeGuard: StoreGuard? = nil, logger: Logger
     ) {
+        self.storeGuard = storeGuard
         self.store = store
         self.database = database
         self.quarantine = quarantine
@@ -50,10 +53,11 @@ public final class RecoveryService: Service, Sendable {
 
     /// One pass now; schedules the next if it kept anything young (or failed).
     public func runOnce(now: Date = Date()) async {
-        let (store, database, quarantine, inFlight, minimumAge, logger) =
-            (self.store, self.database, self.quarantine, self.inFlight, self.minimumAge, self.logger)
+        let (store, database, quarantine, inFlight, minimumAge, logger, storeGuard) =
+            (self.store, self.database, self.quarantine, self.inFlight, self.minimumAge, self.logger, self.storeGuard)
         let result: Result<Recovery.Sweep, ArchiveError> = await Blocking.run {
             do throws(ArchiveError) {
+                try storeGuard?.verify(now: now)
                 return .success(
                     try Recovery.sweep(
                         store: store, database: database, quarantine: quarantine, minimumAge: minimumAge,

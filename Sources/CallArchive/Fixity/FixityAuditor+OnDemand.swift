@@ -26,6 +26,7 @@ extension FixityAuditor {
     /// A check of these recordings. An id the index does not know is refused (not found), unless the store has
     /// something under its object's name: that is checked as untracked.
     public func plan(ids: [UUID]) throws(ArchiveError) -> Plan {
+        try storeGuard.withLock { $0 }?.verify()
         let names = ids.map(\.lowercased)
         let rows = try database.fixityTargets(ids: names)
         var tracked: [FixityTarget] = []
@@ -60,6 +61,7 @@ extension FixityAuditor {
     /// A check of every stored object and everything else in the store. Lists the whole store first (for untracked
     /// files, and so that progress has a total).
     public func planAll(now: Date = Date()) throws(ArchiveError) -> Plan {
+        try storeGuard.withLock { $0 }?.verify(now: now)
         let untracked = try untrackedFiles(in: nil, now: now)
         let totals = try database.fixityTotals()
         return Plan(

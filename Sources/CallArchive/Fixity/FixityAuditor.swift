@@ -35,14 +35,19 @@ public final class FixityAuditor: Sendable {
         public var bytesPerSecond: Int64?
         /// Every object is checked at least this often.
         public var cycleDays: Int
+        /// Most objects checked per second in the background, whatever their size.
+        public var objectsPerSecond: Int
 
-        public init(bytesPerSecond: Int64?, cycleDays: Int) {
+        public init(bytesPerSecond: Int64?, cycleDays: Int, objectsPerSecond: Int = 100) {
             self.bytesPerSecond = bytesPerSecond
             self.cycleDays = cycleDays
+            self.objectsPerSecond = objectsPerSecond
         }
 
         public init(_ config: ArchiveConfig) {
-            self.init(bytesPerSecond: config.fixityBytesPerSecond, cycleDays: config.fixityCycleDays)
+            self.init(
+                bytesPerSecond: config.fixityBytesPerSecond, cycleDays: config.fixityCycleDays,
+                objectsPerSecond: config.fixityObjectsPerSecond)
         }
     }
 
@@ -51,6 +56,8 @@ public final class FixityAuditor: Sendable {
     let logger: Logger
     let clock: any FixityClock
     let limiter: ByteRateLimiter
+    /// Objects, one token each: a missing object costs no bytes.
+    let objectLimiter: ByteRateLimiter
     let current: Locked<Settings>
     /// A file in the store with no row is reported only once it is this old: ingest moves an object in before it
     /// commits its row (and the row is looked for again after the file was hashed).
@@ -65,22 +72,47 @@ public final class FixityAuditor: Sendable {
     let counts = Locked(FixityCounts())
     /// One scheduled call at a time.
     let scheduled = Locked(())
+    /// Asked before every scheduled call and on-demand run: a store that is not this archive's (an unmounted
+    /// volume) would otherwise make every object `missing`.
+    let storeGuard = Locked<StoreGuard?>(nil)
 
     /// A pass aims to end within this fraction of the cycle, leaving room for a slow disk or a restart.
     public static let paceFraction = 0.8
+    /// Objects checked at once before `objectsPerSecond` paces them.
+    static let objectBurst = 10
+    /// This many objects in a row `missing` or `unreadable` is a storm (an unmounted or failing volume, a wrong
+    /// path): the background auditor pauses for `stormPause` with one summary entry, instead of one per object.
+    let stormRun: Int
+    /// How long a storm pauses the background auditor. Then it goes on as before, and pauses again, silently, if
+    /// `stormRun` objects in a row fail again before one reads.
+    let stormPause: TimeInterval
+    /// Failures not recorded yet, and the pause.
+    let storm = Locked(Storm())
+
+    struct Storm {
+        /// `missing` or `unreadable` results in a row, held back until an object reads (then each is recorded and
+        /// audited, as any failure) or until there are `stormRun` of them (then one summary stands for them all).
+        /// Their objects are not checked again while held.
+        var held: [FixityResult] = []
+        var pause: FixityPause?
+    }
     static let bufferSize = 256 * 1024
 
     package init(
         database: any ArchiveIndex, store: any ObjectStore, settings: Settings, logger: Logger,
         clock: any FixityClock = SystemFixityClock(), untrackedMinimumAge: TimeInterval = 600, batchLimit: Int = 500,
-        shardBatchLimit: Int = 4096, callSeconds: Double = 5
+        shardBatchLimit: Int = 4096, callSeconds: Double = 5, stormRun: Int = 50, stormPause: TimeInterval = 3600
     ) {
+        self.stormRun = stormRun
         self.database = database
         self.store = store
         self.logger = logger
         self.clock = clock
         self.current = Locked(settings)
         self.limiter = ByteRateLimiter(bytesPerSecond: settings.bytesPerSecond, burst: Self.bufferSize, clock: clock)
+        self.objectLimiter = ByteRateLimiter(
+            bytesPerSecond: Int64(settings.objectsPerSecond), burst: Self.objectBurst, clock: clock)
+        self.stormPause = stormPause
         self.untrackedMinimumAge = untrackedMinimumAge
         self.batchLimit = batchLimit
         self.shardBatchLimit = shardBatchLimit
@@ -89,10 +121,16 @@ public final class FixityAuditor: Sendable {
 
     public var settings: Settings { current.withLock { $0 } }
 
+    /// Sets the guard asked before every call.
+    package func guardStore(with g: StoreGuard) { storeGuard.withLock { $0 = g } }
+
+    func storeProblem(now: Date) -> String? { storeGuard.withLock { $0 }?.problem(now: now) }
+
     /// Applies reloaded settings (from the next read on).
     public func setSettings(_ settings: Settings) {
         current.withLock { $0 = settings }
         limiter.setRate(settings.bytesPerSecond)
+        objectLimiter.setRate(Int64(settings.objectsPerSecond))
     }
 
     /// Checks since this process started, by outcome (all runs: background, on demand, export). For `status`, and
@@ -124,6 +162,8 @@ public final class FixityAuditor: Sendable {
         try scheduled.withLock { _ throws(ArchiveError) -> ScheduledRun in
             let s = settings
             guard let rate = s.bytesPerSecond, rate > 0 else { return ScheduledRun() }
+            // The guard has said what is wrong, once; nothing is checked until the store is right.
+            guard storeProblem(now: now) == nil else { return ScheduledRun() }
             let target = Double(s.cycleDays) * 86_400 * Self.paceFraction
             var pass: FixityPass
             if let p = try database.fixityPass() { pass = p } else { pass = try startPass(now: now, settings: s) }
@@ -142,6 +182,12 @@ public final class FixityAuditor: Sendable {
                 chosen.append(t)
             }
             if chosen.count == batchLimit { run.moreOwed = true }
+            // Paused by a storm: nothing until the retry time; then the first object that reads ends the pause.
+            let paused = storm.withLock { $0.pause }
+            if let paused, now < RFC3339.parse(paused.retryAt) ?? now { return ScheduledRun() }
+            var probing = paused != nil
+            let held = Set(storm.withLock { $0.held.map(\.recordingID) })
+            chosen.removeAll { held.contains($0.id) }
             var budget = Double(rate) * callSeconds
             var results: [FixityResult] = []
             var stopped = false
@@ -151,12 +197,34 @@ public final class FixityAuditor: Sendable {
                     run.moreOwed = true
                     break
                 }
-                guard let r = check(t, limiter: limiter, buffer: &buffer, now: now) else {
+                guard objectLimiter.take(1, shouldStop: { self.isStopping }),
+                    let r = check(t, limiter: limiter, buffer: &buffer, now: now)
+                else {
                     stopped = true
                     break
                 }
-                results.append(r)
                 budget -= Double(max(r.bytes, 1))
+                guard r.outcome == .missing || r.outcome == .unreadable else {
+                    if probing {
+                        probing = false
+                        resumeAfterStorm(now: now)
+                    }
+                    results += storm.withLock { s in defer { s.held = [] }; return s.held }
+                    results.append(r)
+                    continue
+                }
+                let inARow = storm.withLock { s -> [FixityResult]? in
+                    s.held.append(r)
+                    guard s.held.count >= stormRun else { return nil }
+                    defer { s.held = [] }
+                    return s.held
+                }
+                if let inARow {
+                    // After a pause, still failing: paused again, and nothing new recorded (the summary stands).
+                    if probing { stillStorming(inARow, now: now) } else { startStorm(inARow, now: now) }
+                    stopped = true
+                    break
+                }
             }
 
             // Partitions: a share of them all, in order.
@@ -205,6 +273,58 @@ public final class FixityAuditor: Sendable {
         }
     }
 
+    // MARK: Storms
+
+    /// `stormRun` objects in a row failed: pause, with one log line and one audit entry for them all. Their
+    /// objects keep their last check (they are checked first when the auditor goes on).
+    func startStorm(_ failures: [FixityResult], now: Date) {
+        let pause = FixityPause(
+            since: RFC3339.format(now), failures: failures.count, sample: failures.prefix(5).map(\.object),
+            retryAt: RFC3339.format(now.addingTimeInterval(stormPause)))
+        storm.withLock { $0.pause = pause }
+        var byOutcome: [String: JSONValue] = [:]
+        for (outcome, n) in Dictionary(grouping: failures, by: \.outcome.rawValue).mapValues(\.count) {
+            byOutcome[outcome] = .number(Double(n))
+        }
+        logger.error(
+            "fixity paused: objects in a row were missing or unreadable; is the store's volume mounted?",
+            metadata: [
+                "fixity.failures": "\(failures.count)", "fixity.first": "\(pause.sample.first ?? "")",
+                "fixity.retry_at": "\(pause.retryAt)",
+            ])
+        try? database.appendAudit(
+            AuditRecord(
+                actor: AuditActor.system, action: "fixity.paused", target: nil, outcome: "error",
+                detail: [
+                    "failures": .number(Double(failures.count)), "by_outcome": .object(byOutcome),
+                    "sample": .array(pause.sample.map { .string($0) }), "retry_at": .string(pause.retryAt),
+                ]),
+            now: now)
+    }
+
+    /// After a pause, the objects tried failed too: paused again, with a line in the log and no new entry.
+    func stillStorming(_ failures: [FixityResult], now: Date) {
+        let retry = RFC3339.format(now.addingTimeInterval(stormPause))
+        storm.withLock { $0.pause?.retryAt = retry }
+        logger.warning(
+            "fixity still paused: the objects tried after the pause failed too",
+            metadata: [
+                "fixity.failures": "\(failures.count)", "fixity.first": "\(failures.first?.object ?? "")",
+                "fixity.retry_at": "\(retry)",
+            ])
+    }
+
+    /// After a pause, an object read: the auditor goes on (audited).
+    func resumeAfterStorm(now: Date) {
+        guard let pause = storm.withLock({ s in defer { s.pause = nil }; return s.pause }) else { return }
+        logger.notice("fixity resumes: an object reads again", metadata: ["fixity.paused_since": "\(pause.since)"])
+        try? database.appendAudit(
+            AuditRecord(
+                actor: AuditActor.system, action: "fixity.resumed", target: nil, outcome: "ok",
+                detail: ["paused_since": .string(pause.since), "failures": .number(Double(pause.failures))]),
+            now: now)
+    }
+
     func startPass(now: Date, settings s: Settings) throws(ArchiveError) -> FixityPass {
         let pass = try database.startFixityPass(now: now)
         if let rate = s.bytesPerSecond, rate > 0 {
@@ -237,7 +357,7 @@ public final class FixityAuditor: Sendable {
             passProgress: enabled ? pass.map(progress) : nil,
             lastPassCompletedAt: try database.lastFixityPass()?.completedAt, overdue: figures.overdue,
             failuresOutstanding: figures.outstanding.values.reduce(0, +), outstanding: figures.outstanding,
-            since: countsSinceStart)
+            since: countsSinceStart, paused: enabled ? storm.withLock { $0.pause } : nil)
     }
 
     /// How far a pass is: the lesser of the share of its objects checked and the share of partitions listed.

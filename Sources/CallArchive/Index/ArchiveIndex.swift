@@ -5,10 +5,29 @@ import Foundation
 /// that each backend keeps its own isolation (SQLite: one writer; PostgreSQL: serialisable, retried) and no SQL
 /// leaves its implementation. SQLite today (`ArchiveDatabase`).
 package protocol ArchiveIndex: RecordingIndex, CaseIndex, HoldIndex, RetentionIndex, DisposalIndex, ErasureIndex,
-    ObjectionIndex, DisclosureIndex, AuditIndex, FixityIndex, QuarantineIndex, StatsIndex, AnyObject, Sendable
+    ObjectionIndex, DisclosureIndex, AuditIndex, FixityIndex, QuarantineIndex, StatsIndex, IdentityIndex, AnyObject,
+    Sendable
 {
     /// Answers when the index can be read and written (the health check and the watchdog ask).
     func ping() throws(ArchiveError)
+
+    /// How long each kind of write held the index's writer (metrics: background work must keep it short).
+    var writerHolds: WriterHolds { get }
+}
+
+/// The archive's identity, which its store's marker must name (`StoreGuard`).
+package protocol IdentityIndex {
+    /// The archive's id (nil before the first start of a version that has one) and whether the store was marked.
+    func archiveIdentity() throws(ArchiveError) -> ArchiveIdentity
+
+    /// Makes the archive's id, audited (`archive.identity`); answers the existing one if there is one.
+    func createArchiveID(now: Date) throws(ArchiveError) -> UUID
+
+    /// The store now carries the marker (audited: `store.marked`). From now on a store without it is the wrong one.
+    func recordStoreMarked(location: String, now: Date) throws(ArchiveError)
+
+    /// Up to `limit` recordings whose objects the store must hold, newest first (to prove a store is this archive's).
+    func someStoredRecordingIDs(limit: Int) throws(ArchiveError) -> [UUID]
 }
 
 /// Recordings: ingest writes them; search, detail and correction read and change them.

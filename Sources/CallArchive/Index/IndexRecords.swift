@@ -399,3 +399,60 @@ package enum DaemonInstance {
     /// any other off the archive).
     package static func isThis(_ owner: String) -> Bool { owner == id }
 }
+
+/// What the index knows of the archive's identity.
+package struct ArchiveIdentity: Sendable, Equatable {
+    package var id: UUID?
+    /// The store was given the marker naming `id`.
+    package var storeMarked: Bool
+}
+
+/// How long write transactions held the index's single writer, by kind (the label each write names): while one
+/// holds it, every other write waits — an ingest commit, the audit entry of every operator request. Background work
+/// is built so that none holds it for long; this is how that is measured (metrics, `.ci/bench search`).
+package final class WriterHolds: Sendable {
+    package struct Figures: Sendable, Equatable {
+        package var count = 0
+        package var total: Duration = .zero
+        package var longest: Duration = .zero
+    }
+
+    private let figures = Locked<[String: Figures]>([:])
+
+    package init() {}
+
+    package func record(_ what: String, _ held: Duration) {
+        figures.withLock { all in
+            var f = all[what, default: Figures()]
+            f.count += 1
+            f.total += held
+            if held > f.longest { f.longest = held }
+            all[what] = f
+        }
+    }
+
+    /// Every kind so far.
+    package var snapshot: [String: Figures] { figures.withLock { $0 } }
+
+    package func reset() { figures.withLock { $0 = [:] } }
+
+    /// The figures in the Prometheus text format: the longest hold and the count of each kind since start.
+    package func exposition() -> String {
+        let all = snapshot.sorted { $0.key < $1.key }
+        func label(_ s: String) -> String {
+            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        }
+        var text =
+            "# HELP callarchive_index_write_hold_max_seconds Longest time one write transaction of this kind held "
+            + "the index's single writer, since start.\n# TYPE callarchive_index_write_hold_max_seconds gauge\n"
+        for (work, f) in all {
+            let seconds = Double(f.longest.components.seconds) + Double(f.longest.components.attoseconds) / 1e18
+            text += "callarchive_index_write_hold_max_seconds{work=\"\(label(work))\"} \(seconds)\n"
+        }
+        text +=
+            "# HELP callarchive_index_write_holds_total Write transactions of this kind, since start.\n"
+            + "# TYPE callarchive_index_write_holds_total counter\n"
+        for (work, f) in all { text += "callarchive_index_write_holds_total{work=\"\(label(work))\"} \(f.count)\n" }
+        return text
+    }
+}

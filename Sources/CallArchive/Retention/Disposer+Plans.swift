@@ -81,6 +81,8 @@ extension Disposer {
     /// One scheduler run: finish anything interrupted, erase what deferred erasures now allow, then plan and
     /// execute what `destroy` classes make due (past grace). Returns the plan's report, if there was one.
     public func runScheduled(now: Date = Date()) throws(ArchiveError) -> ExecutionReport? {
+        // A store that is not this archive's: nothing runs (the guard has said so, once); the next run looks again.
+        guard storeProblem(now: now) == nil else { return nil }
         _ = try finishInterrupted(now: now)
         _ = try processDeferredErasures(now: now)
         // A changed policy not yet applied to every recording: its dates may be stale; the next run will do.

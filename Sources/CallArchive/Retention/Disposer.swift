@@ -11,7 +11,9 @@ import Foundation
 ///    with no recording goes too) under `secure_delete`, writes the tombstone and the audit entry;
 /// 4. the WAL is checkpointed with TRUNCATE, so that deleted pages do not linger in it.
 ///
-/// Items are processed in batches (one transaction per step per batch). A crash anywhere leaves each item
+/// Items are processed in batches: the store deletes a batch's objects at once (one `syncfs`), and the index's steps
+/// run in transactions of a few milliseconds each (background work never holds the single writer long: ingest
+/// commits and every operator request's audit entry wait for it). A crash anywhere leaves each item
 /// untouched or `destroying` without a key; `finishInterrupted` (at start, and before every run) completes the
 /// latter. There is never a tombstone while a key exists, and never a second tombstone.
 public final class Disposer: Sendable {
@@ -27,6 +29,10 @@ public final class Disposer: Sendable {
     let afterStep: (@Sendable (String) -> Void)?
     /// Called after anything was destroyed (the daemon signs an audit checkpoint then: DESIGN §8).
     private let disposalObserver = Locked<(@Sendable () -> Void)?>(nil)
+    /// Asked before every batch: nothing is destroyed while the store is not this archive's (deleting from an
+    /// unmounted volume's empty directory would "succeed", and tombstones would say objects were destroyed that
+    /// are still on the volume).
+    private let storeGuard = Locked<StoreGuard?>(nil)
 
     package init(
         database: any ArchiveIndex, store: any ObjectStore, batchSize: Int = 500, policyWait: Duration = .seconds(30),
@@ -43,6 +49,13 @@ public final class Disposer: Sendable {
     public func onDisposal(_ observer: @escaping @Sendable () -> Void) { disposalObserver.withLock { $0 = observer } }
 
     func disposed() { disposalObserver.withLock { $0 }?() }
+
+    /// Sets the guard asked before every batch.
+    package func guardStore(with g: StoreGuard) { storeGuard.withLock { $0 = g } }
+
+    func verifyStore(now: Date) throws(ArchiveError) { try storeGuard.withLock { $0 }?.verify(now: now) }
+
+    func storeProblem(now: Date) -> String? { storeGuard.withLock { $0 }?.problem(now: now) }
 
     // MARK: Destruction
 
@@ -70,6 +83,7 @@ public final class Disposer: Sendable {
 
     /// Steps 1–3 for a batch (each target re-checked in step 1's transaction).
     func destroy(_ targets: [Target], actor: AuditActor, now: Date) throws(ArchiveError) -> BatchOutcome {
+        try verifyStore(now: now)
         var outcome = BatchOutcome()
         let nowText = RFC3339.format(now)
         // Step 1: re-check, mark, delete the keys.
@@ -101,6 +115,7 @@ public final class Disposer: Sendable {
     func finishInterruptedLocked(now: Date) throws(ArchiveError) -> Int {
         let ids = try database.recordingsBeingDestroyed()
         guard !ids.isEmpty else { return 0 }
+        try verifyStore(now: now)
         // A crash between marking and deleting the key cannot happen (one transaction), but be certain.
         try database.deleteDataKeys(of: ids)
         try removeObjects(ids)

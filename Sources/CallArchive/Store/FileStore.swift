@@ -22,6 +22,9 @@ public struct FileStore: ObjectStore {
         try FileSystem.makeDirectories(tempDirectory)
     }
 
+    /// A store that is only looked at (`--check-config`): nothing is created.
+    public init(inspecting root: String) { self.root = root }
+
     /// Where recording `id`'s object lies. For tests and tools that look at the files themselves; the domain goes
     /// through `ObjectStore`.
     public func objectPath(for id: UUID) -> String { root + "/" + entry(for: id).name }
@@ -183,6 +186,40 @@ public struct FileStore: ObjectStore {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs") else { return nil }
         return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
     }()
+
+    // MARK: Identity
+
+    /// `<root>/callarchive-store.json`, beside `objects/` (never listed as an object).
+    public var identityMarkerLocation: String { root + "/callarchive-store.json" }
+
+    public func readIdentityMarker() throws(ArchiveError) -> [UInt8]? {
+        let path = identityMarkerLocation
+        guard let st = FileSystem.status(path) else { return nil }
+        guard st.isRegular, st.size <= Self.identityMarkerLimit else {
+            throw ArchiveError(.io, "\(path) is not a store identity marker (not a regular file of at most 64 KiB)")
+        }
+        let file = try FileDescriptor.openForReading(path)
+        defer { try? file.close() }
+        return try file.readBytes(count: Int(st.size), at: 0)
+    }
+
+    public func writeIdentityMarker(_ bytes: [UInt8]) throws(ArchiveError) {
+        let path = identityMarkerLocation
+        let temp = root + "/.callarchive-store.json.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do throws(ArchiveError) {
+            let fd = try FileDescriptor.createExclusive(temp, mode: 0o600)
+            try fd.write(bytes, at: 0)
+            try fd.sync()
+            try fd.close()
+            try Self.renameNoReplace(temp, path)
+            try FileSystem.syncDirectory(root)
+        } catch {
+            try? FileSystem.unlink(temp)
+            throw error
+        }
+    }
+
+    static let identityMarkerLimit: Int64 = 64 * 1024
 
     // MARK: Naming and listing
 

@@ -74,6 +74,18 @@ public protocol ObjectStore: Sendable {
     /// Removes staged objects that recovery proved abandoned, durably; returns how many were still there.
     func discard(_ abandoned: [StagedEntry]) throws(ArchiveError) -> Int
 
+    // MARK: Identity
+
+    /// The store's identity marker: a small document naming the archive the store belongs to (`StoreGuard`). nil when
+    /// the store has none (a new store, an unmounted volume, a wrong path); an error when it cannot be read.
+    func readIdentityMarker() throws(ArchiveError) -> [UInt8]?
+
+    /// Writes the identity marker, durably. Never replaces one that exists (that is an error).
+    func writeIdentityMarker(_ bytes: [UInt8]) throws(ArchiveError)
+
+    /// Where the marker is, for people (a path, a key).
+    var identityMarkerLocation: String { get }
+
     // MARK: Space
 
     /// Free space where objects are written, for the free-space floor (`store.minFreeBytes`,

@@ -202,46 +202,45 @@ extension ArchiveDatabase {
     }
 
     /// Destruction step 1: re-checks each target (still due, not held, past grace, approved if its class needs it),
-    /// marks it `destroying` and deletes its wrapped data key, in one transaction. Returns the ids marked and
+    /// marks it `destroying` and deletes its wrapped data key, each item in one transaction (a few milliseconds of
+    /// items per transaction, so that foreground writes wait little). Returns the ids marked and
     /// why each other target was skipped (recorded against its plan item or erasure item).
     package func markForDestruction(
         _ targets: [Disposer.Target], now: String
     ) throws(ArchiveError) -> (marked: [String], skipped: [String]) {
-        try write("destroy: delete keys") { db -> ([String], [String]) in
-            let holds = try ActiveHolds(db)
-            var marked: [String] = []
-            var skipped: [String] = []
-            for t in targets {
-                let skip = try Self.destructionBlocker(db, t, holds: holds, now: now)
-                if case .plan(let plan) = t.job {
-                    if let skip {
-                        try db.cachedStatement(sql: "UPDATE disposal_items SET outcome = ? WHERE plan_id = ? AND recording_id = ?")
-                            .execute(arguments: ["skipped: " + skip, plan, t.id])
-                    }
-                } else if case .erasure(let req) = t.job, let skip, skip.hasPrefix("held") {
-                    // Held since the decision: deferred after all.
-                    try db.execute(
-                        sql: "UPDATE erasure_items SET decision = 'deferred', detail = ? WHERE request_id = ? AND recording_id = ?",
-                        arguments: [skip, req, t.id])
-                }
+        // In slices: the writer is held a few milliseconds at a time (each item is marked on its own).
+        var marked: [String] = []
+        var skipped: [String] = []
+        try writeInSlices("destroy: delete keys", targets, setup: { db in try ActiveHolds(db) }) { db, holds, t in
+            let skip = try Self.destructionBlocker(db, t, holds: holds, now: now)
+            if case .plan(let plan) = t.job {
                 if let skip {
-                    skipped.append(skip)
-                    continue
+                    try db.cachedStatement(sql: "UPDATE disposal_items SET outcome = ? WHERE plan_id = ? AND recording_id = ?")
+                        .execute(arguments: ["skipped: " + skip, plan, t.id])
                 }
-                try db.cachedStatement(sql: "UPDATE recordings SET state = 'destroying', destroy_job = ? WHERE id = ?")
-                    .execute(arguments: [t.job.text, t.id])
-                try db.cachedStatement(sql: "DELETE FROM data_keys WHERE recording_id = ?").execute(arguments: [t.id])
-                marked.append(t.id)
+            } else if case .erasure(let req) = t.job, let skip, skip.hasPrefix("held") {
+                // Held since the decision: deferred after all.
+                try db.execute(
+                    sql: "UPDATE erasure_items SET decision = 'deferred', detail = ? WHERE request_id = ? AND recording_id = ?",
+                    arguments: [skip, req, t.id])
             }
-            return (marked, skipped)
+            if let skip {
+                skipped.append(skip)
+                return
+            }
+            try db.cachedStatement(sql: "UPDATE recordings SET state = 'destroying', destroy_job = ? WHERE id = ?")
+                .execute(arguments: [t.job.text, t.id])
+            try db.cachedStatement(sql: "DELETE FROM data_keys WHERE recording_id = ?").execute(arguments: [t.id])
+            marked.append(t.id)
         }
+        return (marked, skipped)
     }
 
     /// Destruction step 3 for recordings marked `destroying` whose objects are gone: metadata out, tombstones in.
     package func finishDestruction(_ ids: [String], actor: AuditActor, now: Date) throws(ArchiveError) {
         let nowText = RFC3339.format(now)
-        try write("destroy: metadata and tombstones") { db in
-            for id in ids { try Self.finishDestroy(db, id: id, actor: actor, now: now, nowText: nowText) }
+        try writeInSlices("destroy: metadata and tombstones", ids, setup: { _ in () }) { db, _, id in
+            try Self.finishDestroy(db, id: id, actor: actor, now: now, nowText: nowText)
         }
     }
 

@@ -261,8 +261,14 @@ extension ArchiveDatabase {
         return change
     }
 
-    /// Recomputes every recording when the policy differs from the one last applied (at start and on reload),
-    /// in transactions of `batch` recordings. Returns how many changed (extended or proposed for shortening).
+    /// Recomputes every recording when the policy differs from the one last applied (at start and on reload).
+    /// Returns how many changed (extended or proposed for shortening).
+    ///
+    /// The writer is held only for what changes: `batch` recordings at a time are decided in a read transaction (a
+    /// snapshot; the writer is free meanwhile), and only those whose decision differs from what is stored, or that
+    /// have a pending shortening to drop, are written, in transactions of a few milliseconds each
+    /// (`writeInSlices`), where each is decided again on its current row. A recording changed between the two (a
+    /// case closed, a tag corrected) was recomputed by that change under the policy in force already.
     @discardableResult
     public func recomputeAllIfPolicyChanged(now: Date = Date(), batch: Int = 2000) throws(ArchiveError) -> Int? {
         let policy = currentRetentionPolicy
@@ -274,18 +280,31 @@ extension ArchiveDatabase {
         var changed = 0
         var after = ""
         while true {
-            let (n, last) = try write("recompute retention") { db -> (Int, String?) in
-                let ids = try String.fetchAll(
-                    db, sql: "SELECT id FROM recordings WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, batch])
-                var n = 0
-                for id in ids {
-                    let c = try Self.recomputeRetention(
-                        db, recording: id, policy: policy, cause: "policy", actor: AuditActor.system, now: now)
-                    if c != .unchanged { n += 1 }
+            let (due, last) = try read("recompute retention: decide") { db -> ([String], String?) in
+                let rows = try Row.fetchAll(
+                    db.cachedStatement(
+                        sql: "SELECT \(Self.retentionColumns) FROM recordings WHERE id > ? ORDER BY id LIMIT ?"),
+                    arguments: [after, batch])
+                guard let last: String = rows.last?["id"] else { return ([], nil) }
+                let reviewed = Set(
+                    try String.fetchAll(
+                        db, sql: "SELECT recording_id FROM retention_reviews WHERE recording_id > ? AND recording_id <= ?",
+                        arguments: [after, last]))
+                var due: [String] = []
+                for row in rows where row["state"] as String != "destroying" {
+                    let id: String = row["id"]
+                    let new = policy.decide(try Self.retentionFacts(db, row))
+                    if reviewed.contains(id) || RetentionChange.between(old: Self.storedDecision(row), new: new) != .unchanged {
+                        due.append(id)
+                    }
                 }
-                return (n, ids.last)
+                return (due, last)
             }
-            changed += n
+            try writeInSlices("recompute retention", due, setup: { _ in () }) { db, _, id in
+                let c = try Self.recomputeRetention(
+                    db, recording: id, policy: policy, cause: "policy", actor: AuditActor.system, now: now)
+                if c != .unchanged { changed += 1 }
+            }
             guard let last else { break }
             after = last
         }

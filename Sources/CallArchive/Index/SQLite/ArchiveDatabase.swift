@@ -9,6 +9,8 @@ public final class ArchiveDatabase: Sendable {
     public let path: String
     /// The retention policy new recordings and case changes are computed with (`setRetentionPolicy`).
     let retentionPolicy = Locked(RetentionPolicy(timeZone: TimeZone(identifier: "UTC")!, classes: []))
+    /// How long each kind of write transaction held the single writer (everything else that writes waits meanwhile).
+    package let writerHolds = WriterHolds()
 
     public init(path: String) throws(ArchiveError) {
         self.path = path
@@ -346,9 +348,48 @@ public final class ArchiveDatabase: Sendable {
     }
 
     /// One write transaction; GRDB and SQLite errors become `ArchiveError`s without the SQL arguments.
+    /// One write transaction; how long it held the writer (body and commit) is added to `writerHolds` under `what`.
     func write<T>(_ what: String, _ body: (Database) throws -> T) throws(ArchiveError) -> T {
-        do { return try pool.write(body) } catch let e as ArchiveError { throw e } catch {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                let start = ContinuousClock.now
+                defer { writerHolds.record(what, ContinuousClock.now - start) }
+                var result: T?
+                try db.inTransaction {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch let e as ArchiveError { throw e } catch {
             throw ArchiveError(.database, "index write failed (\(what))", cause: "\(error)")
+        }
+    }
+
+    /// Background work (policy application, disposal) holds the writer about this long per transaction, so that a
+    /// foreground write (an ingest commit, the audit entry of every operator request) waits at most about this long.
+    static let backgroundSlice: Duration = .milliseconds(5)
+
+    /// Writes `items` in as many transactions as it takes to hold the writer about `backgroundSlice` each (at least
+    /// one item per transaction). `setup` runs at the start of each transaction (what the items are checked
+    /// against, read in that transaction). For work whose items are each complete on their own: a crash between
+    /// two transactions leaves some items done and the rest untouched.
+    func writeInSlices<Item, Context>(
+        _ what: String, _ items: [Item], setup: (Database) throws -> Context, _ body: (Database, Context, Item) throws -> Void
+    ) throws(ArchiveError) {
+        var next = 0
+        while next < items.count {
+            let from = next
+            next = try write(what) { db -> Int in
+                let start = ContinuousClock.now
+                let context = try setup(db)
+                var i = from
+                repeat {
+                    try body(db, context, items[i])
+                    i += 1
+                } while i < items.count && ContinuousClock.now - start < Self.backgroundSlice
+                return i
+            }
         }
     }
 
