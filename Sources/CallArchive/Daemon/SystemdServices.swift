@@ -71,15 +71,20 @@ public struct StopNotifier: Service {
 
 /// Runs a blocking `body` on the worker pool and gives up waiting after `seconds` (the work itself cannot be
 /// cancelled and finishes in the background). nil when it timed out.
+///
+/// Neither side needs the caller's executor: the deadline is a dispatch timer, and whichever comes first resumes
+/// the caller. (A task group with a sleeping child waited for the blocking child at its end, so the caller was
+/// never let go before the work ended; and on a busy executor the sleeping child could lose to the work.)
 func withDeadline<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () -> T) async -> T? {
-    await withTaskGroup(of: T?.self) { group in
-        group.addTask { await Blocking.run(body) }
-        group.addTask {
-            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            return nil
+    let waiting = Locked<CheckedContinuation<T?, Never>?>(nil)
+    return await withCheckedContinuation { continuation in
+        waiting.withLock { $0 = continuation }
+        Blocking.workers.async {
+            let value = body()
+            waiting.withLock { w in defer { w = nil }; return w }?.resume(returning: value)
         }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+            waiting.withLock { w in defer { w = nil }; return w }?.resume(returning: nil)
+        }
     }
 }
