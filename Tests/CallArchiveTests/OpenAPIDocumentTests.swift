@@ -148,6 +148,7 @@ struct OpenAPIDocumentTests {
              "caller": {"uid": 0, "role": "admin"}, "fixity": \(Self.fullFixityStatus),
              "spool_oldest_age_s": 12.5, "store_min_free_bytes": 1073741824,
              "spool": {"ready": 1, "waiting": 2, "sidecars_alone": 0, "being_written": 1},
+             "store_problem": "the store has no identity marker",
              "health": [{"check": "disk", "level": "red", "message": "store free 1 MiB, floor 1 GiB"}]}
             """)
         #expect(full.fixity?.outstanding == ["changed": 1, "untracked": 1])
@@ -157,6 +158,7 @@ struct OpenAPIDocumentTests {
         minimal.fixity = nil
         minimal.spoolOldestAgeSeconds = nil
         minimal.spool = nil
+        minimal.storeProblem = nil
         try expectDocumented(full, as: "StatusInfo")
         try expectDocumented(minimal, as: "StatusInfo")
     }
@@ -555,7 +557,9 @@ struct OpenAPIDocumentTests {
         {"enabled": true, "bytes_per_second": 8388608, "cycle_days": 30, "pass_started_at": "2026-03-01T00:00:00Z",
          "pass_progress": 0.5, "last_pass_completed_at": "2026-03-01T00:00:00Z", "overdue": 0, "failures_outstanding": 2,
          "outstanding": {"changed": 1, "untracked": 1},
-         "since": {"checked": 10, "bytes": 1000000, "ok": 8, "changed": 1, "missing": 0, "unreadable": 0, "untracked": 1}}
+         "since": {"checked": 10, "bytes": 1000000, "ok": 8, "changed": 1, "missing": 0, "unreadable": 0, "untracked": 1},
+         "paused": {"since": "2026-03-01T00:00:00Z", "failures": 50, "sample": ["objects/ab/cd/x.fca"],
+                    "retry_at": "2026-03-01T01:00:00Z"}}
         """
 
     static let fullSummary = """

@@ -151,7 +151,7 @@ struct MetricsTests {
         #expect(json.status == 5)
         let info = try JSONDecoder().decode(StatusInfo.self, from: Data(json.stdout.utf8))
         #expect(Health.worst(info.health) == .red)
-        #expect(info.health.map(\.check) == ["ingest", "backlog", "disk", "quarantine", "fixity", "holds", "audit"])
+        #expect(info.health.map(\.check) == ["store", "ingest", "backlog", "disk", "quarantine", "fixity", "holds", "audit"])
     }
 
     /// A TCP port free now (bound to port 0, then closed).
