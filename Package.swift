@@ -140,7 +140,10 @@ let package = Package(
         // Test support: corpus generation, temp dirs, launching the built binaries.
         .target(
             name: "CallArchiveTesting",
-            dependencies: ["CallArchive", "SndFile", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "CallArchive", "SndFile", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict),
         // Where tests run (threads of their own, away from Swift's cooperative pool), so that every test shares one
         // `swift test`: Sources/CallArchiveTestLanes/TestLanes.swift.

@@ -8,11 +8,16 @@ import Foundation
 import Glibc
 #endif
 
-/// Search latency through the operator socket on an index of synthetic recordings (`SyntheticIndex`: rows only, no
-/// audio): the release `callarchived` serves an index of `--recordings` rows with an empty store and spool, and each
-/// of the common queries is sent `--requests` times, one after another, with varied real values from the index.
-/// A request is timed from connect to the last byte of the response, as `callarchive search` sees it; every request
-/// also appends an audit entry (a durable SQLite commit), which is part of the figure.
+/// Search latency through the operator socket on an index of synthetic recordings (`SyntheticIndex`: rows, and an
+/// object file of `--object-size` random bytes each whose hash the row records), quiet and busy (issue 24): the
+/// release `callarchived` serves the index while it applies a changed policy to every recording (at start), then
+/// quiet, then during a fixity pass over the real objects (after a reload), then, restarted, during a scheduled
+/// disposal of `--due` recordings. Each of the common queries is sent with varied real values from the index:
+/// `--requests` times in turn when quiet (plus cursor walks and deep pages), and round by round for as long as
+/// each busy phase lasts (at least 10 rounds, at most `--requests`). A request is timed from connect to the last
+/// byte of the response, as `callarchive search` sees it; every request also appends an audit entry (a durable
+/// SQLite commit, which waits for the index's single writer), which is part of the figure. After each phase the
+/// daemon's longest writer hold of each kind of write is read from its metrics.
 struct SearchBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search", abstract: "Search latency through the operator socket on a synthetic index.")
@@ -37,7 +42,9 @@ struct SearchBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         print(machineLine())
-        let instance = try TestInstance(label: "bench-search", settings: ["log.level": "notice"])
+        // Background work is switched on phase by phase below (the config is reloaded or the daemon restarted).
+        let quiet = ["log.level": "notice", "fixity.bytesPerSecond": "off", "retention.interval": "off"]
+        let instance = try TestInstance(label: "bench-search", settings: quiet)
         defer { if !keep { instance.root.remove() } }
         let t0 = now()
         let index = try SyntheticIndex.make(path: instance.index, count: recordings, seed: seed)
@@ -47,21 +54,130 @@ struct SearchBenchmark: AsyncParsableCommand {
         print(
             "index: \(recordings) synthetic recordings (seed \(seed)), \(fmt(Double(size) / 1_048_576, 0)) MiB on disk; "
                 + "\(origin), copied in \(fmt(made - (index.generationSeconds ?? 0), 1)) s")
-
-        let started = now()
-        let daemon = try Child([Binaries.daemon, "--config", instance.configPath], stdout: instance.logPath, stderr: instance.logPath)
-        defer {
-            daemon.signal(SIGTERM)
-            _ = daemon.wait()
-        }
-        let client = OperatorClient(socketPath: instance.socketPath)
-        try await waitForSocket(client, daemon: daemon, log: instance.logPath)
-        print("callarchived answered /v1/status \(fmt(now() - started, 1)) s after start (log: \(instance.logPath))")
+        let t1 = now()
+        let objects = try SyntheticIndex.fillStore(path: index.path, store: try FileStore(root: instance.store), size: objectSize)
+        print(
+            "store: \(objects) objects of \(objectSize) bytes written and their hashes and sizes indexed in "
+                + "\(fmt(now() - t1, 1)) s (fixity checks them for real)")
 
         let queries = self.queries(index.sample)
+        var busy: [(phase: String, rows: [[String]])] = []
+        var holds: [(phase: String, figures: [String: Double])] = []
+
+        // Run 1: the policy is applied at start (these recordings were never computed under it), then quiet, then a
+        // fixity pass.
+        var daemon = try startDaemon(instance)
+        let client = OperatorClient(socketPath: instance.socketPath)
+        try await waitForSocket(client, daemon: daemon, log: instance.logPath)
+        let applying = try await measure(client, queries, while: { !log(instance).contains("retention policy applied to the index") })
+        busy.append(("during a full policy application (\(recordings) recordings)", applying))
+        holds.append(("policy application", try await writeHolds(client)))
+        _ = try await waitUntilLogged(instance, "retention policy applied to the index", seconds: 1800)
+
         for q in queries {
             for target in q.targets.prefix(warmup) { _ = try await get(client, target) }
         }
+        let quietRows = try await quietTable(client, queries, index.sample)
+
+        try instance.writeConfig(
+            quiet.merging(["fixity.bytesPerSecond": "1GiB", "fixity.objectsPerSecond": "5000", "fixity.cycleDays": "1"]) { $1 })
+        daemon.signal(SIGHUP)
+        try await waitUntilLogged(instance, "configuration reloaded", seconds: 60)
+        let checking = try await measure(client, queries)
+        let fixityLog = log(instance)
+        guard !fixityLog.contains("fixity check failed"), !fixityLog.contains("fixity paused") else {
+            throw BenchError("the fixity pass found failures: \(instance.logPath)")
+        }
+        busy.append(("during a fixity pass over real objects (5,000 objects/s)", checking))
+        holds.append(("fixity", try await writeHolds(client)))
+        daemon.signal(SIGTERM)
+        _ = daemon.wait()
+
+        // Run 2: a scheduled disposal of --due recordings, at once after start.
+        let tm = now()
+        _ = try SyntheticIndex.markDue(path: index.path, count: recordings, due: due, now: Date())
+        print("disposal: \(due) recordings made due (and every other date set) in \(fmt(now() - tm, 1)) s")
+        try instance.writeConfig(quiet.merging(["retention.interval": "1"]) { $1 })
+        daemon = try startDaemon(instance)
+        try await waitForSocket(client, daemon: daemon, log: instance.logPath)
+        let disposing = try await measure(client, queries, while: { !log(instance).contains("scheduled disposal ran") })
+        busy.append(("during a scheduled disposal of \(due)", disposing))
+        holds.append(("disposal", try await writeHolds(client)))
+        try await waitUntilLogged(instance, "scheduled disposal ran", seconds: 1800)
+        daemon.signal(SIGTERM)
+        _ = daemon.wait()
+
+        print("\n## Search through the socket, quiet: \(recordings) recordings, \(requests) sequential requests per query\n")
+        table(["query", "requests", "p50 ms", "p99 ms", "max ms", "rows (mean)", "rows (max)"], quietRows)
+        print(
+            "\nEach request is one connection (as the CLI makes them) and appends one audit entry (synchronous=FULL); "
+                + "the daemon ran with log.level notice, fixity and disposal off.")
+        for (phase, rows) in busy {
+            print("\n## Search while busy: \(phase)\n")
+            table(["query", "requests", "p50 ms", "p99 ms", "max ms", "rows (mean)", "rows (max)"], rows)
+        }
+        print("\n## Longest hold of the index's writer, by kind of write (callarchive_index_write_hold_max_seconds)\n")
+        var holdRows: [[String]] = []
+        for (phase, figures) in holds {
+            for (work, seconds) in figures.sorted(by: { $0.value > $1.value }).prefix(6) {
+                holdRows.append([phase, work, fmt(seconds * 1000, 1)])
+            }
+        }
+        table(["after", "write", "longest ms"], holdRows)
+    }
+
+    @Option(help: "Bytes of each object written to the store (fixity reads them).") var objectSize: Int = 1024
+    @Option(help: "Recordings made due for the disposal phase.") var due: Int = 100_000
+
+    func startDaemon(_ instance: TestInstance) throws -> Child {
+        try Child([Binaries.daemon, "--config", instance.configPath], stdout: instance.logPath, stderr: instance.logPath)
+    }
+
+    func log(_ instance: TestInstance) -> String {
+        (try? String(contentsOfFile: instance.logPath, encoding: .utf8)) ?? ""
+    }
+
+    func waitUntilLogged(_ instance: TestInstance, _ text: String, seconds: Double) async throws {
+        let deadline = now() + seconds
+        while now() < deadline {
+            if log(instance).contains(text) { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw BenchError("the daemon did not log \"\(text)\" within \(Int(seconds)) s: \(instance.logPath)")
+    }
+
+    /// Rounds of one request per query (queries 1-5b) while `busy` holds, or `requests` rounds (the phase must
+    /// outlast them), at least 10.
+    func measure(_ client: OperatorClient, _ queries: [Query], while busy: () -> Bool = { true }) async throws -> [[String]] {
+        var figures = queries.map { _ in Figures(latencies: [], rows: []) }
+        var round = 0
+        while round < requests, round < 10 || busy() {
+            for (i, q) in queries.enumerated() {
+                let target = q.targets[round % q.targets.count]
+                let start = now()
+                let body = try await get(client, target)
+                figures[i].latencies.append(now() - start)
+                figures[i].rows.append(try JSONDecoder().decode(RecordingPage.self, from: Data(body)).recordings.count)
+            }
+            round += 1
+        }
+        return zip(queries, figures).map { row($0.name, $1) }
+    }
+
+    /// The longest writer hold of each kind of write since the daemon started, from its metrics.
+    func writeHolds(_ client: OperatorClient) async throws -> [String: Double] {
+        let text = String(decoding: try await get(client, "/metrics"), as: UTF8.self)
+        var out: [String: Double] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("callarchive_index_write_hold_max_seconds{work=\"") {
+            let rest = line.dropFirst("callarchive_index_write_hold_max_seconds{work=\"".count)
+            guard let close = rest.range(of: "\"} ") else { continue }
+            out[String(rest[..<close.lowerBound])] = Double(rest[close.upperBound...])
+        }
+        return out
+    }
+
+    /// The quiet table: each query `requests` times, the unfiltered sorts by cursor, deep pages.
+    func quietTable(_ client: OperatorClient, _ queries: [Query], _ sample: SyntheticIndex.Sample) async throws -> [[String]] {
         var rows: [[String]] = []
         for q in queries {
             var figures = Figures(latencies: [], rows: [])
@@ -100,7 +216,7 @@ struct SearchBenchmark: AsyncParsableCommand {
             rows.append(row("6. no filter, sort \(sort): pages 1–5, all five", walks))
         }
         // Deep pages: a cursor at a random recording, as after paging far into an unfiltered listing.
-        let deep = index.sample.recordings.map { p in
+        let deep = sample.recordings.map { p in
             "/v1/recordings?cursor=" + RecordingQuery.Cursor(key: p.startedAt, id: p.id).token
         }
         var figures = Figures(latencies: [], rows: [])
@@ -111,11 +227,7 @@ struct SearchBenchmark: AsyncParsableCommand {
             figures.rows.append(try JSONDecoder().decode(RecordingPage.self, from: Data(body)).recordings.count)
         }
         rows.append(row("7. no filter, newest first, cursor at a random recording (deep page)", figures))
-        print("\n## Search through the socket: \(recordings) recordings, \(requests) sequential requests per query\n")
-        table(["query", "requests", "p50 ms", "p99 ms", "max ms", "rows (mean)", "rows (max)"], rows)
-        print(
-            "\nEach request is one connection (as the CLI makes them) and appends one audit entry (synchronous=FULL); "
-                + "the daemon ran with log.level notice.")
+        return rows
     }
 
     /// The common searches with values that exist in the index.

@@ -1,4 +1,5 @@
 import CallArchive
+import Crypto
 import Foundation
 import GRDB
 
@@ -533,6 +534,47 @@ extension SyntheticIndex {
         }
         try queue.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
         return ids
+    }
+
+    /// Writes an object of `size` random bytes (as encrypted objects look) into `store` for every active or
+    /// restricted recording of the index at `path`, and records each one's SHA-256 and size in its row, so that
+    /// fixity checks them for real and disposal deletes real files. Returns how many. For benchmarks: a synthetic
+    /// index's store is otherwise empty.
+    public static func fillStore(path: String, store: FileStore, size: Int) throws -> Int {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        let ids = try queue.read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM recordings WHERE state IN ('active', 'restricted') ORDER BY id")
+        }
+        var generator = SystemRandomNumberGenerator()
+        var pool = (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        pool += pool.prefix(size)
+        var made = Set<String>()
+        var hashes: [String] = []
+        hashes.reserveCapacity(ids.count)
+        for (i, id) in ids.enumerated() {
+            guard let uuid = UUID(uuidString: id) else { throw SyntheticIndexError("recording id \(id) is not a UUID") }
+            let file = store.objectPath(for: uuid)
+            let shard = FileSystem.parentDirectory(file)
+            if made.insert(shard).inserted {
+                mkdir(FileSystem.parentDirectory(shard), 0o700)
+                mkdir(shard, 0o700)
+            }
+            let offset = (i * 4099) % (1 << 20)
+            let bytes = pool[offset..<(offset + size)]
+            let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw SyntheticIndexError("cannot create \(file): \(String(cString: strerror(errno)))") }
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, size) }
+            close(fd)
+            guard written == size else { throw SyntheticIndexError("short write to \(file)") }
+            hashes.append(SHA256.hash(data: bytes).hexString)
+        }
+        try queue.write { db in
+            let update = try db.makeStatement(sql: "UPDATE recordings SET object_sha256 = ?, stored_size = ? WHERE id = ?")
+            for (id, hash) in zip(ids, hashes) { try update.execute(arguments: [hash, size, id]) }
+        }
+        try queue.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        return ids.count
     }
 
     /// Tombstones, recordings and data keys in the index at `path` (what a disposal benchmark checks afterwards).
