@@ -8,10 +8,15 @@ import GRDB
 extension ArchiveDatabase {
     /// Writes a plan of everything due at `now` (`Disposer.plan`), with its audit entry; nil for a `scheduled`
     /// plan with nothing to destroy.
+    ///
+    /// The plan is decided in a read transaction (a snapshot: execution re-checks every item anyway), then written
+    /// without holding the writer long: the plan row as `planning`, its items in slices of a few milliseconds, and
+    /// last, in one transaction, `planned` with the audit entry. A plan a crash left `planning` is never executed
+    /// or approved (`disposalPlanApproval` reports it; make a new plan).
     package func recordDisposalPlan(
         id: String, kind: String, actor: AuditActor, reason: String, now: Date, nowText: String
     ) throws(ArchiveError) -> DisposalPlan? {
-        try write("plan disposal") { db -> DisposalPlan? in
+        let decided = try read("plan disposal: decide") { db -> (items: [DisposalItem], counts: [String: Int], hash: String)? in
             let holds = try ActiveHolds(db)
             var items: [DisposalItem] = []
             var due = Set<String>()
@@ -62,20 +67,31 @@ extension ArchiveDatabase {
             for i in items {
                 h.update(data: Data("\(i.recordingID)\t\(i.disposition)\t\(i.rule ?? "")\t\(i.dueAt ?? "")\t\(i.detail ?? "")\n".utf8))
             }
-            let hash = h.finalize().hexString
+            return (items, counts, h.finalize().hexString)
+        }
+        guard let (items, counts, hash) = decided else { return nil }
+        try write("plan disposal") { db in
             try db.execute(
                 sql: """
                     INSERT INTO disposal_plans (id, kind, created_at, created_by, as_of, hash, status, counts)
-                    VALUES (?, ?, ?, ?, ?, ?, 'planned', ?)
+                    VALUES (?, ?, ?, ?, ?, ?, 'planning', ?)
                     """, arguments: [id, kind, nowText, actor.name, nowText, hash, Self.json(counts)])
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO disposal_items (plan_id, seq, recording_id, disposition, rule, due_at, detail)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """)
-            for (n, i) in items.enumerated() {
-                try insert.execute(arguments: [id, n, i.recordingID, i.disposition, i.rule, i.dueAt, i.detail])
+        }
+        try writeInSlices(
+            "plan disposal: items", Array(items.enumerated()),
+            setup: { db in
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO disposal_items (plan_id, seq, recording_id, disposition, rule, due_at, detail)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """)
             }
+        ) { _, insert, item in
+            let (n, i) = item
+            try insert.execute(arguments: [id, n, i.recordingID, i.disposition, i.rule, i.dueAt, i.detail])
+        }
+        return try write("plan disposal: planned") { db -> DisposalPlan? in
+            try db.execute(sql: "UPDATE disposal_plans SET status = 'planned' WHERE id = ?", arguments: [id])
             try Self.appendAudit(
                 db, now: now, actor: actor.name, role: actor.role, action: "retention.plan", target: id, outcome: "ok",
                 detail: [
@@ -111,6 +127,7 @@ extension ArchiveDatabase {
             guard let plan = try Row.fetchOne(db, sql: "SELECT status, approved_at, kind FROM disposal_plans WHERE id = ?", arguments: [id]) else {
                 throw ArchiveError(.notFound, "no disposal plan \(id)")
             }
+            guard (plan["status"] as String) != "planning" else { throw Self.unfinishedPlan(id) }
             // A plan may be executed first (its destroy items) and approved afterwards (its review items).
             guard (plan["approved_at"] as String?) == nil else {
                 throw ArchiveError(.conflict, "plan \(id) was already approved at \(plan["approved_at"] as String)")
@@ -159,12 +176,19 @@ extension ArchiveDatabase {
         }
     }
 
-    /// A plan's status and approval time (nil if there is no such plan).
+    static func unfinishedPlan(_ id: String) -> ArchiveError {
+        ArchiveError(
+            .conflict, "plan \(id) was not completely recorded (the daemon stopped while planning): make a new plan")
+    }
+
+    /// A plan's status and approval time (nil if there is no such plan); a plan a crash left unfinished is refused.
     package func disposalPlanApproval(_ id: String) throws(ArchiveError) -> (status: String, approvedAt: String?)? {
-        try read("plan status") { db in
+        let found = try read("plan status") { db in
             try Row.fetchOne(db, sql: "SELECT status, approved_at FROM disposal_plans WHERE id = ?", arguments: [id])
                 .map { (status: $0["status"] as String, approvedAt: $0["approved_at"] as String?) }
         }
+        if found?.status == "planning" { throw Self.unfinishedPlan(id) }
+        return found
     }
 
     /// The next `limit` items of a plan after `seq` that are still to be destroyed (or reviewed).
