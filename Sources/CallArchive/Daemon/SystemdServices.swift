@@ -76,6 +76,8 @@ public struct StopNotifier: Service {
 /// the caller. (A task group with a sleeping child waited for the blocking child at its end, so the caller was
 /// never let go before the work ended; and on a busy executor the sleeping child could lose to the work.)
 func withDeadline<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () -> T) async -> T? {
+    // A queue of its own (a private queue gets a thread even when the global pool's, one per core, are all busy).
+    let deadlines = DispatchQueue(label: "callarchive.deadline")
     let waiting = Locked<CheckedContinuation<T?, Never>?>(nil)
     return await withCheckedContinuation { continuation in
         waiting.withLock { $0 = continuation }
@@ -83,7 +85,7 @@ func withDeadline<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () -
             let value = body()
             waiting.withLock { w in defer { w = nil }; return w }?.resume(returning: value)
         }
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+        deadlines.asyncAfter(deadline: .now() + seconds) {
             waiting.withLock { w in defer { w = nil }; return w }?.resume(returning: nil)
         }
     }

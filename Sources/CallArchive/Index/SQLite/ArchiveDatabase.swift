@@ -11,6 +11,8 @@ public final class ArchiveDatabase: Sendable {
     let retentionPolicy = Locked(RetentionPolicy(timeZone: TimeZone(identifier: "UTC")!, classes: []))
     /// How long each kind of write transaction held the single writer (everything else that writes waits meanwhile).
     package let writerHolds = WriterHolds()
+    /// Checkpoints the WAL beside the writer, never in a commit.
+    private let checkpointer: WALCheckpointer
 
     public init(path: String) throws(ArchiveError) {
         self.path = path
@@ -29,12 +31,15 @@ public final class ArchiveDatabase: Sendable {
             // for its life, so setting it here, once, holds.
             let level = try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = FULL")
+                // Checkpoints run beside the writer (WALCheckpointer), never inside a commit that someone waits for.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
                 return try Int.fetchOne(db, sql: "PRAGMA synchronous")
             }
             guard level == 2 else {
                 throw ArchiveError(.database, "SQLite refused synchronous=FULL on the index at \(path) (got \(level ?? -1))")
             }
             try Self.migrator.migrate(pool)
+            checkpointer = try WALCheckpointer(path: path)
         } catch let error as ArchiveError {
             throw error
         } catch {

@@ -1,0 +1,39 @@
+import Dispatch
+import Foundation
+import GRDB
+
+/// Keeps WAL checkpoints off the commit path: the writer connection's automatic checkpoint is off, and this copies
+/// the WAL into the database with PASSIVE checkpoints on a connection of its own, which never takes the writer's
+/// lock. Before, whichever commit pushed the WAL past 1,000 pages ran the checkpoint itself — an ingest commit, or
+/// the audit entry of a search — copying about 4 MB into the database file and fsyncing it: the 100–500 ms stalls
+/// the busy search benchmark showed (issue 24). Durability is unchanged: a commit is durable in the WAL.
+final class WALCheckpointer: @unchecked Sendable {
+    // @unchecked Sendable: `lastModified` is touched only on `queue`; the rest is immutable.
+    private let connection: DatabaseQueue
+    private let walPath: String
+    private let queue = DispatchQueue(label: "callarchive.wal-checkpoint", qos: .utility)
+    private let timer: any DispatchSourceTimer
+    private var lastModified: Double = 0
+
+    /// A checkpoint runs once the WAL is this large (SQLite's own default: 1,000 pages of 4 KiB) and has changed.
+    static let threshold: Int64 = 4 << 20
+    static let interval: DispatchTimeInterval = .milliseconds(200)
+
+    init(path: String) throws {
+        connection = try DatabaseQueue(path: path)
+        walPath = path + "-wal"
+        timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + Self.interval, repeating: Self.interval)
+        timer.setEventHandler { [weak self] in self?.tick() }
+        timer.resume()
+    }
+
+    deinit { timer.cancel() }
+
+    private func tick() {
+        guard let wal = FileSystem.status(walPath), wal.size >= Self.threshold, wal.mtime != lastModified else { return }
+        lastModified = wal.mtime
+        // Busy (another checkpoint, a TRUNCATE after an erasure) or failed: the next tick tries again.
+        _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+    }
+}
