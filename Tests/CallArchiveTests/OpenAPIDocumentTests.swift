@@ -161,6 +161,15 @@ struct OpenAPIDocumentTests {
         minimal.storeProblem = nil
         try expectDocumented(full, as: "StatusInfo")
         try expectDocumented(minimal, as: "StatusInfo")
+
+        // Every check the health lines can name is in HealthLine's enum, and nothing else (schemathesis found a new
+        // `store` line missing from it once).
+        let audit = Health.AuditTail(
+            checkpointSeq: 1, checkpointAt: "2026-03-15T10:15:00Z", result: .failure(ArchiveError(.io, "unreadable")))
+        let checks = Set(Health.lines(full, overdueHolds: 0, audit: audit, now: Date()).map(\.check))
+        let line = try resolve(try #require(document["components"]?["schemas"]?["HealthLine"]))
+        let documented = Set(line["properties"]?["check"]?["enum"]?.sequence?.compactMap(\.string) ?? [])
+        #expect(checks == documented, "emitted \(checks.sorted()), documented \(documented.sorted())")
     }
 
     @Test("RecordingPage and RecordingDetail encode only documented keys and every required one")
