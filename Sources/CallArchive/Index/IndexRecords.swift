@@ -434,8 +434,6 @@ package final class WriterHolds: Sendable {
     /// Every kind so far.
     package var snapshot: [String: Figures] { figures.withLock { $0 } }
 
-    package func reset() { figures.withLock { $0 = [:] } }
-
     /// The figures in the Prometheus text format: the longest hold and the count of each kind since start.
     package func exposition() -> String {
         let all = snapshot.sorted { $0.key < $1.key }

@@ -34,11 +34,26 @@ public final class StoreGuard: Sendable {
         }
     }
 
+    /// The archive the store's marker names: nil when there is no marker; an error when it cannot be read or is
+    /// not one callarchived wrote. (`examine` and `inspect` both read it here.)
+    static func markedArchive(of store: any ObjectStore) throws(ArchiveError) -> UUID? {
+        guard let bytes = try store.readIdentityMarker() else { return nil }
+        guard let marker = try? JSONDecoder().decode(Marker.self, from: Data(bytes)),
+            let id = UUID(uuidString: marker.archiveID)
+        else {
+            throw ArchiveError(
+                .io, "the store's identity marker (\(store.identityMarkerLocation)) is not one callarchived wrote: check store.path")
+        }
+        return id
+    }
+
     public let archiveID: UUID
     let store: any ObjectStore
     let database: any ArchiveIndex
     let logger: Logger
     let state: Locked<State>
+    /// One refresh at a time: two callers finding the marker missing must not both write it.
+    let refreshing = Locked(())
     /// The marker is read again at most this often (callers ask before every ingest pass, fixity call and batch).
     let recheck: Duration
 
@@ -73,7 +88,6 @@ public final class StoreGuard: Sendable {
         let g = StoreGuard(
             archiveID: id, storeMarked: identity.storeMarked, store: store, database: database, logger: logger,
             recheck: recheck)
-        g.state.withLock { $0.problem = nil }
         _ = g.refresh(now: now, initial: true)
         return g
     }
@@ -96,6 +110,14 @@ public final class StoreGuard: Sendable {
     /// Reads the marker now, writes it if it is missing and provably due, and reports a change.
     @discardableResult
     func refresh(now: Date, initial: Bool) -> String? {
+        refreshing.withLock { _ in refreshLocked(now: now, initial: initial) }
+    }
+
+    private func refreshLocked(now: Date, initial: Bool) -> String? {
+        // Another caller may have refreshed while this one waited.
+        if !initial, let fresh = state.withLock({ ContinuousClock.now - $0.checked < recheck ? Optional($0.problem) : nil }) {
+            return fresh
+        }
         let found = examine(now: now)
         let (changed, before) = state.withLock { s -> (Bool, String?) in
             let before = s.problem
@@ -129,32 +151,25 @@ public final class StoreGuard: Sendable {
     /// What `--check-config` says of the store's identity, without changing anything: problems (exit 1) and notes.
     package static func inspect(store: any ObjectStore, identity: ArchiveIdentity?) -> (problems: [String], notes: [String]) {
         let location = store.identityMarkerLocation
-        let marker: Marker?
-        do {
-            marker = try store.readIdentityMarker().map { bytes throws(ArchiveError) in
-                guard let m = try? JSONDecoder().decode(Marker.self, from: Data(bytes)) else {
-                    throw ArchiveError(.io, "\(location) is not a store identity marker callarchived wrote")
-                }
-                return m
-            }
-        } catch {
+        let marked: UUID?
+        do { marked = try markedArchive(of: store) } catch {
             return (["the store's identity marker cannot be read: \(error.message)"], [])
         }
-        switch (identity?.id, marker) {
+        switch (identity?.id, marked) {
         case (let id?, let m?):
-            if m.archiveID.lowercased() == id.lowercased {
+            if m == id {
                 return ([], ["the store is this archive's (\(location) names archive \(id.lowercased))"])
             }
             return (
                 [
-                    "the store's identity marker (\(location)) names archive \(m.archiveID), not this index's "
+                    "the store's identity marker (\(location)) names archive \(m.lowercased), not this index's "
                         + "\(id.lowercased): store.path or index.path points at another archive"
                 ], []
             )
         case (nil, let m?):
             return (
                 [
-                    "the store is marked for archive \(m.archiveID) (\(location)), but "
+                    "the store is marked for archive \(m.lowercased) (\(location)), but "
                         + (identity == nil ? "there is no index" : "the index has no archive id")
                         + ": is index.path right? (A store is never adopted by a new index.)"
                 ], []
@@ -174,17 +189,12 @@ public final class StoreGuard: Sendable {
     /// What is wrong with the store now (nil: nothing).
     func examine(now: Date) -> String? {
         let location = store.identityMarkerLocation
-        let bytes: [UInt8]?
-        do { bytes = try store.readIdentityMarker() } catch {
+        let found: UUID?
+        do { found = try Self.markedArchive(of: store) } catch {
             return "the store's identity marker (\(location)) cannot be read: \(error.message)"
                 + (error.cause.map { " (\($0))" } ?? "")
         }
-        if let bytes {
-            guard let marker = try? JSONDecoder().decode(Marker.self, from: Data(bytes)),
-                let named = UUID(uuidString: marker.archiveID)
-            else {
-                return "the store's identity marker (\(location)) is not one callarchived wrote: check store.path"
-            }
+        if let named = found {
             guard named == archiveID else {
                 return "the store's identity marker (\(location)) names archive \(named.lowercased), not this one "
                     + "(\(archiveID.lowercased)): store.path points at another archive's store"

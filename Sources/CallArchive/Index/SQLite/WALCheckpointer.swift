@@ -32,8 +32,9 @@ final class WALCheckpointer: @unchecked Sendable {
 
     private func tick() {
         guard let wal = FileSystem.status(walPath), wal.size >= Self.threshold, wal.mtime != lastModified else { return }
-        lastModified = wal.mtime
         // Busy (another checkpoint, a TRUNCATE after an erasure) or failed: the next tick tries again.
-        _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+        if (try? connection.writeWithoutTransaction({ db in try db.checkpoint(.passive) })) != nil {
+            lastModified = wal.mtime
+        }
     }
 }
