@@ -376,6 +376,42 @@ struct FixityTests {
         }
     }
 
+    @Test("a store that is not this archive's: fixity checks nothing and disposal deletes no key, until it is back")
+    func guardedStore() throws {
+        try withTestDirectory { dir in
+            let f = try Fixture(dir: dir, cycleDays: 1)
+            let ids = try f.ingest(3)
+            let logger = Logger(label: "callarchive.tests", factory: { _ in SwiftLogNoOpLogHandler() })
+            let storeGuard = try StoreGuard.open(store: f.store, database: f.db, logger: logger, recheck: .zero)
+            #expect(storeGuard.problem() == nil, "a new archive's store is marked at once")
+            f.auditor.guardStore(with: storeGuard)
+            let disposer = Disposer(database: f.db, store: f.store)
+            disposer.guardStore(with: storeGuard)
+
+            // The volume goes: an empty directory where the store was.
+            let away = dir + "/store-away"
+            try FileManager.default.moveItem(atPath: f.store.root, toPath: away)
+            try FileManager.default.createDirectory(atPath: f.store.root, withIntermediateDirectories: false)
+            #expect(storeGuard.problem()?.contains("no identity marker") == true)
+            // Fixity reads nothing (without the guard each object would be read and found missing).
+            let run = try f.auditor.runScheduled(now: Date().addingTimeInterval(2 * 86_400))
+            #expect(run.checked == 0 && f.auditor.storm.withLock { $0.held.isEmpty })
+            // Destruction stops before step 1: the data key stays.
+            let target = Disposer.Target(id: ids[0].lowercased, job: .erasure(1))
+            #expect(throws: ArchiveError.self) { try disposer.destroy([target], actor: AuditActor.system, now: Date()) }
+            _ = try f.db.storedKey(for: ids[0])
+            #expect(try f.audit().filter { $0.action == "store.identity" }.map(\.outcome) == ["error"])
+
+            // Back: fixity checks every object, ok.
+            try FileManager.default.removeItem(atPath: f.store.root)
+            try FileManager.default.moveItem(atPath: away, toPath: f.store.root)
+            #expect(storeGuard.problem() == nil)
+            let back = try f.auditor.runScheduled(now: Date().addingTimeInterval(2 * 86_400))
+            #expect(back.checked == 3 && back.failures.isEmpty)
+            #expect(try f.audit().filter { $0.action == "store.identity" }.map(\.outcome) == ["error", "ok"])
+        }
+    }
+
     @Test(
         "the schedule checks the oldest-checked first, and every object within fixity.cycleDays, through 90 simulated days"
     )
