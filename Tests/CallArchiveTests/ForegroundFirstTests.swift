@@ -57,6 +57,58 @@ struct ForegroundFirstTests {
             #expect(writes.count >= 10, "the foreground wrote \(writes.count) times meanwhile")
             #expect(writes.max()! < elapsed / 4, "longest foreground write \(writes.max()!) of \(elapsed)")
             #expect(searches.count == writes.count)
+            // The slices committed without waiting for the disk; the writer is back at FULL for everything else.
+            #expect(db.writerSynchronous == 2)
+        }
+    }
+
+    @Test("background work runs on a thread of its own at a lower CPU priority; the caller's is untouched")
+    func backgroundPriority() async {
+        let before = Background.currentNice
+        let inside = await Background.run("test") { Background.currentNice }
+        #expect(inside == min(19, before + Background.niceness))
+        #expect(Background.currentNice == before)
+        let again = await Background.run("test") { Background.currentNice }
+        #expect(again == inside, "each call has a new thread, not one reniced twice")
+    }
+
+    /// A fixity call records up to 500 results; the pass's count of what it has to check is a full scan. Neither
+    /// holds the writer for long: the count is read from a snapshot, the results are written a few milliseconds'
+    /// worth at a time with the pass's counts, and the pass that completes leaves the next to its caller.
+    @Test("a fixity pass's results are recorded in short transactions; its start counts outside the writer")
+    func fixityRecording() throws {
+        try withTestDirectory { dir in
+            let index = try SyntheticIndex.make(path: dir + "/index.sqlite", count: 3000, seed: "foreground-2")
+            let db = try ArchiveDatabase(path: index.path)
+            let store = try FileStore(root: dir + "/store")
+            let started = Date()
+            var pass = try db.startFixityPass(now: started)
+            #expect(pass.total == 3000)
+            #expect(db.writerHolds.snapshot["start fixity pass"]?.count == 1)
+            pass.shardsListed = store.partitions.count
+            let checkedAt = RFC3339.format(started.addingTimeInterval(1))
+            let due = try db.fixityDue(before: RFC3339.format(started.addingTimeInterval(2)), limit: 10_000)
+            #expect(due.count == 3000)
+            let results = due.map { t in
+                FixityResult(
+                    object: store.entry(for: UUID(uuidString: t.id)!).name, recordingID: t.id, outcome: .ok,
+                    checkedAt: checkedAt, bytes: 1)
+            }
+            let first = try db.recordFixity(
+                Array(results.prefix(1000)), run: .background, requestedBy: nil, pass: pass, store: store,
+                now: started.addingTimeInterval(1))
+            #expect(first.results.count == 1000 && first.completedPass == nil)
+            let saved = try #require(try db.fixityPass())
+            #expect(saved.counts.checked == 1000, "the counts are saved with the results")
+            let rest = try db.recordFixity(
+                Array(results.dropFirst(1000)), run: .background, requestedBy: nil, pass: saved, store: store,
+                now: started.addingTimeInterval(2))
+            let done = try #require(rest.completedPass)
+            #expect(done.counts.checked == 3000)
+            #expect(try db.lastFixityPass()?.counts.checked == 3000)
+            #expect(try db.fixityPass() == nil, "the caller starts the next pass")
+            let holds = try #require(db.writerHolds.snapshot["record fixity"])
+            #expect(holds.count >= 6, "3,000 results in \(holds.count) transactions")
         }
     }
 }

@@ -41,7 +41,7 @@ public final class AuditService: Service, Sendable {
     func runOnce(reason: String) async {
         guard lease.mayRun(logger: logger) else { return }
         let checkpointer = self.checkpointer
-        let result: Result<Void, ArchiveError> = await Blocking.run {
+        let result: Result<Void, ArchiveError> = await Background.run("audit checkpoint") {
             do throws(ArchiveError) {
                 try checkpointer.checkpoint(reason: reason)
                 return .success(())

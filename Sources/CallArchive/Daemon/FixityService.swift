@@ -3,15 +3,13 @@ import Logging
 import ServiceLifecycle
 
 /// The background fixity auditor (DESIGN §4): calls `FixityAuditor.runScheduled` again at once while the schedule
-/// owes checks, and otherwise every `idleSeconds`, on a queue of its own (reads are rate-limited to
+/// owes checks, and otherwise every `idleSeconds`, on a background thread (`Background`; reads are rate-limited to
 /// `fixity.bytesPerSecond` and may sleep). A failed call is logged and the next one tries again. On graceful
 /// shutdown the read in progress is cut short (it is done again at the next start).
 public final class FixityService: Service, Sendable {
     public let auditor: FixityAuditor
     let logger: Logger
     let idleSeconds: Double
-    /// Its own thread: a call may sleep for the rate limit, and must not hold one of the shared blocking workers.
-    private let queue = DispatchQueue(label: "callarchive.fixity")
     /// The schedule runs in one daemon of an archive: the one holding the `fixity` lease.
     let lease: LeaseWatch
 
@@ -42,7 +40,7 @@ public final class FixityService: Service, Sendable {
     func runOnce() async -> Bool {
         let auditor = self.auditor
         guard (auditor.settings.bytesPerSecond ?? 0) > 0, lease.mayRun(logger: logger) else { return false }
-        let result: Result<FixityAuditor.ScheduledRun, ArchiveError> = await Blocking.run(on: queue) {
+        let result: Result<FixityAuditor.ScheduledRun, ArchiveError> = await Background.run("fixity") {
             do throws(ArchiveError) { return .success(try auditor.runScheduled()) } catch { return .failure(error) }
         }
         switch result {

@@ -55,7 +55,7 @@ public final class RecoveryService: Service, Sendable {
     public func runOnce(now: Date = Date()) async {
         let (store, database, quarantine, inFlight, minimumAge, logger, storeGuard) =
             (self.store, self.database, self.quarantine, self.inFlight, self.minimumAge, self.logger, self.storeGuard)
-        let result: Result<Recovery.Sweep, ArchiveError> = await Blocking.run {
+        let result: Result<Recovery.Sweep, ArchiveError> = await Background.run("recovery sweep") {
             do throws(ArchiveError) {
                 try storeGuard?.verify(now: now)
                 return .success(

@@ -52,7 +52,7 @@ public final class RetentionService: Service, Sendable {
     func applyPolicy() async {
         let database = disposer.database
         let started = ContinuousClock.now
-        let result: Result<Int?, ArchiveError> = await Blocking.run {
+        let result: Result<Int?, ArchiveError> = await Background.run("policy application") {
             do throws(ArchiveError) {
                 return .success(try database.recomputeAllIfPolicyChanged(now: Date(), batch: 2000))
             } catch { return .failure(error) }
@@ -78,7 +78,7 @@ public final class RetentionService: Service, Sendable {
     /// One run now; failures are logged, and the next run tries again.
     public func runOnce(now: Date = Date()) async {
         let disposer = self.disposer
-        let result: Result<ExecutionReport?, ArchiveError> = await Blocking.run {
+        let result: Result<ExecutionReport?, ArchiveError> = await Background.run("disposal") {
             do throws(ArchiveError) { return .success(try disposer.runScheduled(now: now)) } catch { return .failure(error) }
         }
         switch result {

@@ -268,6 +268,8 @@ public final class FixityAuditor: Sendable {
                         "fixity.started_at": "\(done.startedAt)", "fixity.checked": "\(done.counts.checked)",
                         "fixity.bytes": "\(done.counts.bytes)", "fixity.failures": "\(done.counts.failures)",
                     ])
+                // The next pass (a restart between the two finds none, and starts one then).
+                _ = try startPass(now: now, settings: s)
             }
             return run
         }

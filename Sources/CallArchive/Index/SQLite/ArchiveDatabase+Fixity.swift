@@ -120,20 +120,20 @@ extension ArchiveDatabase {
     }
 
     /// Starts a pass now (its first, or after a restart found none): counts what it has to check.
+    /// The count is read from a snapshot (a full scan: hundreds of milliseconds at a million recordings), not
+    /// under the writer; the total is the pass's measure of progress, not a promise.
     package func startFixityPass(now: Date) throws(ArchiveError) -> FixityPass {
-        try write("start fixity pass") { db in try Self.startPass(db, now: now) }
-    }
-
-    private static func startPass(_ db: Database, now: Date) throws -> FixityPass {
-        let row = try Row.fetchOne(
-            db,
-            sql:
-                "SELECT count(*) AS n, coalesce(sum(stored_size), 0) AS b FROM recordings WHERE state IN ('active', 'restricted')"
-        )
+        let row = try read("count for fixity pass") { db in
+            try Row.fetchOne(
+                db,
+                sql:
+                    "SELECT count(*) AS n, coalesce(sum(stored_size), 0) AS b FROM recordings WHERE state IN ('active', 'restricted')"
+            )
+        }
         let pass = FixityPass(
             startedAt: RFC3339.format(now), total: row?["n"] ?? 0, totalBytes: row?["b"] ?? 0, shardsListed: 0,
             counts: FixityCounts())
-        try setMeta(db, "fixity.pass", pass)
+        try write("start fixity pass") { db in try Self.setMeta(db, "fixity.pass", pass) }
         return pass
     }
 
@@ -150,7 +150,7 @@ extension ArchiveDatabase {
 
     // MARK: Recording results
 
-    /// Records a batch of checks in one transaction: each tracked object's last check; a history row and an audit
+    /// Records a batch of checks, a few at a time (each transaction holds the writer about `backgroundSlice`): each tracked object's last check; a history row and an audit
     /// entry (`fixity.check`, by the daemon, target the recording id) for each failure and for each object that
     /// checks ok again after one; each untracked file. A result whose recording is gone or being destroyed is
     /// dropped (destruction unlinks the object while the row still exists: that is not a failure), and so is an
@@ -158,82 +158,111 @@ extension ArchiveDatabase {
     ///
     /// With `pass` (the background auditor), the pass's counts are updated with what was kept; when nothing in
     /// the index is older than the pass's start and every partition of `store` was listed, the pass is complete: it
-    /// becomes the last pass, one summary entry is audited, and a new pass starts. `store` says which recording's
-    /// object, and which partition, an untracked name is.
+    /// becomes the last pass and one summary entry is audited; the caller starts the next (`startFixityPass`). The
+    /// pass's counts are saved with each transaction's results, so a crash between two leaves them true. The
+    /// transactions commit without waiting for the disk, and one `syncWAL` makes them durable before this returns.
+    /// `store` says which recording's object, and which partition, an untracked name is.
     package func recordFixity(
         _ results: [FixityResult], run: FixityRun, requestedBy: AuditActor?, pass: FixityPass?,
         store: any ObjectStore, now: Date
     ) throws(ArchiveError) -> FixityRecorded {
         let partitionCount = store.partitions.count
-        let nowText = RFC3339.format(now)
-        return try write("record fixity") { db in
-            var kept: [FixityResult] = []
-            for r in results {
-                if let rid = r.recordingID {
-                    guard
-                        let row = try Row.fetchOne(
-                            db.cachedStatement(sql: "SELECT state, fixity_outcome FROM recordings WHERE id = ?"),
-                            arguments: [rid]),
-                        ["active", "restricted"].contains(row["state"] as String)
-                    else { continue }
-                    let previous: String? = row["fixity_outcome"]
-                    try db.cachedStatement(sql: "UPDATE recordings SET fixity_at = ?, fixity_outcome = ? WHERE id = ?")
-                        .execute(arguments: [r.checkedAt, r.outcome.rawValue, rid])
-                    try db.cachedStatement(sql: "DELETE FROM fixity_untracked WHERE object = ?").execute(arguments: [
-                        r.object
-                    ])
-                    let recovered = r.outcome == .ok && previous != nil && previous != FixityOutcome.ok.rawValue
-                    if r.outcome != .ok || recovered {
-                        try Self.appendFixityCheck(
-                            db, r, run: run, requestedBy: requestedBy, previous: recovered ? previous : nil, now: now)
+        var kept: [FixityResult] = []
+        var pass = pass
+        var next = 0
+        repeat {
+            let from = next
+            let completed = try write("record fixity", durable: false) { db -> FixityPass? in
+                let start = ContinuousClock.now
+                let keptBefore = kept.count
+                while next < results.count, next == from || ContinuousClock.now - start < Self.backgroundSlice {
+                    let r = results[next]
+                    next += 1
+                    if try Self.record(db, r, run: run, requestedBy: requestedBy, store: store, now: now) {
+                        kept.append(r)
                     }
-                } else {
-                    let entry = store.entry(named: r.object)
-                    if let id = entry.id?.lowercased,
-                        try Bool.fetchOne(
-                            db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM recordings WHERE id = ?)"),
-                            arguments: [id]) == true
-                    {
-                        continue
-                    }
-                    try db.cachedStatement(
-                        sql: """
-                            INSERT INTO fixity_untracked (object, shard, first_seen, last_seen) VALUES (?, ?, ?, ?)
-                            ON CONFLICT (object) DO UPDATE SET last_seen = excluded.last_seen
-                            """
-                    ).execute(arguments: [
-                        r.object, entry.partition?.name ?? "", nowText, nowText,
-                    ])
-                    try Self.appendFixityCheck(db, r, run: run, requestedBy: requestedBy, previous: nil, now: now)
                 }
-                kept.append(r)
+                guard var p = pass else { return nil }
+                for r in kept[keptBefore...] { p.counts.add(r) }
+                pass = p
+                guard next == results.count, try Self.passComplete(db, p, partitionCount: partitionCount) else {
+                    try Self.setMeta(db, "fixity.pass", p)
+                    return nil
+                }
+                p.completedAt = RFC3339.format(now)
+                try Self.setMeta(db, "fixity.last_pass", p)
+                try db.execute(sql: "DELETE FROM meta WHERE key = 'fixity.pass'")
+                try Self.appendAudit(
+                    db, now: now, actor: AuditActor.system.name, role: AuditActor.system.role, action: "fixity.check",
+                    target: nil,
+                    outcome: p.counts.failures == 0 ? "ok" : "failures",
+                    detail: [
+                        "run": .string(FixityRun.background.rawValue), "started_at": .string(p.startedAt),
+                        "counts": p.counts.json,
+                    ])
+                return p
             }
-            guard var pass else { return FixityRecorded(results: kept) }
-            for r in kept { pass.counts.add(r) }
-            let remaining =
-                try Bool.fetchOne(
-                    db,
-                    sql: """
-                        SELECT EXISTS (SELECT 1 FROM recordings
-                          WHERE coalesce(fixity_at, ingested_at) < ? AND state IN ('active', 'restricted'))
-                        """, arguments: [pass.startedAt]) ?? false
-            guard !remaining, pass.shardsListed >= partitionCount else {
-                try Self.setMeta(db, "fixity.pass", pass)
-                return FixityRecorded(results: kept)
+            if let completed {
+                try syncWAL()
+                return FixityRecorded(results: kept, completedPass: completed)
             }
-            pass.completedAt = nowText
-            try Self.setMeta(db, "fixity.last_pass", pass)
-            try Self.appendAudit(
-                db, now: now, actor: AuditActor.system.name, role: AuditActor.system.role, action: "fixity.check",
-                target: nil,
-                outcome: pass.counts.failures == 0 ? "ok" : "failures",
-                detail: [
-                    "run": .string(FixityRun.background.rawValue), "started_at": .string(pass.startedAt),
-                    "counts": pass.counts.json,
-                ])
-            _ = try Self.startPass(db, now: now)
-            return FixityRecorded(results: kept, completedPass: pass)
+        } while next < results.count
+        try syncWAL()
+        return FixityRecorded(results: kept)
+    }
+
+    /// Records one check; false when it is dropped (see `recordFixity`).
+    private static func record(
+        _ db: Database, _ r: FixityResult, run: FixityRun, requestedBy: AuditActor?, store: any ObjectStore, now: Date
+    ) throws -> Bool {
+        if let rid = r.recordingID {
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT state, fixity_outcome FROM recordings WHERE id = ?"),
+                    arguments: [rid]),
+                ["active", "restricted"].contains(row["state"] as String)
+            else { return false }
+            let previous: String? = row["fixity_outcome"]
+            try db.cachedStatement(sql: "UPDATE recordings SET fixity_at = ?, fixity_outcome = ? WHERE id = ?")
+                .execute(arguments: [r.checkedAt, r.outcome.rawValue, rid])
+            try db.cachedStatement(sql: "DELETE FROM fixity_untracked WHERE object = ?").execute(arguments: [r.object])
+            let recovered = r.outcome == .ok && previous != nil && previous != FixityOutcome.ok.rawValue
+            if r.outcome != .ok || recovered {
+                try appendFixityCheck(
+                    db, r, run: run, requestedBy: requestedBy, previous: recovered ? previous : nil, now: now)
+            }
+            return true
         }
+        let entry = store.entry(named: r.object)
+        if let id = entry.id?.lowercased,
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM recordings WHERE id = ?)"), arguments: [id])
+                == true
+        {
+            return false
+        }
+        let nowText = RFC3339.format(now)
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO fixity_untracked (object, shard, first_seen, last_seen) VALUES (?, ?, ?, ?)
+                ON CONFLICT (object) DO UPDATE SET last_seen = excluded.last_seen
+                """
+        ).execute(arguments: [r.object, entry.partition?.name ?? "", nowText, nowText])
+        try appendFixityCheck(db, r, run: run, requestedBy: requestedBy, previous: nil, now: now)
+        return true
+    }
+
+    /// Nothing in the index is older than the pass's start, and every partition was listed.
+    private static func passComplete(_ db: Database, _ pass: FixityPass, partitionCount: Int) throws -> Bool {
+        guard pass.shardsListed >= partitionCount else { return false }
+        let remaining =
+            try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM recordings
+                      WHERE coalesce(fixity_at, ingested_at) < ? AND state IN ('active', 'restricted'))
+                    """, arguments: [pass.startedAt]) ?? false
+        return !remaining
     }
 
     private static func appendFixityCheck(

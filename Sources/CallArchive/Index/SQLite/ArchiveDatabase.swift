@@ -205,7 +205,7 @@ public final class ArchiveDatabase: Sendable {
         let e = r.encoded
         let m = r.metadata
         let policy = currentRetentionPolicy
-        return try write("insert recording \(e.id)") { db in
+        return try write("insert recording \(e.id)", kind: "insert recording") { db in
             if let existing = try String.fetchOne(
                 db, sql: "SELECT id FROM recordings WHERE original_sha256 = ?", arguments: [e.originalSHA256]),
                 let id = UUID(uuidString: existing)
@@ -263,7 +263,7 @@ public final class ArchiveDatabase: Sendable {
     {
         let id = existing.lowercased
         let policy = currentRetentionPolicy
-        return try write("record duplicate of \(existing)") { db in
+        return try write("record duplicate of \(existing)", kind: "record duplicate") { db in
             let linked = try Self.link(db, recording: id, references: metadata.caseReferences, kind: "duplicate", now: now)
             try Self.appendAudit(
                 db, now: now, actor: "callarchived", role: "system", action: "ingest-duplicate", target: id,
@@ -352,13 +352,24 @@ public final class ArchiveDatabase: Sendable {
             detailJSON: json(detail))
     }
 
-    /// One write transaction; GRDB and SQLite errors become `ArchiveError`s without the SQL arguments.
-    /// One write transaction; how long it held the writer (body and commit) is added to `writerHolds` under `what`.
-    func write<T>(_ what: String, _ body: (Database) throws -> T) throws(ArchiveError) -> T {
+    /// One write transaction; GRDB and SQLite errors become `ArchiveError`s (naming `what`) without the SQL
+    /// arguments. How long it held the writer (body and commit) is added to `writerHolds` under `kind` (a metric
+    /// label: never an id), or `what` when the two are the same.
+    ///
+    /// `durable: false` commits without syncing the WAL (`synchronous = NORMAL` for this one transaction): safe
+    /// against a crash of the process, and against a power cut it is lost together with every later transaction
+    /// (the WAL is replayed up to its first frame that was not written). Only for background work that `syncWAL`s
+    /// before anything depends on it (`writeInSlices`), so that its many small commits do not each wait for the
+    /// disk, and foreground commits do not wait behind them.
+    func write<T>(_ what: String, kind: String? = nil, durable: Bool = true, _ body: (Database) throws -> T)
+        throws(ArchiveError) -> T
+    {
         do {
             return try pool.writeWithoutTransaction { db in
                 let start = ContinuousClock.now
-                defer { writerHolds.record(what, ContinuousClock.now - start) }
+                defer { writerHolds.record(kind ?? what, ContinuousClock.now - start) }
+                if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                defer { if !durable { Self.restoreFullSync(db) } }
                 var result: T?
                 try db.inTransaction {
                     result = try body(db)
@@ -371,6 +382,30 @@ public final class ArchiveDatabase: Sendable {
         }
     }
 
+    /// Back to `synchronous = FULL` after a transaction that was not (outside any transaction, where SQLite allows
+    /// it). A writer left at NORMAL would lose ingest commits to a power cut: the daemon stops instead.
+    private static func restoreFullSync(_ db: Database) {
+        do {
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            if try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2 { return }
+        } catch {}
+        fatalError("the index's writer could not be set back to synchronous=FULL")
+    }
+
+    /// Makes every transaction committed so far durable: `fsync` of the WAL file, without holding the writer (a
+    /// commit writes its frames before it returns; with `durable: false` it only skipped this sync). Frames already
+    /// checkpointed are in the database file, which the checkpoint synced; a WAL that is not there was truncated.
+    func syncWAL() throws(ArchiveError) {
+        let wal = path + "-wal"
+        let fd = open(wal, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return }
+            throw .errno("open", wal)
+        }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .errno("fsync", wal) }
+    }
+
     /// Background work (policy application, disposal) holds the writer about this long per transaction, so that a
     /// foreground write (an ingest commit, the audit entry of every operator request) waits at most about this long.
     static let backgroundSlice: Duration = .milliseconds(5)
@@ -378,14 +413,15 @@ public final class ArchiveDatabase: Sendable {
     /// Writes `items` in as many transactions as it takes to hold the writer about `backgroundSlice` each (at least
     /// one item per transaction). `setup` runs at the start of each transaction (what the items are checked
     /// against, read in that transaction). For work whose items are each complete on their own: a crash between
-    /// two transactions leaves some items done and the rest untouched.
+    /// two transactions leaves some items done and the rest untouched. The transactions commit without waiting for
+    /// the disk (`durable: false`); one `syncWAL` at the end makes them all durable before this returns.
     func writeInSlices<Item, Context>(
         _ what: String, _ items: [Item], setup: (Database) throws -> Context, _ body: (Database, Context, Item) throws -> Void
     ) throws(ArchiveError) {
         var next = 0
         while next < items.count {
             let from = next
-            next = try write(what) { db -> Int in
+            next = try write(what, durable: false) { db -> Int in
                 let start = ContinuousClock.now
                 let context = try setup(db)
                 var i = from
@@ -396,6 +432,7 @@ public final class ArchiveDatabase: Sendable {
                 return i
             }
         }
+        if !items.isEmpty { try syncWAL() }
     }
 
     /// One read transaction (a WAL snapshot).
