@@ -59,9 +59,20 @@ struct SearchBenchmark: AsyncParsableCommand {
         print(
             "store: \(objects) objects of \(objectSize) bytes written and their hashes and sizes indexed in "
                 + "\(fmt(now() - t1, 1)) s (fixity checks them for real)")
+        // What the benchmark itself wrote is on disk before the daemon starts, not flushed under its feet.
+        sync()
 
         let queries = self.queries(index.sample)
+        let feeder = try IngestFeeder(
+            spool: instance.spool, staging: instance.root.sub("staging"), interval: ingestInterval, seconds: ingestSeconds)
         var busy: [(phase: String, rows: [[String]])] = []
+        var ingest: [[String]] = []
+        func ingested(_ phase: String) async throws {
+            let l = try await feeder.latencies(client)
+            guard !l.isEmpty else { return }
+            func pct(_ p: Double) -> String { fmt(l[min(l.count - 1, max(0, Int((p * Double(l.count)).rounded(.up)) - 1))] * 1000, 0) }
+            ingest.append([phase, "\(l.count)", pct(0.5), pct(0.9), pct(0.99), fmt(l.last! * 1000, 0)])
+        }
         var holds: [(phase: String, figures: [String: Double])] = []
 
         // Run 1: the policy is applied at start (these recordings were never computed under it), then quiet, then a
@@ -69,10 +80,17 @@ struct SearchBenchmark: AsyncParsableCommand {
         var daemon = try startDaemon(instance)
         let client = OperatorClient(socketPath: instance.socketPath)
         try await waitForSocket(client, daemon: daemon, log: instance.logPath)
-        let applying = try await measure(client, queries, while: { !log(instance).contains("retention policy applied to the index") })
+        feeder.begin("ING-POLICY")
+        let applying = try await measure(
+            client, queries, feeder: feeder, while: { !log(instance).contains("retention policy applied to the index") })
         busy.append(("during a full policy application (\(recordings) recordings)", applying))
         holds.append(("policy application", try await writeHolds(client)))
+        try await ingested("policy application")
         _ = try await waitUntilLogged(instance, "retention policy applied to the index", seconds: 1800)
+        // Quiet means quiet: the application's changes are still being copied from the WAL into the database
+        // (the checkpointer) for a while after it ends.
+        let settled = try await waitForWritesToSettle(daemon)
+        print("after the policy application, the daemon's writes settled (WAL checkpointed) in \(fmt(settled, 0)) s")
 
         for q in queries {
             for target in q.targets.prefix(warmup) { _ = try await get(client, target) }
@@ -89,7 +107,8 @@ struct SearchBenchmark: AsyncParsableCommand {
             guard now() - fixityStarted < 120 else { throw BenchError("fixity did not start within 120 s") }
             try await Task.sleep(for: .milliseconds(200))
         }
-        let checking = try await measure(client, queries)
+        feeder.begin("ING-FIXITY")
+        let checking = try await measure(client, queries, feeder: feeder)
         let checked = try await fixityChecked(client)
         let fixityLog = log(instance)
         guard !fixityLog.contains("fixity check failed"), !fixityLog.contains("fixity paused") else {
@@ -97,6 +116,7 @@ struct SearchBenchmark: AsyncParsableCommand {
         }
         busy.append(("during a fixity pass over real objects (5,000 objects/s; \(checked) checked by its end)", checking))
         holds.append(("fixity", try await writeHolds(client)))
+        try await ingested("fixity pass")
         daemon.signal(SIGTERM)
         _ = daemon.wait()
 
@@ -104,12 +124,16 @@ struct SearchBenchmark: AsyncParsableCommand {
         let tm = now()
         _ = try SyntheticIndex.markDue(path: index.path, count: recordings, due: due, now: Date())
         print("disposal: \(due) recordings made due (and every other date set) in \(fmt(now() - tm, 1)) s")
+        sync()
         try instance.writeConfig(quiet.merging(["retention.interval": "1"]) { $1 })
         daemon = try startDaemon(instance)
         try await waitForSocket(client, daemon: daemon, log: instance.logPath)
-        let disposing = try await measure(client, queries, while: { !log(instance).contains("scheduled disposal ran") })
+        feeder.begin("ING-DISPOSAL")
+        let disposing = try await measure(
+            client, queries, feeder: feeder, while: { !log(instance).contains("scheduled disposal ran") })
         busy.append(("during a scheduled disposal of \(due)", disposing))
         holds.append(("disposal", try await writeHolds(client)))
+        try await ingested("disposal")
         try await waitUntilLogged(instance, "scheduled disposal ran", seconds: 1800)
         daemon.signal(SIGTERM)
         _ = daemon.wait()
@@ -131,7 +155,17 @@ struct SearchBenchmark: AsyncParsableCommand {
             }
         }
         table(["after", "write", "longest ms"], holdRows)
+        if !ingest.isEmpty {
+            print(
+                "\n## Ingest while busy: file ready (sidecar renamed into place) → row committed, one \(ingestSeconds)-s "
+                    + "8 kHz mono PCM16 recording every \(fmt(ingestInterval, 1)) s\n")
+            table(["during", "recordings", "p50 ms", "p90 ms", "p99 ms", "max ms"], ingest)
+        }
     }
+
+    @Option(help: "Seconds between recordings dropped into the spool during each busy phase (0: none).")
+    var ingestInterval: Double = 2
+    @Option(help: "Length of each recording dropped during the busy phases, seconds.") var ingestSeconds: Int = 60
 
     @Option(help: "Bytes of each object written to the store (fixity reads them).") var objectSize: Int = 1024
     @Option(help: "Recordings made due for the disposal phase.") var due: Int = 100_000
@@ -155,12 +189,15 @@ struct SearchBenchmark: AsyncParsableCommand {
 
     /// Rounds of one request per query (queries 1-5b) while `busy` holds, or `requests` rounds (the phase must
     /// outlast them), at least 10.
-    func measure(_ client: OperatorClient, _ queries: [Query], while busy: () -> Bool = { true }) async throws -> [[String]] {
+    func measure(
+        _ client: OperatorClient, _ queries: [Query], feeder: IngestFeeder? = nil, while busy: () -> Bool = { true }
+    ) async throws -> [[String]] {
         var figures = queries.map { _ in Figures(latencies: [], rows: []) }
         var round = 0
         while round < requests, round < 10 || busy() {
             for (i, q) in queries.enumerated() {
                 let target = q.targets[round % q.targets.count]
+                try feeder?.tick()
                 let start = now()
                 let body = try await get(client, target)
                 figures[i].latencies.append(now() - start)
@@ -169,6 +206,29 @@ struct SearchBenchmark: AsyncParsableCommand {
             round += 1
         }
         return zip(queries, figures).map { row($0.name, $1) }
+    }
+
+    /// Waits until the daemon writes less than 1 MiB/s to disk (`/proc/PID/io`), three seconds in a row; returns
+    /// how long that took.
+    func waitForWritesToSettle(_ daemon: Child) async throws -> Double {
+        func written() -> Int64? {
+            guard let text = try? String(contentsOfFile: "/proc/\(daemon.pid)/io", encoding: .utf8) else { return nil }
+            for line in text.split(separator: "\n") where line.hasPrefix("write_bytes:") {
+                return Int64(line.dropFirst("write_bytes:".count).trimmingCharacters(in: .whitespaces))
+            }
+            return nil
+        }
+        let start = now()
+        guard var last = written() else { return 0 }
+        var calm = 0
+        while calm < 3 {
+            guard now() - start < 900 else { throw BenchError("the daemon's writes did not settle within 900 s") }
+            try await Task.sleep(for: .seconds(1))
+            guard let w = written() else { return now() - start }
+            calm = w - last < 1 << 20 ? calm + 1 : 0
+            last = w
+        }
+        return now() - start - 3
     }
 
     /// Objects the fixity auditor has checked since the daemon started.
