@@ -14,7 +14,9 @@ import Glibc
 /// quiet, then during a fixity pass over the real objects (after a reload), then, restarted, during a scheduled
 /// disposal of `--due` recordings. Each of the common queries is sent with varied real values from the index:
 /// `--requests` times in turn when quiet (plus cursor walks and deep pages), and round by round for as long as
-/// each busy phase lasts (at least 10 rounds, at most `--requests`). A request is timed from connect to the last
+/// the policy application and the disposal last (at least 10 rounds), `--requests` rounds of the fixity pass.
+/// Meanwhile a recording is dropped into the spool every `--ingest-interval` seconds, and its latency to commit
+/// measured (`IngestFeeder`). A request is timed from connect to the last
 /// byte of the response, as `callarchive search` sees it; every request also appends an audit entry (a durable
 /// SQLite commit, which waits for the index's single writer), which is part of the figure. After each phase the
 /// daemon's longest writer hold of each kind of write is read from its metrics.
@@ -187,14 +189,14 @@ struct SearchBenchmark: AsyncParsableCommand {
         throw BenchError("the daemon did not log \"\(text)\" within \(Int(seconds)) s: \(instance.logPath)")
     }
 
-    /// Rounds of one request per query (queries 1-5b) while `busy` holds, or `requests` rounds (the phase must
-    /// outlast them), at least 10.
+    /// Rounds of one request per query (queries 1-5b) for as long as `busy` holds (at least 10), or, without it,
+    /// `requests` rounds (a phase with no end of its own: the fixity pass, which must outlast them).
     func measure(
-        _ client: OperatorClient, _ queries: [Query], feeder: IngestFeeder? = nil, while busy: () -> Bool = { true }
+        _ client: OperatorClient, _ queries: [Query], feeder: IngestFeeder? = nil, while busy: (() -> Bool)? = nil
     ) async throws -> [[String]] {
         var figures = queries.map { _ in Figures(latencies: [], rows: []) }
         var round = 0
-        while round < requests, round < 10 || busy() {
+        while busy.map({ round < 10 || $0() }) ?? (round < requests) {
             for (i, q) in queries.enumerated() {
                 let target = q.targets[round % q.targets.count]
                 try feeder?.tick()

@@ -70,6 +70,20 @@ struct ForegroundFirstTests {
         #expect(Background.currentNice == before)
         let again = await Background.run("test") { Background.currentNice }
         #expect(again == inside, "each call has a new thread, not one reniced twice")
+        // What holds the index's writer runs at the daemon's priority (no inversion), and comes back.
+        let hopped = await Background.run("test") { () -> [Int32] in
+            let writer = Background.atNormalPriority { Background.currentNice }
+            return [writer, Background.currentNice]
+        }
+        // (The shared workers' own priority is libdispatch's for their QoS: -2 here, as root.)
+        #expect(hopped[0] <= before && hopped[1] == inside, "\(hopped)")
+        let thrown = await Background.run("test") { () -> Bool in
+            do {
+                try Background.atNormalPriority { throw ArchiveError(.database, "test") }
+                return false
+            } catch { return error is ArchiveError }
+        }
+        #expect(thrown, "an error comes back to the background thread")
     }
 
     /// A fixity call records up to 500 results; the pass's count of what it has to check is a full scan. Neither

@@ -20,10 +20,45 @@ public enum Background {
         await withCheckedContinuation { continuation in
             let thread = Thread {
                 lowerPriority()
+                Thread.current.threadDictionary[marker] = true
                 continuation.resume(returning: body())
             }
             thread.name = "callarchive.background." + name
             thread.start()
+        }
+    }
+
+    private static let marker = "callarchive.background"
+
+    /// The calling thread is one of `run`'s.
+    static var isCurrentThread: Bool { Thread.current.threadDictionary[marker] as? Bool == true }
+
+    /// Runs `body` at the daemon's own priority: on a shared worker thread when called from a background thread
+    /// (which waits for it), else here. For what holds the index's writer: a background thread preempted while it
+    /// holds it would make every foreground write wait for the threads that outrank it (priority inversion).
+    static func atNormalPriority<T>(_ body: () throws -> T) rethrows -> T {
+        guard isCurrentThread else { return try body() }
+        return try withoutActuallyEscaping(body) { escapable in
+            let hop = Hop(escapable)
+            let done = DispatchSemaphore(value: 0)
+            Blocking.workers.async {
+                hop.run()
+                done.signal()
+            }
+            done.wait()
+            return try hop.result!.get()
+        }
+    }
+
+    /// One call carried to another thread and its result back; the caller waits for it, so nothing is shared
+    /// while both run. The body is let go before the caller is woken (it must not outlive the call).
+    private final class Hop<T>: @unchecked Sendable {
+        var body: (() throws -> T)?
+        var result: Result<T, any Error>?
+        init(_ body: @escaping () throws -> T) { self.body = body }
+        func run() {
+            result = Result { try body!() }
+            body = nil
         }
     }
 

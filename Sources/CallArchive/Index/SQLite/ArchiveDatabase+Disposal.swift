@@ -286,11 +286,14 @@ extension ArchiveDatabase {
     public func compactAfterErasure() throws(ArchiveError) {
         for attempt in 0..<5 {
             do {
-                try pool.writeWithoutTransaction { db in
-                    // It holds the writer (copying what is left of the WAL, fsync, truncation): measured as a hold.
-                    let start = ContinuousClock.now
-                    defer { writerHolds.record("checkpoint after disposal", ContinuousClock.now - start) }
-                    _ = try db.checkpoint(.truncate)
+                // It holds the writer (copying what is left of the WAL, fsync, truncation): measured as a hold, and
+                // run at the daemon's own priority.
+                try Background.atNormalPriority {
+                    try pool.writeWithoutTransaction { db in
+                        let start = ContinuousClock.now
+                        defer { writerHolds.record("checkpoint after disposal", ContinuousClock.now - start) }
+                        _ = try db.checkpoint(.truncate)
+                    }
                 }
                 return
             } catch {

@@ -361,24 +361,32 @@ public final class ArchiveDatabase: Sendable {
     /// (the WAL is replayed up to its first frame that was not written). Only for background work that `syncWAL`s
     /// before anything depends on it (`writeInSlices`), so that its many small commits do not each wait for the
     /// disk, and foreground commits do not wait behind them.
+    ///
+    /// From a background thread (`Background`), the transaction runs on a thread at the daemon's own priority.
     func write<T>(_ what: String, kind: String? = nil, durable: Bool = true, _ body: (Database) throws -> T)
         throws(ArchiveError) -> T
     {
         do {
-            return try pool.writeWithoutTransaction { db in
-                let start = ContinuousClock.now
-                defer { writerHolds.record(kind ?? what, ContinuousClock.now - start) }
-                if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-                defer { if !durable { Self.restoreFullSync(db) } }
-                var result: T?
-                try db.inTransaction {
-                    result = try body(db)
-                    return .commit
-                }
-                return result!
+            return try Background.atNormalPriority {
+                try writeHere(what, kind: kind, durable: durable, body)
             }
         } catch let e as ArchiveError { throw e } catch {
             throw ArchiveError(.database, "index write failed (\(what))", cause: "\(error)")
+        }
+    }
+
+    private func writeHere<T>(_ what: String, kind: String?, durable: Bool, _ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction { db in
+            let start = ContinuousClock.now
+            defer { writerHolds.record(kind ?? what, ContinuousClock.now - start) }
+            if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            defer { if !durable { Self.restoreFullSync(db) } }
+            var result: T?
+            try db.inTransaction {
+                result = try body(db)
+                return .commit
+            }
+            return result!
         }
     }
 
