@@ -92,7 +92,11 @@ struct SearchBenchmark: AsyncParsableCommand {
         // Quiet means quiet: the application's changes are still being copied from the WAL into the database
         // (the checkpointer) for a while after it ends.
         let settled = try await waitForWritesToSettle(daemon)
-        print("after the policy application, the daemon's writes settled (WAL checkpointed) in \(fmt(settled, 0)) s")
+        let flushing = now()
+        sync()  // and what the kernel still holds dirty (gigabytes of WAL and database pages) is written out
+        print(
+            "after the policy application, the daemon's writes settled (WAL checkpointed) in \(fmt(settled, 0)) s, "
+                + "and the page cache was flushed in \(fmt(now() - flushing, 1)) s")
 
         for q in queries {
             for target in q.targets.prefix(warmup) { _ = try await get(client, target) }

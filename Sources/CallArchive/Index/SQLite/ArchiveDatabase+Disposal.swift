@@ -284,6 +284,9 @@ extension ArchiveDatabase {
     /// Destruction step 4: TRUNCATE the WAL so that no frame of deleted pages stays in it. Readers may delay it;
     /// it is retried, and left to the next run (and to SQLite's own checkpoints) if they persist.
     public func compactAfterErasure() throws(ArchiveError) {
+        // Most of the WAL copied (and the database synced) beside the writer first: the TRUNCATE below holds the
+        // writer, and held it over a second after a disposal of 100,000 while it did all of that itself.
+        checkpointer.checkpointNow()
         for attempt in 0..<5 {
             do {
                 // It holds the writer (copying what is left of the WAL, fsync, truncation): measured as a hold, and

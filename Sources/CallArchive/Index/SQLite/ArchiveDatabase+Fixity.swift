@@ -160,7 +160,7 @@ extension ArchiveDatabase {
     /// the index is older than the pass's start and every partition of `store` was listed, the pass is complete: it
     /// becomes the last pass and one summary entry is audited; the caller starts the next (`startFixityPass`). The
     /// pass's counts are saved with each transaction's results, so a crash between two leaves them true. The
-    /// transactions commit without waiting for the disk, and one `syncWAL` makes them durable before this returns.
+    /// transactions commit without waiting for the disk, each synced by `syncWAL` outside the writer.
     /// `store` says which recording's object, and which partition, an untracked name is.
     package func recordFixity(
         _ results: [FixityResult], run: FixityRun, requestedBy: AuditActor?, pass: FixityPass?,
@@ -202,12 +202,9 @@ extension ArchiveDatabase {
                     ])
                 return p
             }
-            if let completed {
-                try syncWAL()
-                return FixityRecorded(results: kept, completedPass: completed)
-            }
+            try syncWAL()
+            if let completed { return FixityRecorded(results: kept, completedPass: completed) }
         } while next < results.count
-        try syncWAL()
         return FixityRecorded(results: kept)
     }
 

@@ -30,6 +30,12 @@ final class WALCheckpointer: @unchecked Sendable {
 
     deinit { timer.cancel() }
 
+    /// One PASSIVE checkpoint now, on this connection (never the writer's lock), waiting for any in progress:
+    /// what a TRUNCATE checkpoint under the writer would otherwise copy and sync itself.
+    func checkpointNow() {
+        queue.sync { _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) } }
+    }
+
     private func tick() {
         guard let wal = FileSystem.status(walPath), wal.size >= Self.threshold, wal.mtime != lastModified else { return }
         // Busy (another checkpoint, a TRUNCATE after an erasure) or failed: the next tick tries again.
