@@ -144,6 +144,17 @@ extension ArchiveDatabase {
         return applied == current
     }
 
+    /// Records the policy in force as applied without computing anything: for benchmarks whose rows were given
+    /// their decisions directly (`SyntheticIndex.markDue`), which planning would otherwise refuse until a
+    /// recomputation had run. Never for an archive's own index.
+    package func assumePolicyAppliedForBenchmark() throws(ArchiveError) {
+        let fingerprint = Self.fingerprintHash(currentRetentionPolicy)
+        try write("policy fingerprint (benchmark)") { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('retention_policy', ?)", arguments: [fingerprint])
+        }
+    }
+
     public var currentRetentionPolicy: RetentionPolicy { retentionPolicy.withLock { $0 } }
 
     // MARK: retain_until
