@@ -409,6 +409,14 @@ struct FixityTests {
             let back = try f.auditor.runScheduled(now: Date().addingTimeInterval(2 * 86_400))
             #expect(back.checked == 3 && back.failures.isEmpty)
             #expect(try f.audit().filter { $0.action == "store.identity" }.map(\.outcome) == ["error", "ok"])
+
+            // A marker callarchived did not write is named once, for what it is (--check-config reads it the same way).
+            let odd = try FileStore(root: dir + "/odd")
+            try Data("not json".utf8).write(to: URL(fileURLWithPath: odd.identityMarkerLocation))
+            #expect(
+                StoreGuard.inspect(store: odd, identity: nil).problems == [
+                    "the store's identity marker (\(odd.identityMarkerLocation)) is not one callarchived wrote: check store.path"
+                ])
         }
     }
 

@@ -34,10 +34,16 @@ public final class StoreGuard: Sendable {
         }
     }
 
-    /// The archive the store's marker names: nil when there is no marker; an error when it cannot be read or is
-    /// not one callarchived wrote. (`examine` and `inspect` both read it here.)
+    /// The archive the store's marker names: nil when there is no marker; an error, whose message says all of it,
+    /// when it cannot be read or is not one callarchived wrote. (`examine` and `inspect` both read it here.)
     static func markedArchive(of store: any ObjectStore) throws(ArchiveError) -> UUID? {
-        guard let bytes = try store.readIdentityMarker() else { return nil }
+        let bytes: [UInt8]?
+        do { bytes = try store.readIdentityMarker() } catch {
+            throw ArchiveError(
+                error.code, "the store's identity marker (\(store.identityMarkerLocation)) cannot be read: \(error.message)",
+                cause: error.cause)
+        }
+        guard let bytes else { return nil }
         guard let marker = try? JSONDecoder().decode(Marker.self, from: Data(bytes)),
             let id = UUID(uuidString: marker.archiveID)
         else {
@@ -153,7 +159,7 @@ public final class StoreGuard: Sendable {
         let location = store.identityMarkerLocation
         let marked: UUID?
         do { marked = try markedArchive(of: store) } catch {
-            return (["the store's identity marker cannot be read: \(error.message)"], [])
+            return ([error.message], [])
         }
         switch (identity?.id, marked) {
         case (let id?, let m?):
@@ -191,8 +197,7 @@ public final class StoreGuard: Sendable {
         let location = store.identityMarkerLocation
         let found: UUID?
         do { found = try Self.markedArchive(of: store) } catch {
-            return "the store's identity marker (\(location)) cannot be read: \(error.message)"
-                + (error.cause.map { " (\($0))" } ?? "")
+            return error.message + (error.cause.map { " (\($0))" } ?? "")
         }
         if let named = found {
             guard named == archiveID else {

@@ -289,15 +289,8 @@ extension ArchiveDatabase {
         checkpointer.checkpointNow()
         for attempt in 0..<5 {
             do {
-                // It holds the writer (copying what is left of the WAL, fsync, truncation): measured as a hold, and
-                // run at the daemon's own priority.
-                try Background.atNormalPriority {
-                    try pool.writeWithoutTransaction { db in
-                        let start = ContinuousClock.now
-                        defer { writerHolds.record("checkpoint after disposal", ContinuousClock.now - start) }
-                        _ = try db.checkpoint(.truncate)
-                    }
-                }
+                // It holds the writer (copying what is left of the WAL, fsync, truncation).
+                try holdingWriter("checkpoint after disposal") { db in _ = try db.checkpoint(.truncate) }
                 return
             } catch {
                 if attempt == 4 { throw ArchiveError(.database, "WAL checkpoint (TRUNCATE) after disposal failed", cause: "\(error)") }

@@ -149,10 +149,12 @@ extension ArchiveDatabase {
     /// recomputation had run. Never for an archive's own index.
     package func assumePolicyAppliedForBenchmark() throws(ArchiveError) {
         let fingerprint = Self.fingerprintHash(currentRetentionPolicy)
-        try write("policy fingerprint (benchmark)") { db in
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('retention_policy', ?)", arguments: [fingerprint])
-        }
+        try write("policy fingerprint (benchmark)") { db in try Self.setPolicyFingerprint(db, fingerprint) }
+    }
+
+    private static func setPolicyFingerprint(_ db: Database, _ fingerprint: String) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('retention_policy', ?)", arguments: [fingerprint])
     }
 
     public var currentRetentionPolicy: RetentionPolicy { retentionPolicy.withLock { $0 } }
@@ -320,8 +322,7 @@ extension ArchiveDatabase {
             after = last
         }
         try write("policy fingerprint") { db in
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('retention_policy', ?)", arguments: [fingerprint])
+            try Self.setPolicyFingerprint(db, fingerprint)
             try Self.appendAudit(
                 db, now: now, actor: "callarchived", role: "system", action: "retention.policy-applied", target: nil,
                 outcome: "ok", detail: ["fingerprint": .string(fingerprint), "recordings_changed": .number(Double(changed))])

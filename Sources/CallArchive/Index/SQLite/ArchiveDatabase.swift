@@ -367,18 +367,14 @@ public final class ArchiveDatabase: Sendable {
         throws(ArchiveError) -> T
     {
         do {
-            return try Background.atNormalPriority {
-                try writeHere(what, kind: kind, durable: durable, body)
-            }
+            return try writeHere(what, kind: kind, durable: durable, body)
         } catch let e as ArchiveError { throw e } catch {
             throw ArchiveError(.database, "index write failed (\(what))", cause: "\(error)")
         }
     }
 
     private func writeHere<T>(_ what: String, kind: String?, durable: Bool, _ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in
-            let start = ContinuousClock.now
-            defer { writerHolds.record(kind ?? what, ContinuousClock.now - start) }
+        try holdingWriter(kind ?? what) { db in
             if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             defer { if !durable { Self.restoreFullSync(db) } }
             var result: T?
@@ -387,6 +383,19 @@ public final class ArchiveDatabase: Sendable {
                 return .commit
             }
             return result!
+        }
+    }
+
+    /// The writer's connection outside any transaction, at the daemon's own priority (`Background`), with how
+    /// long it was held added to `writerHolds` under `kind`: what every write goes through, and the TRUNCATE
+    /// checkpoint after a disposal, which cannot run inside a transaction.
+    func holdingWriter<T>(_ kind: String, _ body: (Database) throws -> T) throws -> T {
+        try Background.atNormalPriority {
+            try pool.writeWithoutTransaction { db in
+                let start = ContinuousClock.now
+                defer { writerHolds.record(kind, ContinuousClock.now - start) }
+                return try body(db)
+            }
         }
     }
 
