@@ -125,4 +125,51 @@ struct ForegroundFirstTests {
             #expect(holds.count >= 6, "3,000 results in \(holds.count) transactions")
         }
     }
+
+    /// Background work gives way to the foreground: while it writes, each slice of a policy application is synced
+    /// and followed by a rest as long as the slice took; on a quiet daemon, and for work an operator asked for
+    /// (not on a `Background` thread), there is none.
+    @Test("background slices rest while the foreground writes, and only then")
+    func pacing() async throws {
+        try await withTestDirectory { dir in
+            let index = try SyntheticIndex.make(path: dir + "/index.sqlite", count: 3000, seed: "foreground-3")
+            let rests = Locked<[Duration]>([])
+            let db = try ArchiveDatabase(path: index.path, pacer: BackgroundPacer(window: .seconds(3600), sleep: { d in rests.withLock { $0.append(d) } }))
+            func apply(years: Int) throws {
+                db.setRetentionPolicy(
+                    try RetentionPolicy.parse(
+                        yaml: """
+                            retention:
+                              classes:
+                                - {name: default, trigger: call_started, period: P\(years)Y, action: destroy}
+                            """))
+            }
+            func slices() -> Int { db.writerHolds.snapshot["recompute retention"]?.count ?? 0 }
+            // Quiet: no foreground write yet.
+            try apply(years: 3)
+            let quiet = await Background.run("test") { Result { () throws(ArchiveError) in try db.recomputeAllIfPolicyChanged() } }
+            #expect(try quiet.get() == 3000)
+            #expect(slices() >= 2 && rests.withLock { $0.isEmpty }, "\(slices()) slices, no rest")
+            #expect(!db.pacer.foregroundBusy)
+
+            // The foreground writes (an operator request's audit entry, from this thread): every slice rests.
+            try db.appendAudit(
+                AuditRecord(actor: AuditActor(name: "test", role: "admin"), action: "api.search", target: nil, outcome: "ok", detail: [:]))
+            #expect(db.pacer.foregroundBusy)
+            try apply(years: 5)
+            let before = slices()
+            let busy = await Background.run("test") { Result { () throws(ArchiveError) in try db.recomputeAllIfPolicyChanged() } }
+            #expect(try busy.get() ?? 0 > 0)
+            let rested = rests.withLock { $0 }
+            #expect(rested.count == slices() - before, "one rest per slice: \(rested.count) for \(slices() - before)")
+            #expect(rested.allSatisfy { $0 > .zero && $0 < .seconds(5) })
+            #expect(db.pacer.totalRest == rested.reduce(.zero, +))
+
+            // Asked for by an operator (not a background thread): no rest, though the foreground is busy.
+            try apply(years: 7)
+            #expect(try db.recomputeAllIfPolicyChanged() ?? 0 > 0)
+            #expect(rests.withLock { $0.count } == rested.count)
+            #expect(db.writerSynchronous == 2)
+        }
+    }
 }

@@ -405,7 +405,7 @@ public final class OperatorAPI: Sendable {
     public func metricsText() throws(ArchiveError) -> [UInt8] {
         guard let metrics else { throw ArchiveError(.usage, "this daemon has no metrics") }
         metrics.refresh(try metricsSnapshot())
-        return metrics.exposition() + Array(database.writerHolds.exposition().utf8)
+        return metrics.exposition() + Array((database.writerHolds.exposition() + database.pacer.exposition()).utf8)
     }
 
     private func metricsExposition() throws -> APIResponse {

@@ -78,6 +78,8 @@ public final class FixityAuditor: Sendable {
 
     /// A pass aims to end within this fraction of the cycle, leaving room for a slow disk or a restart.
     public static let paceFraction = 0.8
+    /// While the foreground writes, the auditor rests after each this much reading, as long as it read.
+    static let readingSlice: Duration = .milliseconds(5)
     /// Objects checked at once before `objectsPerSecond` paces them.
     static let objectBurst = 10
     /// This many objects in a row `missing` or `unreadable` is a storm (an unmounted or failing volume, a wrong
@@ -192,16 +194,27 @@ public final class FixityAuditor: Sendable {
             var results: [FixityResult] = []
             var stopped = false
             var buffer = [UInt8](repeating: 0, count: Self.bufferSize)
+            // Reading gives way to the foreground as the index's writes do (`BackgroundPacer`), a few ms at a time.
+            var reading = Duration.zero
+            defer { database.pacer.rest(after: reading) }
             for t in chosen {
                 if budget <= 0 {
                     run.moreOwed = true
                     break
                 }
-                guard objectLimiter.take(1, shouldStop: { self.isStopping }),
-                    let r = check(t, limiter: limiter, buffer: &buffer, now: now)
-                else {
+                guard objectLimiter.take(1, shouldStop: { self.isStopping }) else {
                     stopped = true
                     break
+                }
+                let started = ContinuousClock.now
+                guard let r = check(t, limiter: limiter, buffer: &buffer, now: now) else {
+                    stopped = true
+                    break
+                }
+                reading += ContinuousClock.now - started
+                if reading >= Self.readingSlice {
+                    database.pacer.rest(after: reading)
+                    reading = .zero
                 }
                 budget -= Double(max(r.bytes, 1))
                 guard r.outcome == .missing || r.outcome == .unreadable else {

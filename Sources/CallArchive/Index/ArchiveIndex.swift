@@ -13,6 +13,9 @@ package protocol ArchiveIndex: RecordingIndex, CaseIndex, HoldIndex, RetentionIn
 
     /// How long each kind of write held the index's writer (metrics: background work must keep it short).
     var writerHolds: WriterHolds { get }
+
+    /// Makes background work rest while the foreground writes (issue 24).
+    var pacer: BackgroundPacer { get }
 }
 
 /// The archive's identity, which its store's marker must name (`StoreGuard`).

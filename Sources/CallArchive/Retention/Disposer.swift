@@ -102,9 +102,9 @@ public final class Disposer: Sendable {
     }
 
     /// Deletes the objects, durably, as one batch (the store makes many deletions durable at once). An object that
-    /// write-once storage retains is unreadable all the same: its key is gone.
+    /// write-once storage retains is unreadable all the same: its key is gone. Paced like the index's steps: a batch's unlinks and their sync are the disposal's heaviest disk traffic.
     func removeObjects(_ ids: [String]) throws(ArchiveError) {
-        _ = try store.delete(ids.compactMap { UUID(uuidString: $0) })
+        _ = try database.pacer.pacing { () throws(ArchiveError) in try store.delete(ids.compactMap { UUID(uuidString: $0) }) }
     }
 
     /// Completes destructions a crash interrupted (recordings marked `destroying`: key already gone).

@@ -83,3 +83,75 @@ public enum Background {
         #endif
     }
 }
+
+/// Background work gives way while the foreground is busy (issue 24). A foreground write (an operator request's
+/// audit entry, an ingest commit) is noted; background work that has just worked for a while (`rest(after:)`, from a
+/// `Background` thread) then rests as long again before its next step, for as long as the foreground keeps writing.
+/// So while requests come in, background work has about half of the writer, the disk and the processor; on a quiet
+/// daemon it runs at full speed. What it yields is its disk traffic above all: a foreground commit's fsync waits for
+/// whatever is queued before it, and the background can write gigabytes (a policy application over a million
+/// recordings), which the writer's short transactions alone do not spread out.
+package final class BackgroundPacer: Sendable {
+    /// The foreground counts as busy for this long after its last write (the daemon's: 1 s).
+    package let window: Duration
+    /// How long background work rests for each unit of time it worked while the foreground is busy.
+    package static let restPerWork = 1.0
+
+    private let lastForeground = Locked<ContinuousClock.Instant?>(nil)
+    private let sleep: @Sendable (Duration) -> Void
+    private let rested = Locked(Duration.zero)
+
+    /// `sleep` is how a rest is taken (tests record them instead).
+    package init(window: Duration = .seconds(1), sleep: @escaping @Sendable (Duration) -> Void = BackgroundPacer.sleep) {
+        self.window = window
+        self.sleep = sleep
+    }
+
+    package static func sleep(_ d: Duration) {
+        let (s, atto) = d.components
+        var left = timespec(tv_sec: Int(s), tv_nsec: Int(atto / 1_000_000_000))
+        var wanted = left
+        while nanosleep(&wanted, &left) != 0 && errno == EINTR { wanted = left }
+    }
+
+    /// A foreground write is starting (anything that writes the index from outside a `Background` thread).
+    package func noteForeground() {
+        guard !Background.isCurrentThread else { return }
+        let now = ContinuousClock.now
+        lastForeground.withLock { $0 = now }
+    }
+
+    /// The foreground wrote within `window`.
+    package var foregroundBusy: Bool {
+        guard let last = lastForeground.withLock({ $0 }) else { return false }
+        return ContinuousClock.now - last < window
+    }
+
+    /// After background work that took `worked`: rests `restPerWork` times as long if the foreground wrote within
+    /// `window`. Work that is not on a `Background` thread (asked for by an operator) never rests.
+    package func rest(after worked: Duration) {
+        guard Background.isCurrentThread, worked > .zero, foregroundBusy else { return }
+        let d = worked * Self.restPerWork
+        rested.withLock { $0 += d }
+        sleep(d)
+    }
+
+    /// Runs `body` (background work), then rests for it (`rest(after:)`).
+    package func pacing<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        let start = ContinuousClock.now
+        let result = try body()
+        rest(after: ContinuousClock.now - start)
+        return result
+    }
+
+    /// How long background work has rested in all (metrics, tests).
+    package var totalRest: Duration { rested.withLock { $0 } }
+
+    /// The rest so far, in the Prometheus text format.
+    package func exposition() -> String {
+        let (s, atto) = totalRest.components
+        return "# HELP callarchive_background_rest_seconds_total Time background work rested to give way to "
+            + "foreground writes, since start.\n# TYPE callarchive_background_rest_seconds_total counter\n"
+            + "callarchive_background_rest_seconds_total \(Double(s) + Double(atto) / 1e18)\n"
+    }
+}

@@ -150,17 +150,16 @@ extension ArchiveDatabase {
 
     // MARK: Recording results
 
-    /// Records a batch of checks, a few at a time (each transaction holds the writer about `backgroundSlice`): each tracked object's last check; a history row and an audit
-    /// entry (`fixity.check`, by the daemon, target the recording id) for each failure and for each object that
-    /// checks ok again after one; each untracked file. A result whose recording is gone or being destroyed is
+    /// Records a batch of checks, a few at a time (`inSlices`): each tracked object's last check; a history row and
+    /// an audit entry (`fixity.check`, by the daemon, target the recording id) for each failure and for each object
+    /// that checks ok again after one; each untracked file. A result whose recording is gone or being destroyed is
     /// dropped (destruction unlinks the object while the row still exists: that is not a failure), and so is an
     /// untracked file whose recording was committed meanwhile (ingest moves the object in before its row).
     ///
     /// With `pass` (the background auditor), the pass's counts are updated with what was kept; when nothing in
     /// the index is older than the pass's start and every partition of `store` was listed, the pass is complete: it
     /// becomes the last pass and one summary entry is audited; the caller starts the next (`startFixityPass`). The
-    /// pass's counts are saved with each transaction's results, so a crash between two leaves them true. The
-    /// transactions commit without waiting for the disk, each synced by `syncWAL` outside the writer.
+    /// pass's counts are saved with each transaction's results, so a crash between two leaves them true.
     /// `store` says which recording's object, and which partition, an untracked name is.
     package func recordFixity(
         _ results: [FixityResult], run: FixityRun, requestedBy: AuditActor?, pass: FixityPass?,
@@ -170,42 +169,39 @@ extension ArchiveDatabase {
         var kept: [FixityResult] = []
         var pass = pass
         var next = 0
-        repeat {
+        var completed: FixityPass?
+        try inSlices("record fixity") { db, start in
             let from = next
-            let completed = try write("record fixity", durable: false) { db -> FixityPass? in
-                let start = ContinuousClock.now
-                let keptBefore = kept.count
-                while next < results.count, next == from || ContinuousClock.now - start < Self.backgroundSlice {
-                    let r = results[next]
-                    next += 1
-                    if try Self.record(db, r, run: run, requestedBy: requestedBy, store: store, now: now) {
-                        kept.append(r)
-                    }
+            let keptBefore = kept.count
+            while next < results.count, next == from || ContinuousClock.now - start < Self.backgroundSlice {
+                let r = results[next]
+                next += 1
+                if try Self.record(db, r, run: run, requestedBy: requestedBy, store: store, now: now) {
+                    kept.append(r)
                 }
-                guard var p = pass else { return nil }
-                for r in kept[keptBefore...] { p.counts.add(r) }
-                pass = p
-                guard next == results.count, try Self.passComplete(db, p, partitionCount: partitionCount) else {
-                    try Self.setMeta(db, "fixity.pass", p)
-                    return nil
-                }
-                p.completedAt = RFC3339.format(now)
-                try Self.setMeta(db, "fixity.last_pass", p)
-                try db.execute(sql: "DELETE FROM meta WHERE key = 'fixity.pass'")
-                try Self.appendAudit(
-                    db, now: now, actor: AuditActor.system.name, role: AuditActor.system.role, action: "fixity.check",
-                    target: nil,
-                    outcome: p.counts.failures == 0 ? "ok" : "failures",
-                    detail: [
-                        "run": .string(FixityRun.background.rawValue), "started_at": .string(p.startedAt),
-                        "counts": p.counts.json,
-                    ])
-                return p
             }
-            try syncWAL()
-            if let completed { return FixityRecorded(results: kept, completedPass: completed) }
-        } while next < results.count
-        return FixityRecorded(results: kept)
+            guard var p = pass else { return next < results.count }
+            for r in kept[keptBefore...] { p.counts.add(r) }
+            pass = p
+            guard next == results.count, try Self.passComplete(db, p, partitionCount: partitionCount) else {
+                try Self.setMeta(db, "fixity.pass", p)
+                return next < results.count
+            }
+            p.completedAt = RFC3339.format(now)
+            try Self.setMeta(db, "fixity.last_pass", p)
+            try db.execute(sql: "DELETE FROM meta WHERE key = 'fixity.pass'")
+            try Self.appendAudit(
+                db, now: now, actor: AuditActor.system.name, role: AuditActor.system.role, action: "fixity.check",
+                target: nil,
+                outcome: p.counts.failures == 0 ? "ok" : "failures",
+                detail: [
+                    "run": .string(FixityRun.background.rawValue), "started_at": .string(p.startedAt),
+                    "counts": p.counts.json,
+                ])
+            completed = p
+            return false
+        }
+        return FixityRecorded(results: kept, completedPass: completed)
     }
 
     /// Records one check; false when it is dropped (see `recordFixity`).
