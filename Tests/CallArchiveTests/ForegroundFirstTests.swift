@@ -172,4 +172,37 @@ struct ForegroundFirstTests {
             #expect(db.writerSynchronous == 2)
         }
     }
+
+    /// A disposal's object deletions (its heaviest disk traffic) give way as its index steps do: while the
+    /// foreground writes, a batch's objects are deleted 100 at a time, each chunk durable and followed by a rest.
+    @Test("a disposal's deletions rest while the foreground writes, a chunk at a time")
+    func disposalPacing() async throws {
+        try await withTestDirectory { dir in
+            let index = try SyntheticIndex.make(path: dir + "/index.sqlite", count: 1000, seed: "foreground-4")
+            let store = try FileStore(root: dir + "/store")
+            #expect(try SyntheticIndex.fillStore(path: index.path, store: store, size: 64) == 1000)
+            let now = Date()
+            let due = try SyntheticIndex.markDue(path: index.path, count: 1000, due: 250, now: now)
+            #expect(due.count == 250)
+            let rests = Locked<[Duration]>([])
+            let db = try ArchiveDatabase(
+                path: index.path, pacer: BackgroundPacer(window: .seconds(3600), sleep: { d in rests.withLock { $0.append(d) } }))
+            try db.assumePolicyAppliedForBenchmark()
+            let disposer = Disposer(database: db, store: store, batchSize: 500, policyWait: .zero)
+            let actor = AuditActor(name: "test", role: "admin")
+            let plan = try #require(try disposer.plan(actor: actor, reason: "test", now: now))
+            #expect(rests.withLock { $0.isEmpty }, "planned here (not a background thread), before any foreground write")
+
+            try db.appendAudit(AuditRecord(actor: actor, action: "api.search", target: nil, outcome: "ok", detail: [:]))
+            let report = await Background.run("test") {
+                Result { () throws(ArchiveError) in try disposer.execute(plan.id, actor: actor, reason: "test", now: now) }
+            }
+            #expect(try report.get().destroyed == 250)
+            let holds = db.writerHolds.snapshot
+            let slices = (holds["destroy: delete keys"]?.count ?? 0) + (holds["destroy: metadata and tombstones"]?.count ?? 0)
+            #expect(slices >= 2)
+            #expect(rests.withLock { $0.count } == slices + 3, "a rest after each slice and each of 3 chunks of deletions")
+            for id in due { #expect(try store.attributes(of: store.entry(for: UUID(uuidString: id)!)) == nil, "\(id) deleted") }
+        }
+    }
 }

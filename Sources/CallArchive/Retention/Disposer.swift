@@ -101,11 +101,25 @@ public final class Disposer: Sendable {
         return outcome
     }
 
-    /// Deletes the objects, durably, as one batch (the store makes many deletions durable at once). An object that
-    /// write-once storage retains is unreadable all the same: its key is gone. Paced like the index's steps: a batch's unlinks and their sync are the disposal's heaviest disk traffic.
+    /// Deletes the objects, durably, in as few deletions as it may (the store makes many durable at once). An
+    /// object that write-once storage retains is unreadable all the same: its key is gone.
+    ///
+    /// Paced like the index's steps (`BackgroundPacer`): a batch's unlinks and their sync are the disposal's heaviest
+    /// disk traffic, and a foreground commit's fsync waits for whatever of it the file system has not committed.
+    /// While the foreground writes, the batch is deleted (durably) `busyDeletionChunk` objects at a time.
     func removeObjects(_ ids: [String]) throws(ArchiveError) {
-        _ = try database.pacer.pacing { () throws(ArchiveError) in try store.delete(ids.compactMap { UUID(uuidString: $0) }) }
+        let objects = ids.compactMap { UUID(uuidString: $0) }
+        var from = 0
+        while from < objects.count {
+            let n = database.pacer.foregroundBusy ? Self.busyDeletionChunk : objects.count - from
+            let chunk = Array(objects[from..<min(objects.count, from + n)])
+            _ = try database.pacer.pacing { () throws(ArchiveError) in try store.delete(chunk) }
+            from += chunk.count
+        }
     }
+
+    /// Objects deleted (and made durable) at once while the foreground writes.
+    static let busyDeletionChunk = 100
 
     /// Completes destructions a crash interrupted (recordings marked `destroying`: key already gone).
     public func finishInterrupted(now: Date = Date()) throws(ArchiveError) -> Int {

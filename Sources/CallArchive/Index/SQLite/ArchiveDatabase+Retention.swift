@@ -283,10 +283,10 @@ extension ArchiveDatabase {
     /// (`writeInSlices`), where each is decided again on its current row. A recording changed between the two (a
     /// case closed, a tag corrected) was recomputed by that change under the policy in force already.
     ///
-    /// Recordings are taken in the order they are stored (rowid), not by id: ids are random, so a slice in id order
-    /// rewrote one table page per recording, and the application wrote gigabytes to the WAL at a million; in rowid
-    /// order a slice's recordings share their pages. A recording inserted meanwhile is after the last rowid, or was
-    /// decided under this policy when it was inserted.
+    /// Recordings are taken in the order they are stored (rowid), not by id: ids are random, so in id order each
+    /// recording of a slice had a table page of its own to rewrite; in rowid order a slice's recordings share their
+    /// pages. A recording inserted meanwhile is after the last rowid, or was decided under this policy when it was
+    /// inserted.
     @discardableResult
     public func recomputeAllIfPolicyChanged(now: Date = Date(), batch: Int = 2000) throws(ArchiveError) -> Int? {
         let policy = currentRetentionPolicy

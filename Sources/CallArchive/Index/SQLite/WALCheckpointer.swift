@@ -30,10 +30,20 @@ final class WALCheckpointer: @unchecked Sendable {
 
     deinit { timer.cancel() }
 
-    /// One PASSIVE checkpoint now, on this connection (never the writer's lock), waiting for any in progress:
-    /// what a TRUNCATE checkpoint under the writer would otherwise copy and sync itself.
-    func checkpointNow() {
-        queue.sync { _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) } }
+    /// PASSIVE checkpoints now, on this connection (never the writer's lock), waiting for any in progress: what a
+    /// TRUNCATE checkpoint under the writer would otherwise copy and sync itself. One copies the WAL up to the
+    /// oldest reader's snapshot; while requests keep reading and writing, a few more (up to `attempts`) leave
+    /// less for the TRUNCATE. True when the whole WAL was copied.
+    @discardableResult
+    func checkpointNow(attempts: Int = 4) -> Bool {
+        queue.sync {
+            for _ in 0..<attempts {
+                guard let (frames, copied) = try? connection.writeWithoutTransaction({ db in try db.checkpoint(.passive) })
+                else { return false }
+                if copied >= frames { return true }
+            }
+            return false
+        }
     }
 
     private func tick() {
