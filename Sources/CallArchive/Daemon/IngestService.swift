@@ -83,8 +83,7 @@ public final class IngestService: Service, Sendable {
 
     /// Seconds since the intake loop last began a pass; it begins one at least every `spool.rescanSeconds`.
     public var secondsSinceLastPass: Double {
-        let d = ContinuousClock.now - state.withLock { $0.lastPass }
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        (ContinuousClock.now - state.withLock { $0.lastPass }).seconds
     }
 
     /// The loop's longest expected pause, after which it counts as wedged.

@@ -444,8 +444,7 @@ package final class WriterHolds: Sendable {
             "# HELP callarchive_index_write_hold_max_seconds Longest time one write transaction of this kind held "
             + "the index's single writer, since start.\n# TYPE callarchive_index_write_hold_max_seconds gauge\n"
         for (work, f) in all {
-            let seconds = Double(f.longest.components.seconds) + Double(f.longest.components.attoseconds) / 1e18
-            text += "callarchive_index_write_hold_max_seconds{work=\"\(label(work))\"} \(seconds)\n"
+            text += "callarchive_index_write_hold_max_seconds{work=\"\(label(work))\"} \(f.longest.seconds)\n"
         }
         text +=
             "# HELP callarchive_index_write_holds_total Write transactions of this kind, since start.\n"

@@ -107,12 +107,7 @@ package final class BackgroundPacer: Sendable {
         self.sleep = sleep
     }
 
-    package static func sleep(_ d: Duration) {
-        let (s, atto) = d.components
-        var left = timespec(tv_sec: Int(s), tv_nsec: Int(atto / 1_000_000_000))
-        var wanted = left
-        while nanosleep(&wanted, &left) != 0 && errno == EINTR { wanted = left }
-    }
+    package static func sleep(_ d: Duration) { Thread.sleep(forTimeInterval: d.seconds) }
 
     /// A foreground write is starting (anything that writes the index from outside a `Background` thread).
     package func noteForeground() {
@@ -149,9 +144,13 @@ package final class BackgroundPacer: Sendable {
 
     /// The rest so far, in the Prometheus text format.
     package func exposition() -> String {
-        let (s, atto) = totalRest.components
-        return "# HELP callarchive_background_rest_seconds_total Time background work rested to give way to "
+        "# HELP callarchive_background_rest_seconds_total Time background work rested to give way to "
             + "foreground writes, since start.\n# TYPE callarchive_background_rest_seconds_total counter\n"
-            + "callarchive_background_rest_seconds_total \(Double(s) + Double(atto) / 1e18)\n"
+            + "callarchive_background_rest_seconds_total \(totalRest.seconds)\n"
     }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double` (metrics, sleeps).
+    package var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -33,16 +33,14 @@ final class WALCheckpointer: @unchecked Sendable {
     /// PASSIVE checkpoints now, on this connection (never the writer's lock), waiting for any in progress: what a
     /// TRUNCATE checkpoint under the writer would otherwise copy and sync itself. One copies the WAL up to the
     /// oldest reader's snapshot; while requests keep reading and writing, a few more (up to `attempts`) leave
-    /// less for the TRUNCATE. True when the whole WAL was copied.
-    @discardableResult
-    func checkpointNow(attempts: Int = 4) -> Bool {
+    /// less for the TRUNCATE; they stop once the whole WAL is copied, or one fails (the TRUNCATE copies the rest).
+    func checkpointNow(attempts: Int = 4) {
         queue.sync {
             for _ in 0..<attempts {
-                guard let (frames, copied) = try? connection.writeWithoutTransaction({ db in try db.checkpoint(.passive) })
-                else { return false }
-                if copied >= frames { return true }
+                guard let (frames, copied) = try? connection.writeWithoutTransaction({ db in try db.checkpoint(.passive) }),
+                    copied < frames
+                else { return }
             }
-            return false
         }
     }
 
