@@ -42,7 +42,9 @@ struct SystemdIntegrationTests {
         // A child task, so that the service runs on this test's lane too (an unstructured Task would not).
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
-            let deadline = ContinuousClock.now + .seconds(5)
+            // Eight checks take 0.14 s; the deadline only stops a hang. (It was 5 s, and a CI run's lane was blocked
+            // longer than that by the real daemons' shutdowns of the suites beside it, so only four checks came.)
+            let deadline = ContinuousClock.now + .seconds(120)
             while checks.withLock({ $0 }) < 8, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             group.cancelAll()
             while let _ = try? await group.next() {}
