@@ -1,5 +1,6 @@
 import CallArchiveTesting
 import Foundation
+import GRDB
 import Testing
 
 @testable import CallArchive
@@ -173,6 +174,39 @@ struct ForegroundFirstTests {
         }
     }
 
+    /// A rest lasts until what the work wrote (as the kernel counts the thread's writes) is paid for at
+    /// `busyWriteRate`: a slice that writes much in little time (a disposal's) rests longer than it worked.
+    @Test("a rest lasts as long as writing what the work wrote takes at busyWriteRate, if that is longer")
+    func restByBytes() async throws {
+        try await withTestDirectory { dir in
+            let rests = Locked<[Duration]>([])
+            let pacer = BackgroundPacer(window: .seconds(3600), sleep: { d in rests.withLock { $0.append(d) } })
+            pacer.noteForeground()
+            let path = dir + "/written"
+            let megabytes = 4
+            let written = await Background.run("test") { () -> Int64 in
+                pacer.pacing { () -> Int64 in
+                    let before = BackgroundPacer.threadWrittenBytes()
+                    let fd = open(path, O_WRONLY | O_CREAT, 0o600)
+                    let chunk = [UInt8](repeating: 7, count: 1 << 20)
+                    for i in 0..<megabytes { _ = chunk.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(i << 20)) } }
+                    close(fd)
+                    return BackgroundPacer.threadWrittenBytes() - before
+                }
+            }
+            #expect(written >= Int64(megabytes) << 20, "the kernel counted \(written) bytes written by the thread")
+            let rested = rests.withLock { $0 }
+            #expect(rested.count == 1)
+            let paid = Duration.seconds(Double(written) / BackgroundPacer.busyWriteRate)
+            #expect(rested.first == paid, "\(rested) for \(written) bytes")
+            #expect(paid >= .milliseconds(megabytes * 1000 / 16))
+            // Work that writes nothing rests as long as it worked.
+            _ = await Background.run("test") { pacer.pacing { usleep(2_000) } }
+            let second = rests.withLock { $0.last ?? .zero }
+            #expect(rests.withLock { $0.count } == 2 && second >= .milliseconds(2) && second < paid)
+        }
+    }
+
     /// A disposal's object deletions (its heaviest disk traffic) give way as its index steps do: while the
     /// foreground writes, a batch's objects are deleted 100 at a time, each chunk durable and followed by a rest.
     @Test("a disposal's deletions rest while the foreground writes, a chunk at a time")
@@ -203,6 +237,49 @@ struct ForegroundFirstTests {
             #expect(slices >= 2)
             #expect(rests.withLock { $0.count } == slices + 3, "a rest after each slice and each of 3 chunks of deletions")
             for id in due { #expect(try store.attributes(of: store.entry(for: UUID(uuidString: id)!)) == nil, "\(id) deleted") }
+        }
+    }
+
+    /// Reading ahead (`ArchiveDatabase+ReadAhead`) must touch the pages a destruction changes, or it only adds reads:
+    /// a probe for each index of `recordings` (an index added later without one fails here), and each probe finds
+    /// the row's own entry (`INDEXED BY`: SQLite refuses a query that cannot use the index).
+    @Test("reading ahead: a probe for each index of recordings, each finding the row's own entry")
+    func readAheadProbes() throws {
+        try withTestDirectory { dir in
+            let index = try SyntheticIndex.make(path: dir + "/index.sqlite", count: 300, seed: "foreground-5")
+            let db = try ArchiveDatabase(path: index.path)
+            let names = try db.read("indexes") { d in
+                try String.fetchAll(d, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'recordings'")
+            }
+            #expect(Set(names) == Set(ArchiveDatabase.recordingIndexProbes.map(\.index)))
+            #expect(names.count == ArchiveDatabase.recordingIndexProbes.count)
+            // Entries in the partial indexes too: failed fixity outcomes, recordings being destroyed.
+            try db.write("test") { d in
+                try d.execute(sql: "UPDATE recordings SET fixity_outcome = 'missing', fixity_at = '2026-01-01T00:00:00.000Z' WHERE rowid % 7 = 0")
+                try d.execute(sql: "UPDATE recordings SET fixity_outcome = 'ok' WHERE rowid % 7 = 1")
+                try d.execute(sql: "UPDATE recordings SET state = 'destroying', destroy_job = 'plan:p' WHERE rowid % 11 = 0")
+            }
+            try db.read("probes") { d in
+                let rows = try Row.fetchAll(d, sql: "SELECT rowid, * FROM recordings")
+                #expect(rows.count == 300)
+                for row in rows {
+                    let destroying = (row["state"] as String) == "destroying"
+                    let failed = (row["fixity_outcome"] as String?).map { $0 != "ok" } ?? false
+                    for probe in ArchiveDatabase.recordingIndexProbes {
+                        guard let arguments = probe.arguments(row) else {
+                            #expect(probe.index == "recordings_fixity_failed" && !failed)
+                            continue
+                        }
+                        let expected = probe.index == "recordings_destroying" ? (destroying ? 1 : 0) : 1
+                        #expect(try Int.fetchOne(d, sql: probe.sql, arguments: arguments) == expected, "\(probe.index)")
+                    }
+                }
+                // And the rest of a destruction's pages: tags, cases, plan items (a query naming a wrong index throws).
+                let ids = try String.fetchAll(d, sql: "SELECT id FROM recordings")
+                #expect(try Int.fetchOne(d, sql: "SELECT count(*) FROM recording_tags") ?? 0 > 0)
+                #expect(try Int.fetchOne(d, sql: "SELECT count(*) FROM recording_cases") ?? 0 > 0)
+                try ArchiveDatabase.touchForDestruction(d, ids: ids)
+            }
         }
     }
 }

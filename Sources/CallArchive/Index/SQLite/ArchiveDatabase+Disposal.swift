@@ -235,7 +235,10 @@ extension ArchiveDatabase {
         // In slices: the writer is held a few milliseconds at a time (each item is marked on its own).
         var marked: [String] = []
         var skipped: [String] = []
-        try writeInSlices("destroy: delete keys", targets, setup: { db in try ActiveHolds(db) }) { db, holds, t in
+        try writeInSlices(
+            "destroy: delete keys", targets, touch: { db, ts in try Self.touchForDestruction(db, ids: ts.lazy.map(\.id)) },
+            setup: { db in try ActiveHolds(db) }
+        ) { db, holds, t in
             let skip = try Self.destructionBlocker(db, t, holds: holds, now: now)
             if case .plan(let plan) = t.job {
                 if let skip {
@@ -263,7 +266,9 @@ extension ArchiveDatabase {
     /// Destruction step 3 for recordings marked `destroying` whose objects are gone: metadata out, tombstones in.
     package func finishDestruction(_ ids: [String], actor: AuditActor, now: Date) throws(ArchiveError) {
         let nowText = RFC3339.format(now)
-        try writeInSlices("destroy: metadata and tombstones", ids, setup: { _ in () }) { db, _, id in
+        try writeInSlices(
+            "destroy: metadata and tombstones", ids, touch: { db, ids in try Self.touchForDestruction(db, ids: ids) }, setup: { _ in () }
+        ) { db, _, id in
             try Self.finishDestroy(db, id: id, actor: actor, now: now, nowText: nowText)
         }
     }

@@ -170,7 +170,13 @@ extension ArchiveDatabase {
         var pass = pass
         var next = 0
         var completed: FixityPass?
-        try inSlices("record fixity") { db, start in
+        var fetched = 0
+        func prepare() throws(ArchiveError) {
+            try readAhead("record fixity", results, next: next, fetched: &fetched) { db, rs in
+                for r in rs { if let id = r.recordingID { try Self.touchRecording(db, id: id, probes: Self.fixityProbes) } }
+            }
+        }
+        try inSlices("record fixity", prepare: prepare) { db, start in
             let from = next
             let keptBefore = kept.count
             while next < results.count, next == from || ContinuousClock.now - start < Self.backgroundSlice {

@@ -439,12 +439,19 @@ public final class ArchiveDatabase: Sendable {
     /// one item per transaction; `inSlices`). `setup` runs at the start of each transaction (what the items are
     /// checked against, read in that transaction). For work whose items are each complete on their own: a crash
     /// between two transactions leaves some items done and the rest untouched.
+    /// With `touch`, the pages of the next items are read beside the writer before each slice (`readAhead`).
     func writeInSlices<Item, Context>(
-        _ what: String, _ items: [Item], setup: (Database) throws -> Context, _ body: (Database, Context, Item) throws -> Void
+        _ what: String, _ items: [Item], touch: ((Database, ArraySlice<Item>) throws -> Void)? = nil,
+        setup: (Database) throws -> Context, _ body: (Database, Context, Item) throws -> Void
     ) throws(ArchiveError) {
         guard !items.isEmpty else { return }
         var next = 0
-        try inSlices(what) { db, start in
+        var fetched = 0
+        func prepare() throws(ArchiveError) {
+            guard let touch else { return }
+            try readAhead(what, items, next: next, fetched: &fetched, touch)
+        }
+        try inSlices(what, prepare: prepare) { db, start in
             let context = try setup(db)
             repeat {
                 try body(db, context, items[next])
@@ -462,21 +469,33 @@ public final class ArchiveDatabase: Sendable {
     /// the disk (`durable: false`) and is synced by `syncWAL` outside the writer: the fsync is this work's, not the
     /// next foreground commit's (which would otherwise flush every slice since the last sync), and no one waits for
     /// it; everything is durable before this returns. While the foreground writes, each slice is synced at once
-    /// and (from a `Background` thread) followed by a rest as long as it took (`BackgroundPacer`); while it does
-    /// not, `slicesPerSync` slices share one sync (a disposal plan of 100,000 items took 3.6 s with a sync after
-    /// each), so a foreground write that starts meanwhile flushes at most that many.
-    func inSlices(_ what: String, _ slice: (Database, ContinuousClock.Instant) throws -> Bool) throws(ArchiveError) {
+    /// and (from a `Background` thread) followed by a rest as long as it took, or as its writes take at the
+    /// pacer's `busyWriteRate` (`BackgroundPacer`); while it does not, `slicesPerSync` slices share one sync (a
+    /// disposal plan of 100,000 items took 3.6 s with a sync after each), so a foreground write that starts
+    /// meanwhile flushes at most that many. After each sync, the work checkpoints the WAL itself if it is due (the
+    /// checkpointer's timer is held off meanwhile): copying its pages into the database is its disk traffic, done
+    /// in its turn and rested for, not at a moment that falls into its rests.
+    /// `prepare` runs before each slice, outside the writer (reading ahead), and counts as the slice's work.
+    func inSlices(
+        _ what: String, prepare: () throws(ArchiveError) -> Void = {},
+        _ slice: (Database, ContinuousClock.Instant) throws -> Bool
+    ) throws(ArchiveError) {
         var more = true
         var unsynced = 0
-        while more {
-            more = try pacer.pacing { () throws(ArchiveError) -> Bool in
-                let more = try write(what, durable: false) { db in try slice(db, ContinuousClock.now) }
-                unsynced += 1
-                if !more || unsynced >= Self.slicesPerSync || pacer.foregroundBusy {
-                    try syncWAL()
-                    unsynced = 0
+        try checkpointer.holdingOff { () throws(ArchiveError) in
+            while more {
+                more = try pacer.pacing { () throws(ArchiveError) -> Bool in
+                    try prepare()
+                    let more = try write(what, durable: false) { db in try slice(db, ContinuousClock.now) }
+                    unsynced += 1
+                    if !more || unsynced >= Self.slicesPerSync || pacer.foregroundBusy {
+                        try syncWAL()
+                        unsynced = 0
+                        // The pages just written, copied into the database as part of this work (and rested for).
+                        checkpointer.checkpointNowIfDue()
+                    }
+                    return more
                 }
-                return more
             }
         }
     }

@@ -44,7 +44,29 @@ final class WALCheckpointer: @unchecked Sendable {
         }
     }
 
+    /// Background work in progress that checkpoints its own pages (`inSlices`, between its paced slices): the
+    /// timer leaves the WAL to it meanwhile, so that no checkpoint's disk traffic falls into its rests.
+    private let heldOff = Locked(0)
+
+    /// Runs `body` with the timer's checkpoints held off (see `heldOff`).
+    func holdingOff<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        heldOff.withLock { $0 += 1 }
+        defer { heldOff.withLock { $0 -= 1 } }
+        return try body()
+    }
+
     private func tick() {
+        guard heldOff.withLock({ $0 }) == 0 else { return }
+        checkpointIfDue()
+    }
+
+    /// The timer's checkpoint, now and on the calling thread (background work checkpointing its own pages): a
+    /// PASSIVE checkpoint if the WAL has reached `threshold` and changed since the last.
+    func checkpointNowIfDue() {
+        queue.sync { checkpointIfDue() }
+    }
+
+    private func checkpointIfDue() {
         guard let wal = FileSystem.status(walPath), wal.size >= Self.threshold, wal.mtime != lastModified else { return }
         // Busy (another checkpoint, a TRUNCATE after an erasure) or failed: the next tick tries again.
         if (try? connection.writeWithoutTransaction({ db in try db.checkpoint(.passive) })) != nil {
