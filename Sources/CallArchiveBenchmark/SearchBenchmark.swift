@@ -61,6 +61,12 @@ struct SearchBenchmark: AsyncParsableCommand {
         print(
             "store: \(objects) objects of \(objectSize) bytes written and their hashes and sizes indexed in "
                 + "\(fmt(now() - t1, 1)) s (fixity checks them for real)")
+        let phases = Set(self.phases.split(separator: ",").map { String($0) })
+        guard !phases.isEmpty, phases.isSubset(of: ["policy", "fixity", "disposal"]) else {
+            throw BenchError("--phases: a comma-separated list of policy, fixity, disposal")
+        }
+        // Without the policy phase, the index counts as computed under the policy (nothing to apply at start).
+        if !phases.contains("policy") { try ArchiveDatabase(path: index.path).assumePolicyAppliedForBenchmark() }
         // What the benchmark itself wrote is on disk before the daemon starts, not flushed under its feet.
         sync()
 
@@ -79,9 +85,12 @@ struct SearchBenchmark: AsyncParsableCommand {
 
         // Run 1: the policy is applied at start (these recordings were never computed under it), then quiet, then a
         // fixity pass.
-        var daemon = try startDaemon(instance)
         let client = OperatorClient(socketPath: instance.socketPath)
+        var quietRows: [[String]] = []
+        if phases.contains("policy") || phases.contains("fixity") {
+        let daemon = try startDaemon(instance)
         try await waitForSocket(client, daemon: daemon, log: instance.logPath)
+        if phases.contains("policy") {
         feeder.begin("ING-POLICY")
         let applying = try await measure(
             client, queries, feeder: feeder, while: { !log(instance).contains("retention policy applied to the index") })
@@ -97,11 +106,13 @@ struct SearchBenchmark: AsyncParsableCommand {
         print(
             "after the policy application, the daemon's writes settled (WAL checkpointed) in \(fmt(settled, 0)) s, "
                 + "and the page cache was flushed in \(fmt(now() - flushing, 1)) s")
+        }
 
         for q in queries {
             for target in q.targets.prefix(warmup) { _ = try await get(client, target) }
         }
-        let quietRows = try await quietTable(client, queries, index.sample)
+        quietRows = try await quietTable(client, queries, index.sample)
+        if phases.contains("fixity") {
 
         try instance.writeConfig(
             quiet.merging(["fixity.bytesPerSecond": "1GiB", "fixity.objectsPerSecond": "5000", "fixity.cycleDays": "1"]) { $1 })
@@ -123,16 +134,19 @@ struct SearchBenchmark: AsyncParsableCommand {
         busy.append(("during a fixity pass over real objects (5,000 objects/s; \(checked) checked by its end)", checking))
         holds.append(("fixity", try await writeHolds(client)))
         try await ingested("fixity pass")
+        }
         daemon.signal(SIGTERM)
         _ = daemon.wait()
+        }
 
         // Run 2: a scheduled disposal of --due recordings, at once after start.
+        if phases.contains("disposal") {
         let tm = now()
         _ = try SyntheticIndex.markDue(path: index.path, count: recordings, due: due, now: Date())
         print("disposal: \(due) recordings made due (and every other date set) in \(fmt(now() - tm, 1)) s")
         sync()
         try instance.writeConfig(quiet.merging(["retention.interval": "1"]) { $1 })
-        daemon = try startDaemon(instance)
+        let daemon = try startDaemon(instance)
         try await waitForSocket(client, daemon: daemon, log: instance.logPath)
         feeder.begin("ING-DISPOSAL")
         let disposing = try await measure(
@@ -143,12 +157,15 @@ struct SearchBenchmark: AsyncParsableCommand {
         try await waitUntilLogged(instance, "scheduled disposal ran", seconds: 1800)
         daemon.signal(SIGTERM)
         _ = daemon.wait()
+        }
 
+        if !quietRows.isEmpty {
         print("\n## Search through the socket, quiet: \(recordings) recordings, \(requests) sequential requests per query\n")
         table(["query", "requests", "p50 ms", "p99 ms", "max ms", "rows (mean)", "rows (max)"], quietRows)
         print(
             "\nEach request is one connection (as the CLI makes them) and appends one audit entry (synchronous=FULL); "
                 + "the daemon ran with log.level notice, fixity and disposal off.")
+        }
         for (phase, rows) in busy {
             print("\n## Search while busy: \(phase)\n")
             table(["query", "requests", "p50 ms", "p99 ms", "max ms", "rows (mean)", "rows (max)"], rows)
@@ -175,6 +192,8 @@ struct SearchBenchmark: AsyncParsableCommand {
 
     @Option(help: "Bytes of each object written to the store (fixity reads them).") var objectSize: Int = 1024
     @Option(help: "Recordings made due for the disposal phase.") var due: Int = 100_000
+    @Option(help: "Busy phases to run, comma-separated: policy (the quiet table follows it), fixity, disposal.")
+    var phases = "policy,fixity,disposal"
 
     func startDaemon(_ instance: TestInstance) throws -> Child {
         try Child([Binaries.daemon, "--config", instance.configPath], stdout: instance.logPath, stderr: instance.logPath)
