@@ -48,11 +48,10 @@ final class WALCheckpointer: @unchecked Sendable {
     /// timer leaves the WAL to it meanwhile, so that no checkpoint's disk traffic falls into its rests.
     private let heldOff = Locked(0)
 
-    /// Runs `body` with the timer's checkpoints held off (see `heldOff`).
-    func holdingOff<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        heldOff.withLock { $0 += 1 }
-        defer { heldOff.withLock { $0 -= 1 } }
-        return try body()
+    /// The timer's checkpoints held off (`true`) or let go again (`false`) by one piece of background work; each
+    /// hold is let go by the work that took it (see `heldOff`).
+    func holdOff(_ on: Bool) {
+        heldOff.withLock { $0 += on ? 1 : -1 }
     }
 
     private func tick() {
