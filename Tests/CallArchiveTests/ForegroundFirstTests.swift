@@ -174,36 +174,62 @@ struct ForegroundFirstTests {
         }
     }
 
-    /// A rest lasts until what the work wrote (as the kernel counts the thread's writes) is paid for at
-    /// `busyWriteRate`: a slice that writes much in little time (a disposal's) rests longer than it worked.
-    @Test("a rest lasts as long as writing what the work wrote takes at busyWriteRate, if that is longer")
+    /// A rest lasts until what the work wrote (as the kernel counts the thread's writes, and those its commits made
+    /// on the writer's thread, `Background.atNormalPriority`) is paid for at `busyWriteRate`: a slice that writes
+    /// much in little time (a disposal's) rests longer than it worked.
+    @Test("a rest lasts as long as writing what the work wrote takes at busyWriteRate, its commits' writes included")
     func restByBytes() async throws {
         try await withTestDirectory { dir in
             let rests = Locked<[Duration]>([])
             let pacer = BackgroundPacer(window: .seconds(3600), sleep: { d in rests.withLock { $0.append(d) } })
             pacer.noteForeground()
-            let path = dir + "/written"
-            let megabytes = 4
+            @Sendable func write(_ name: String, megabytes: Int) {
+                let fd = open(dir + "/" + name, O_WRONLY | O_CREAT, 0o600)
+                let chunk = [UInt8](repeating: 7, count: 1 << 20)
+                for i in 0..<megabytes { _ = chunk.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(i << 20)) } }
+                close(fd)
+            }
             let written = await Background.run("test") { () -> Int64 in
                 pacer.pacing { () -> Int64 in
-                    let before = BackgroundPacer.threadWrittenBytes()
-                    let fd = open(path, O_WRONLY | O_CREAT, 0o600)
-                    let chunk = [UInt8](repeating: 7, count: 1 << 20)
-                    for i in 0..<megabytes { _ = chunk.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(i << 20)) } }
-                    close(fd)
-                    return BackgroundPacer.threadWrittenBytes() - before
+                    let before = Background.writtenBytes()
+                    write("here", megabytes: 2)
+                    // As a slice's commit is: on a worker thread at the daemon's priority, while this one waits.
+                    Background.atNormalPriority { write("there", megabytes: 2) }
+                    return Background.writtenBytes() - before
                 }
             }
-            #expect(written >= Int64(megabytes) << 20, "the kernel counted \(written) bytes written by the thread")
+            #expect(written >= 4 << 20, "counted \(written) bytes written by the thread and on its behalf")
             let rested = rests.withLock { $0 }
             #expect(rested.count == 1)
             let paid = Duration.seconds(Double(written) / BackgroundPacer.busyWriteRate)
             #expect(rested.first == paid, "\(rested) for \(written) bytes")
-            #expect(paid >= .milliseconds(megabytes * 1000 / 16))
+            #expect(paid >= .milliseconds(4 * 1000 / 16))
             // Work that writes nothing rests as long as it worked.
             _ = await Background.run("test") { pacer.pacing { usleep(2_000) } }
             let second = rests.withLock { $0.last ?? .zero }
             #expect(rests.withLock { $0.count } == 2 && second >= .milliseconds(2) && second < paid)
+        }
+    }
+
+    /// Sliced work is not a foreground write itself (an operator's disposal, off a background thread, made itself
+    /// "busy" and read everything twice), and it reads ahead only while the foreground writes.
+    @Test("sliced work does not make the foreground busy, and reads ahead only while it is")
+    func readAheadOnlyWhileBusy() throws {
+        try withTestDirectory { dir in
+            let db = try ArchiveDatabase(path: dir + "/index.sqlite", pacer: BackgroundPacer(window: .seconds(3600), sleep: { _ in }))
+            let items = Array(0..<300)
+            let touched = Locked(0)
+            func run() throws {
+                try db.writeInSlices(
+                    "test", items, touch: { _, slice in touched.withLock { $0 += slice.count } }, setup: { _ in () }
+                ) { _, _, _ in usleep(300) }  // about 16 items a slice: each slice's are read ahead of it
+            }
+            try run()
+            #expect(!db.pacer.foregroundBusy, "its own slices are not foreground writes")
+            #expect(touched.withLock { $0 } == 0, "quiet: nothing read ahead")
+            try db.appendAudit(AuditRecord(actor: AuditActor(name: "test", role: "admin"), action: "api.search", target: nil, outcome: "ok", detail: [:]))
+            try run()
+            #expect(touched.withLock { $0 } == items.count, "busy: every item read ahead, once")
         }
     }
 

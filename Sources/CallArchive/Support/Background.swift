@@ -46,8 +46,29 @@ public enum Background {
                 done.signal()
             }
             done.wait()
+            let dictionary = Thread.current.threadDictionary
+            dictionary[delegatedWrites] = (dictionary[delegatedWrites] as? Int64 ?? 0) + hop.written
             return try hop.result!.get()
         }
+    }
+
+    private static let delegatedWrites = "callarchive.background.delegated-writes"
+
+    /// Bytes the calling thread has written so far, as the kernel accounts them (Linux: the pages it dirtied,
+    /// `getrusage(RUSAGE_THREAD)`'s blocks out of 512 bytes), and what `atNormalPriority` wrote for it on another
+    /// thread (a background slice's commit, its WAL frames). 0 where the kernel does not say.
+    static func writtenBytes() -> Int64 {
+        kernelWrittenBytes() + (Thread.current.threadDictionary[delegatedWrites] as? Int64 ?? 0)
+    }
+
+    private static func kernelWrittenBytes() -> Int64 {
+        #if os(Linux)
+        var usage = rusage()
+        guard getrusage(__rusage_who_t(1), &usage) == 0 else { return 0 }  // 1: RUSAGE_THREAD
+        return Int64(usage.ru_oublock) * 512
+        #else
+        return 0
+        #endif
     }
 
     /// One call carried to another thread and its result back; the caller waits for it, so nothing is shared
@@ -55,8 +76,12 @@ public enum Background {
     private final class Hop<T>: @unchecked Sendable {
         var body: (() throws -> T)?
         var result: Result<T, any Error>?
+        /// What the call wrote (`kernelWrittenBytes` on the thread that ran it).
+        var written: Int64 = 0
         init(_ body: @escaping () throws -> T) { self.body = body }
         func run() {
+            let before = kernelWrittenBytes()
+            defer { written = kernelWrittenBytes() - before }
             result = Result { try body!() }
             body = nil
         }
@@ -138,25 +163,14 @@ package final class BackgroundPacer: Sendable {
         sleep(d)
     }
 
-    /// Runs `body` (background work), then rests for it (`rest(after:written:)`, with what this thread wrote).
+    /// Runs `body` (background work), then rests for it (`rest(after:written:)`, with what it wrote:
+    /// `Background.writtenBytes`, its commits on the writer's thread included).
     package func pacing<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         let start = ContinuousClock.now
-        let before = Self.threadWrittenBytes()
+        let before = Background.writtenBytes()
         let result = try body()
-        rest(after: ContinuousClock.now - start, written: Self.threadWrittenBytes() - before)
+        rest(after: ContinuousClock.now - start, written: Background.writtenBytes() - before)
         return result
-    }
-
-    /// Bytes the calling thread has written so far, as the kernel accounts them (Linux: the pages it dirtied;
-    /// `getrusage(RUSAGE_THREAD)`'s blocks out, of 512 bytes). 0 where that is not known.
-    package static func threadWrittenBytes() -> Int64 {
-        #if os(Linux)
-        var usage = rusage()
-        guard getrusage(__rusage_who_t(1), &usage) == 0 else { return 0 }  // 1: RUSAGE_THREAD
-        return Int64(usage.ru_oublock) * 512
-        #else
-        return 0
-        #endif
     }
 
     /// How long background work has rested in all (metrics, tests).
